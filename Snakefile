@@ -1,0 +1,37 @@
+# closerlook: a closer look at deep-learning heuristics (Gotmare et al., ICLR 2019).
+#
+#   train -> checkpoints -> activation dumps (HDF5) -> similarity -> figures
+#
+# `snakemake --cores all figures` runs the embedded preset (config.yaml);
+# `--configfile workflow/configs/paper.yaml` runs the CIFAR-10 study.
+from pathlib import Path
+
+from closerlook import config as study
+
+
+configfile: "config.yaml"
+
+
+# Validate before any job runs: unknown keys, wrong types, bad ranges, broken references.
+config.update(
+    study.validate(
+        config,
+        study.load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"),
+    )
+)
+
+
+include: "workflow/rules/common.smk"
+
+
+rule figures:
+    """Every figure of the configured study (the default target)."""
+    input:
+        all_figures(),
+    default_target: True
+
+
+include: "workflow/rules/train.smk"
+include: "workflow/rules/activations.smk"
+include: "workflow/rules/similarity.smk"
+include: "workflow/rules/figures.smk"

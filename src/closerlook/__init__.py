@@ -1,0 +1,2 @@
+"""closerlook."""
+__version__ = "0.1.0"

@@ -1,0 +1,68 @@
+"""The `closerlook` command line.
+
+    closerlook check [CONFIG]    validate a config and print the plan of runs and analyses
+    closerlook version
+
+The study itself runs through Snakemake: `snakemake --cores all figures`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from closerlook import __version__
+from closerlook import config as cfg
+
+EXIT_BAD_INPUT = 2
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        config = cfg.load(args.config)
+    except FileNotFoundError:
+        print(f"closerlook: {args.config}: no such config file", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except cfg.ConfigError as exc:
+        print(f"closerlook: {args.config}: config error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"{args.config}: valid (preset {config['preset']!r}, config hash {cfg.config_hash(config)})")
+    for name in config["runs"]:
+        run = cfg.run_config(config, name)
+        epochs = ", ".join(map(str, cfg.checkpoint_epochs(run)))
+        print(f"  run {name}: {run['schedule']['kind']}, {run['epochs']} epochs, saves {epochs}")
+    for name in config["similarity"]["analyses"]:
+        pairs = cfg.analysis_pairs(config, name)
+        print(f"  analysis {name}: {len(pairs)} pair(s)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="closerlook",
+        description=(
+            "A closer look at deep-learning heuristics (Gotmare et al., ICLR 2019): SGDR, "
+            "warmup and distillation through mode connectivity and SVCCA. The pipeline runs "
+            "with `snakemake --cores all figures`; this command helps around it."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"closerlook {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    check = sub.add_parser("check", help="validate a config and print the plan")
+    check.add_argument("config", nargs="?", default="config.yaml", help="YAML config (default: config.yaml)")
+    check.set_defaults(func=_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

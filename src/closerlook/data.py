@@ -1,0 +1,136 @@
+"""Datasets as tensors: scikit-learn's bundled digits and CIFAR-10 from its python archive.
+
+A dataset is a :class:`Split` per part (train, val): images as a float tensor (N, C, H, W),
+normalised per channel with the training set's statistics, and integer labels. Everything
+fits in memory and is moved to the training device once (DESIGN.md §7).
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+CIFAR10_TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
+CIFAR10_TEST_BATCH = "test_batch"
+
+
+class DataError(RuntimeError):
+    """A dataset that is missing or malformed; the message says where it should be."""
+
+
+@dataclass
+class Split:
+    images: torch.Tensor  # (N, C, H, W) float32, normalised
+    labels: torch.Tensor  # (N,) int64
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def to(self, device: torch.device | str) -> Split:
+        return Split(self.images.to(device), self.labels.to(device))
+
+
+@dataclass
+class Dataset:
+    name: str
+    train: Split
+    val: Split
+    num_classes: int
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.train.images.shape[1:])  # type: ignore[return-value]
+
+    def split(self, name: str) -> Split:
+        if name not in ("train", "val"):
+            raise ValueError(f"split must be 'train' or 'val', not {name!r}")
+        return self.train if name == "train" else self.val
+
+
+def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, val) with `val_fraction` of every class held out, chosen by `seed`."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        n_val = round(len(idx) * val_fraction)
+        val.append(idx[:n_val])
+        train.append(idx[n_val:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def _normalise(train: np.ndarray, *others: np.ndarray) -> list[torch.Tensor]:
+    """Per-channel standardisation with the training images' mean and std."""
+    mean = train.mean(axis=(0, 2, 3), keepdims=True)
+    std = train.std(axis=(0, 2, 3), keepdims=True) + 1e-8
+    return [torch.from_numpy(((x - mean) / std).astype(np.float32)) for x in (train, *others)]
+
+
+def load_digits(val_fraction: float = 0.25, split_seed: int = 0) -> Dataset:
+    """scikit-learn's 1,797 8×8 handwritten digits (bundled, no download), 1 channel."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    bunch = sk_digits()
+    images = (bunch.images / 16.0).astype(np.float32)[:, None]  # (N, 1, 8, 8) in [0, 1]
+    labels = bunch.target.astype(np.int64)
+    tr, va = stratified_split(labels, val_fraction, split_seed)
+    x_tr, x_va = _normalise(images[tr], images[va])
+    return Dataset(
+        "digits",
+        Split(x_tr, torch.from_numpy(labels[tr])),
+        Split(x_va, torch.from_numpy(labels[va])),
+        num_classes=10,
+    )
+
+
+def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="bytes")
+        data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any unreadable batch is the same user error
+        raise DataError(f"{path}: not a CIFAR-10 python batch ({exc})") from exc
+    if len(data) != len(labels):
+        raise DataError(f"{path}: {len(data)} images but {len(labels)} labels")
+    return data, labels
+
+
+def load_cifar10(data_dir: str | Path) -> Dataset:
+    """CIFAR-10 from the official `cifar-10-batches-py` folder: 50,000 train, 10,000 test
+    (used as the validation split)."""
+    root = Path(data_dir)
+    missing = [n for n in [*CIFAR10_TRAIN_BATCHES, CIFAR10_TEST_BATCH] if not (root / n).is_file()]
+    if missing:
+        raise DataError(
+            f"CIFAR-10 not found: {root} lacks {', '.join(missing)}. Put the official archive's "
+            f"'cifar-10-batches-py' folder there (set data.data_dir), or run the download rule."
+        )
+    parts = [_read_cifar_batch(root / n) for n in CIFAR10_TRAIN_BATCHES]
+    x_tr = np.concatenate([p[0] for p in parts]).astype(np.float32) / 255.0
+    y_tr = np.concatenate([p[1] for p in parts])
+    x_te, y_te = _read_cifar_batch(root / CIFAR10_TEST_BATCH)
+    xt, xv = _normalise(x_tr, x_te.astype(np.float32) / 255.0)
+    return Dataset("cifar10", Split(xt, torch.from_numpy(y_tr)), Split(xv, torch.from_numpy(y_te)), 10)
+
+
+def load(data_config: dict[str, Any]) -> Dataset:
+    """The dataset a config's `data` section names."""
+    if data_config["dataset"] == "digits":
+        return load_digits(data_config["val_fraction"], data_config["split_seed"])
+    return load_cifar10(data_config["data_dir"])
+
+
+def probe_indices(n_available: int, size: int, seed: int) -> np.ndarray:
+    """A fixed, sorted random subset of `size` rows out of `n_available`."""
+    if size > n_available:
+        raise DataError(f"probe.size is {size} but the split has only {n_available} images")
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_available, size=size, replace=False))

@@ -1,0 +1,88 @@
+"""Learning-rate schedules as pure functions of training time.
+
+Time is measured in epochs, possibly fractional: with `per: iteration` the rate at
+iteration i of an epoch of n iterations is evaluated at `epoch + i / n`; with `per: epoch`
+at the integer epoch. A schedule therefore carries no state and resumes exactly.
+
+- step decay: lr · γ^(number of milestones passed)
+- cosine (one cycle, Loshchilov & Hutter 2017, eq. 5 with a single cycle)
+- SGDR: cosine annealing with warm restarts (Loshchilov & Hutter 2017, eq. 5),
+  η_t = η_min + ½(η_max − η_min)(1 + cos(π T_cur / T_i)), T_i = T0 · T_mult^i
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+Schedule = Callable[[float], float]
+
+
+def constant(lr: float) -> Schedule:
+    return lambda epoch: lr
+
+
+def step_decay(lr: float, milestones: list[int], gamma: float) -> Schedule:
+    """lr · γ^k where k milestones (epochs) have been completed."""
+    ms = sorted(milestones)
+    return lambda epoch: lr * gamma ** sum(epoch >= m for m in ms)
+
+
+def cosine_annealing(lr_max: float, lr_min: float, period: float) -> Schedule:
+    """One half-cosine from lr_max at epoch 0 to lr_min at `period`."""
+
+    def lr(epoch: float) -> float:
+        t = min(epoch, period) / period
+        return lr_min + 0.5 * (lr_max - lr_min) * (1 + math.cos(math.pi * t))
+
+    return lr
+
+
+def sgdr_position(epoch: float, T0: int, T_mult: int) -> tuple[int, float, float]:
+    """(cycle index i, T_cur, T_i) of SGDR at `epoch`: cycle i spans T_i = T0·T_mult^i epochs
+    and T_cur epochs of it have passed."""
+    i, start, length = 0, 0.0, float(T0)
+    while epoch >= start + length:
+        start += length
+        length *= T_mult
+        i += 1
+    return i, epoch - start, length
+
+
+def sgdr(lr_max: float, lr_min: float, T0: int, T_mult: int) -> Schedule:
+    """Cosine annealing with warm restarts (SGDR, eq. 5 of Loshchilov & Hutter 2017)."""
+
+    def lr(epoch: float) -> float:
+        _, t_cur, t_i = sgdr_position(epoch, T0, T_mult)
+        return lr_min + 0.5 * (lr_max - lr_min) * (1 + math.cos(math.pi * t_cur / t_i))
+
+    return lr
+
+
+def sgdr_cycle_ends(T0: int, T_mult: int, epochs: int) -> list[int]:
+    """Epochs after which an SGDR cycle ends, up to `epochs` (T0=10, T_mult=2: 10, 30, 70, 150)."""
+    ends, length, end = [], T0, T0
+    while end <= epochs:
+        ends.append(end)
+        length *= T_mult
+        end += length
+    return ends
+
+
+def from_config(spec: Mapping[str, Any], epochs: int) -> Schedule:
+    """Build the schedule that a run's `schedule` mapping describes."""
+    kind = spec["kind"]
+    if kind == "constant":
+        f = constant(spec["lr"])
+    elif kind == "step":
+        f = step_decay(spec["lr"], spec["milestones"], spec["gamma"])
+    elif kind == "cosine":
+        f = cosine_annealing(spec["lr_max"], spec["lr_min"], epochs)
+    elif kind == "sgdr":
+        f = sgdr(spec["lr_max"], spec["lr_min"], spec["T0"], spec["T_mult"])
+    else:
+        raise ValueError(f"unknown schedule kind {kind!r}")
+    if spec.get("per", "epoch") == "epoch":
+        return lambda epoch: f(math.floor(epoch))
+    return f

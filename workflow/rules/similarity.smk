@@ -1,0 +1,41 @@
+# Similarity: one job per pair of activation files, then one tidy table per analysis.
+
+
+def analysis_pair_tables(wildcards):
+    return [
+        pair_table(wildcards.analysis, *pair)
+        for pair in study.analysis_pairs(config, wildcards.analysis)
+    ]
+
+
+rule similarity_pair:
+    input:
+        a=activation("{run_a}", "{epoch_a}"),
+        b=activation("{run_b}", "{epoch_b}"),
+    output:
+        pair_table("{analysis}", "{run_a}", "{epoch_a}", "{run_b}", "{epoch_b}"),
+    params:
+        methods=config["similarity"]["methods"],
+        keep=config["similarity"]["keep"],
+        epsilon=config["similarity"]["epsilon"],
+    log:
+        f"{LOGS}/similarity/{{analysis}}/{{run_a}}.e{{epoch_a}}--{{run_b}}.e{{epoch_b}}.log",
+    wildcard_constraints:
+        run_a="[A-Za-z0-9_]+",
+        run_b="[A-Za-z0-9_]+",
+        epoch_a=r"\d{3}",
+        epoch_b=r"\d{3}",
+    script:
+        "../scripts/similarity_pair.py"
+
+
+rule similarity_table:
+    input:
+        analysis_pair_tables,
+    output:
+        similarity_table("{analysis}"),
+    log:
+        f"{LOGS}/similarity/{{analysis}}.log",
+    localrule: True
+    script:
+        "../scripts/similarity_table.py"

@@ -1,0 +1,22 @@
+# Train: one job per configured run. It writes the checkpoint of every saved epoch
+# (initialisation, SGDR cycle ends, save_epochs, the last) and metrics.csv. Progress
+# lives in runs/{run}/resume/, outside the declared outputs, so a killed job resumes.
+
+
+for run in config["runs"]:
+
+    rule:
+        name:
+            f"train_{run}"
+        output:
+            checkpoints=[checkpoint(run, e) for e in saved_epochs(run)],
+            metrics=metrics(run),
+        params:
+            settings=train_params(run),
+            epochs=saved_epochs(run),
+            config_hash=study.config_hash(train_params(run)),
+            resume_dir=f"{RESULTS}/runs/{run}/resume",
+        log:
+            f"{LOGS}/train/{run}.log",
+        script:
+            "../scripts/train.py"
