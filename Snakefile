@@ -16,7 +16,9 @@ configfile: "config.yaml"
 config.update(
     study.validate(
         config,
-        study.load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"),
+        study.load_schema(
+            Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+        ),
     )
 )
 
@@ -25,10 +27,10 @@ include: "workflow/rules/common.smk"
 
 
 rule figures:
+    default_target: True
     """Every figure of the configured study (the default target)."""
     input:
         all_figures(),
-    default_target: True
 
 
 include: "workflow/rules/train.smk"

@@ -1,2 +1,3 @@
 """closerlook."""
+
 __version__ = "0.1.0"

@@ -185,7 +185,9 @@ class ActivationFile:
 
     def read(self, layer: str, rows: Sequence[int] | slice | None = None) -> np.ndarray:
         if layer not in self._f["layers"]:
-            raise ActivationFileError(f"{self.path}: no layer {layer!r}; layers: {self.layer_names()}")
+            raise ActivationFileError(
+                f"{self.path}: no layer {layer!r}; layers: {self.layer_names()}"
+            )
         ds = self._f["layers"][layer]
         return ds[()] if rows is None else ds[rows]
 

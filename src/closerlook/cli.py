@@ -27,7 +27,9 @@ def _check(args: argparse.Namespace) -> int:
     except cfg.ConfigError as exc:
         print(f"closerlook: {args.config}: config error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(f"{args.config}: valid (preset {config['preset']!r}, config hash {cfg.config_hash(config)})")
+    print(
+        f"{args.config}: valid (preset {config['preset']!r}, config hash {cfg.config_hash(config)})"
+    )
     for name in config["runs"]:
         run = cfg.run_config(config, name)
         epochs = ", ".join(map(str, cfg.checkpoint_epochs(run)))
@@ -50,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"closerlook {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     check = sub.add_parser("check", help="validate a config and print the plan")
-    check.add_argument("config", nargs="?", default="config.yaml", help="YAML config (default: config.yaml)")
+    check.add_argument(
+        "config", nargs="?", default="config.yaml", help="YAML config (default: config.yaml)"
+    )
     check.set_defaults(func=_check)
     return parser
 

@@ -17,8 +17,17 @@ from closerlook.provenance import atomic_path
 from closerlook.similarity import layer_similarity
 
 COLUMNS = [
-    "analysis", "run_a", "epoch_a", "run_b", "epoch_b",
-    "layer", "layer_index", "method", "value", "dim_a", "dim_b",
+    "analysis",
+    "run_a",
+    "epoch_a",
+    "run_b",
+    "epoch_b",
+    "layer",
+    "layer_index",
+    "method",
+    "value",
+    "dim_a",
+    "dim_b",
 ]
 
 
@@ -37,8 +46,10 @@ def compare_files(
     """Similarity of every shared layer of two activation files, by every method."""
     rows: list[dict[str, Any]] = []
     with ActivationFile(path_a) as fa, ActivationFile(path_b) as fb:
-        if not (fa.probe_indices.shape == fb.probe_indices.shape
-                and (fa.probe_indices == fb.probe_indices).all()):
+        if not (
+            fa.probe_indices.shape == fb.probe_indices.shape
+            and (fa.probe_indices == fb.probe_indices).all()
+        ):
             raise ProbeMismatchError(f"{path_a} and {path_b} were dumped on different probe sets")
         pa, pb = fa.provenance, fb.provenance
         diverged = bool(pa.get("diverged")) or bool(pb.get("diverged"))
@@ -51,12 +62,21 @@ def compare_files(
                 else:
                     r = layer_similarity(a, b, method, keep, epsilon)
                     value, dim_a, dim_b = r.mean, r.dim_x, r.dim_y
-                rows.append({
-                    "analysis": analysis, "run_a": pa["run"], "epoch_a": int(pa["epoch"]),
-                    "run_b": pb["run"], "epoch_b": int(pb["epoch"]), "layer": layer,
-                    "layer_index": index, "method": method, "value": value,
-                    "dim_a": dim_a, "dim_b": dim_b,
-                })
+                rows.append(
+                    {
+                        "analysis": analysis,
+                        "run_a": pa["run"],
+                        "epoch_a": int(pa["epoch"]),
+                        "run_b": pb["run"],
+                        "epoch_b": int(pb["epoch"]),
+                        "layer": layer,
+                        "layer_index": index,
+                        "method": method,
+                        "value": value,
+                        "dim_a": dim_a,
+                        "dim_b": dim_b,
+                    }
+                )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -63,7 +63,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if v == "required":
         return f"'{_key_path(where)}': {error.message}"
     if v == "oneOf":
-        return f"'{_key_path(where)}' is {error.instance!r}; {error.schema.get('description', '')}".strip()
+        allowed = " ".join(error.schema.get("description", "").split())
+        return f"'{_key_path(where)}' is {error.instance!r}; allowed: {allowed}"
     return f"'{_key_path(where)}': {error.message}"
 
 
@@ -184,7 +185,9 @@ def _check_references(config: dict[str, Any]) -> None:
         where = f"runs.{name}"
         for key in ("model", "schedule"):
             if key not in run:
-                raise ConfigError(f"'{where}.{key}' is missing (set it in the run or in 'training')")
+                raise ConfigError(
+                    f"'{where}.{key}' is missing (set it in the run or in 'training')"
+                )
         if run["model"] not in models:
             allowed = ", ".join(models) or "(no models defined)"
             raise ConfigError(f"'{where}.model' is {run['model']!r}; allowed values: {allowed}")
@@ -193,7 +196,8 @@ def _check_references(config: dict[str, Any]) -> None:
         if missing:
             need = ", ".join(SCHEDULE_PARAMETERS[s["kind"]])
             raise ConfigError(
-                f"'{where}.schedule' of kind {s['kind']!r} needs {need}; missing: {', '.join(missing)}"
+                f"'{where}.schedule' of kind {s['kind']!r} needs {need}; "
+                f"missing: {', '.join(missing)}"
             )
         unused = sorted(set(s) - {"kind", "per", *SCHEDULE_PARAMETERS[s["kind"]]})
         if unused:

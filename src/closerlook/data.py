@@ -52,7 +52,9 @@ class Dataset:
         return self.train if name == "train" else self.val
 
 
-def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(
+    labels: np.ndarray, val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, val) with `val_fraction` of every class held out, chosen by `seed`."""
     rng = np.random.default_rng(seed)
     train, val = [], []
@@ -118,7 +120,9 @@ def load_cifar10(data_dir: str | Path) -> Dataset:
     y_tr = np.concatenate([p[1] for p in parts])
     x_te, y_te = _read_cifar_batch(root / CIFAR10_TEST_BATCH)
     xt, xv = _normalise(x_tr, x_te.astype(np.float32) / 255.0)
-    return Dataset("cifar10", Split(xt, torch.from_numpy(y_tr)), Split(xv, torch.from_numpy(y_te)), 10)
+    return Dataset(
+        "cifar10", Split(xt, torch.from_numpy(y_tr)), Split(xv, torch.from_numpy(y_te)), 10
+    )
 
 
 def load(data_config: dict[str, Any]) -> Dataset:

@@ -61,11 +61,20 @@ def layer_similarity(table: pd.DataFrame, methods: Sequence[str], title: str) ->
         for k, ((ra, ea, rb, eb), df) in enumerate(pairs):
             df = df.sort_values("layer_index")
             label = f"{ra}: epoch {ea} vs {eb}" if ra == rb else f"{ra} e{ea} vs {rb} e{eb}"
-            ax.plot(df["layer_index"], df["value"], marker="o", label=label,
-                    color=cmap(k / max(1, pairs.ngroups - 1)))
+            ax.plot(
+                df["layer_index"],
+                df["value"],
+                marker="o",
+                label=label,
+                color=cmap(k / max(1, pairs.ngroups - 1)),
+            )
         ax.set_xticks(range(len(layers)), layers, rotation=45, ha="right")
-        ax.set(xlabel="layer (network order)", ylabel=f"{method.upper()} similarity",
-               ylim=(0, 1.02), title=title)
+        ax.set(
+            xlabel="layer (network order)",
+            ylabel=f"{method.upper()} similarity",
+            ylim=(0, 1.02),
+            title=title,
+        )
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small", loc="lower left")
     return fig

@@ -34,7 +34,16 @@ from closerlook.provenance import atomic_path, record
 
 log = logging.getLogger("closerlook.train")
 
-METRICS_COLUMNS = ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "diverged"]
+METRICS_COLUMNS = [
+    "epoch",
+    "lr",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "seconds",
+    "diverged",
+]
 
 
 # ------------------------------------------------------------------------- augmentation
@@ -203,8 +212,16 @@ def train_run(
         state = TrainState()
         val_loss, val_acc = evaluate(model, data.val)
         state.metrics.append(
-            {"epoch": 0, "lr": lr_at(0), "train_loss": math.nan, "train_acc": math.nan,
-             "val_loss": val_loss, "val_acc": val_acc, "seconds": 0.0, "diverged": False}
+            {
+                "epoch": 0,
+                "lr": lr_at(0),
+                "train_loss": math.nan,
+                "train_acc": math.nan,
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+                "seconds": 0.0,
+                "diverged": False,
+            }
         )
         _checkpoint(model, optimizer, state, generator, meta, resume_dir, wanted)
     else:
@@ -239,7 +256,11 @@ def train_run(
                 state.diverged = True
                 log.warning(
                     "%s: DIVERGED at epoch %d step %d (loss %s, lr %.4g); stopping the run",
-                    run["name"], state.epoch + 1, i, loss.item(), lr,
+                    run["name"],
+                    state.epoch + 1,
+                    i,
+                    loss.item(),
+                    lr,
                 )
                 break
             optimizer.zero_grad(set_to_none=True)
@@ -251,19 +272,40 @@ def train_run(
         state.epoch += 1
         seconds = time.perf_counter() - t0
         if state.diverged:
-            row = {"epoch": state.epoch, "lr": epoch_lr, "train_loss": math.nan,
-                   "train_acc": math.nan, "val_loss": math.nan, "val_acc": math.nan,
-                   "seconds": seconds, "diverged": True}
+            row = {
+                "epoch": state.epoch,
+                "lr": epoch_lr,
+                "train_loss": math.nan,
+                "train_acc": math.nan,
+                "val_loss": math.nan,
+                "val_acc": math.nan,
+                "seconds": seconds,
+                "diverged": True,
+            }
         else:
             val_loss, val_acc = evaluate(model, val)
-            row = {"epoch": state.epoch, "lr": epoch_lr, "train_loss": loss_sum.item() / n,
-                   "train_acc": correct.item() / n, "val_loss": val_loss, "val_acc": val_acc,
-                   "seconds": seconds, "diverged": False}
+            row = {
+                "epoch": state.epoch,
+                "lr": epoch_lr,
+                "train_loss": loss_sum.item() / n,
+                "train_acc": correct.item() / n,
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+                "seconds": seconds,
+                "diverged": False,
+            }
             log.info(
                 "%s epoch %d/%d lr %.4g train_loss %.4f train_acc %.4f val_loss %.4f "
                 "val_acc %.4f %.0f img/s ETA %s",
-                run["name"], state.epoch, epochs, epoch_lr, row["train_loss"],
-                row["train_acc"], val_loss, val_acc, n / seconds,
+                run["name"],
+                state.epoch,
+                epochs,
+                epoch_lr,
+                row["train_loss"],
+                row["train_acc"],
+                val_loss,
+                val_acc,
+                n / seconds,
                 _eta(seconds, epochs - state.epoch),
             )
         state.metrics.append(row)

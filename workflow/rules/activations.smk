@@ -6,10 +6,12 @@ rule activations:
         checkpoint=checkpoint("{run}", "{epoch}"),
     output:
         activation("{run}", "{epoch}"),
+    conda:
+        CONDA_ENV
+    log:
+        f"{LOGS}/activations/{{run}}.epoch{{epoch}}.log",
     params:
         probe=config["probe"],
         data=config["data"],
-    log:
-        f"{LOGS}/activations/{{run}}.epoch{{epoch}}.log",
     script:
         "../scripts/activations.py"

@@ -2,6 +2,7 @@
 
 RESULTS = f"{config['results_dir']}/{config['preset']}"
 LOGS = f"{RESULTS}/logs"
+CONDA_ENV = "../envs/closerlook.yaml"
 
 
 wildcard_constraints:
@@ -51,6 +52,14 @@ def pair_table(analysis, run_a, epoch_a, run_b, epoch_b):
         f"{RESULTS}/similarity/{analysis}/"
         f"{run_a}.e{epoch_tag(epoch_a)}--{run_b}.e{epoch_tag(epoch_b)}.csv"
     )
+
+
+def analysis_pair_tables(wildcards):
+    """Input function: the per-pair tables of one analysis."""
+    return [
+        pair_table(wildcards.analysis, *pair)
+        for pair in study.analysis_pairs(config, wildcards.analysis)
+    ]
 
 
 def similarity_table(analysis):

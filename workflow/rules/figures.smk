@@ -6,12 +6,14 @@ rule learning_curves:
         metrics=[metrics(run) for run in config["runs"]],
     output:
         figure_files("learning_curves"),
-    params:
-        runs=list(config["runs"]),
-        dpi=config["figures"]["dpi"],
     log:
         f"{LOGS}/figures/learning_curves.log",
     localrule: True
+    conda:
+        CONDA_ENV
+    params:
+        runs=list(config["runs"]),
+        dpi=config["figures"]["dpi"],
     script:
         "../scripts/learning_curves.py"
 
@@ -21,11 +23,13 @@ rule similarity_figure:
         table=similarity_table("{analysis}"),
     output:
         figure_files("similarity_{analysis}"),
-    params:
-        methods=config["similarity"]["methods"],
-        dpi=config["figures"]["dpi"],
     log:
         f"{LOGS}/figures/similarity_{{analysis}}.log",
     localrule: True
+    conda:
+        CONDA_ENV
+    params:
+        methods=config["similarity"]["methods"],
+        dpi=config["figures"]["dpi"],
     script:
         "../scripts/similarity_figure.py"

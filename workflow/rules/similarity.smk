@@ -1,23 +1,14 @@
 # Similarity: one job per pair of activation files, then one tidy table per analysis.
 
 
-def analysis_pair_tables(wildcards):
-    return [
-        pair_table(wildcards.analysis, *pair)
-        for pair in study.analysis_pairs(config, wildcards.analysis)
-    ]
-
-
 rule similarity_pair:
     input:
         a=activation("{run_a}", "{epoch_a}"),
         b=activation("{run_b}", "{epoch_b}"),
     output:
         pair_table("{analysis}", "{run_a}", "{epoch_a}", "{run_b}", "{epoch_b}"),
-    params:
-        methods=config["similarity"]["methods"],
-        keep=config["similarity"]["keep"],
-        epsilon=config["similarity"]["epsilon"],
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/similarity/{{analysis}}/{{run_a}}.e{{epoch_a}}--{{run_b}}.e{{epoch_b}}.log",
     wildcard_constraints:
@@ -25,6 +16,10 @@ rule similarity_pair:
         run_b="[A-Za-z0-9_]+",
         epoch_a=r"\d{3}",
         epoch_b=r"\d{3}",
+    params:
+        methods=config["similarity"]["methods"],
+        keep=config["similarity"]["keep"],
+        epsilon=config["similarity"]["epsilon"],
     script:
         "../scripts/similarity_pair.py"
 
@@ -34,6 +29,8 @@ rule similarity_table:
         analysis_pair_tables,
     output:
         similarity_table("{analysis}"),
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/similarity/{{analysis}}.log",
     localrule: True

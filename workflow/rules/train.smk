@@ -11,12 +11,14 @@ for run in config["runs"]:
         output:
             checkpoints=[checkpoint(run, e) for e in saved_epochs(run)],
             metrics=metrics(run),
+        conda:
+            CONDA_ENV
+        log:
+            f"{LOGS}/train/{run}.log",
         params:
             settings=train_params(run),
             epochs=saved_epochs(run),
             config_hash=study.config_hash(train_params(run)),
             resume_dir=f"{RESULTS}/runs/{run}/resume",
-        log:
-            f"{LOGS}/train/{run}.log",
         script:
             "../scripts/train.py"

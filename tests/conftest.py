@@ -1,0 +1,54 @@
+"""Shared fixtures: the repository, the venv's tools, and a reduced embedded config."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str:
+    """A console script of the running interpreter's environment (the project venv)."""
+    path = BIN / name
+    return str(path) if path.exists() else (shutil.which(name) or name)
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def embedded_config() -> dict:
+    with open(REPO / "config.yaml") as f:
+        return yaml.safe_load(f)
+
+
+def reduced_config(base: dict) -> dict:
+    """The embedded preset scaled down for tests: same rules and code paths, fewer epochs."""
+    cfg = copy.deepcopy(base)
+    cfg["training"]["epochs"] = 6
+    cfg["runs"]["step"]["schedule"]["milestones"] = [3, 5]
+    cfg["runs"]["step"]["save_epochs"] = [3]
+    cfg["probe"]["size"] = 200
+    return cfg
+
+
+@pytest.fixture
+def small_config(embedded_config) -> dict:
+    return reduced_config(embedded_config)
+
+
+@pytest.fixture
+def snakemake_env() -> dict:
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env

@@ -1,0 +1,53 @@
+"""Schedules against closed forms (Loshchilov & Hutter 2017; the study's settings)."""
+
+import math
+
+import pytest
+
+from closerlook import schedules
+
+
+def test_sgdr_cycle_ends_match_the_study():
+    # T0 = 10, T_mult = 2 over 200 epochs: restarts after epochs 10, 30, 70 and 150.
+    assert schedules.sgdr_cycle_ends(10, 2, 200) == [10, 30, 70, 150]
+    assert schedules.sgdr_cycle_ends(2, 2, 30) == [2, 6, 14, 30]
+    assert schedules.sgdr_cycle_ends(5, 1, 20) == [5, 10, 15, 20]
+
+
+def test_sgdr_restarts_at_lr_max_and_anneals_to_lr_min():
+    f = schedules.sgdr(lr_max=0.05, lr_min=1e-6, T0=10, T_mult=2)
+    for start in [0, 10, 30, 70, 150]:
+        assert f(start) == pytest.approx(0.05)
+    # halfway through the second cycle (length 20, epochs 10..30): the mean of max and min
+    assert f(20) == pytest.approx((0.05 + 1e-6) / 2)
+    assert f(30 - 1e-9) == pytest.approx(1e-6, abs=1e-9)
+
+
+def test_sgdr_position():
+    assert schedules.sgdr_position(0, 10, 2) == (0, 0, 10)
+    assert schedules.sgdr_position(35, 10, 2) == (2, 5, 40)
+
+
+def test_cosine_single_cycle_closed_form():
+    f = schedules.cosine_annealing(1.0, 0.0, 100)
+    assert f(0) == 1.0
+    assert f(50) == pytest.approx(0.5)
+    assert f(25) == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)))
+    assert f(100) == pytest.approx(0.0)
+
+
+def test_step_decay_multiplies_by_gamma_after_each_milestone():
+    f = schedules.step_decay(0.05, [60, 120, 150], 0.1)
+    assert f(0) == 0.05
+    assert f(59.99) == 0.05
+    assert f(60) == pytest.approx(0.005)
+    assert f(130) == pytest.approx(0.0005)
+    assert f(199) == pytest.approx(0.00005)
+
+
+def test_per_epoch_holds_the_rate_within_an_epoch():
+    spec = {"kind": "sgdr", "lr_max": 1.0, "lr_min": 0.0, "T0": 4, "T_mult": 1, "per": "epoch"}
+    f = schedules.from_config(spec, epochs=8)
+    assert f(1.0) == f(1.99)
+    g = schedules.from_config({**spec, "per": "iteration"}, epochs=8)
+    assert g(1.0) > g(1.5)
