@@ -7,6 +7,7 @@ import pytest
 
 from closerlook import config as study
 from closerlook.cli import main
+
 from conftest import tool
 
 
