@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from closerlook.models import LayeredNet
-from closerlook.provenance import atomic_path
+from closerlook.provenance import atomic_path, write_attrs
 
 KIND = "activations"
 
@@ -60,16 +60,6 @@ def capture_batches(
     finally:
         for h in handles:
             h.remove()
-
-
-def write_attrs(node: h5py.HLObject, fields: dict[str, Any]) -> None:
-    """Store provenance fields as HDF5 attributes (mappings and lists as JSON text)."""
-    for key, value in fields.items():
-        if isinstance(value, dict | list):
-            value = json.dumps(value)
-        elif isinstance(value, str):
-            value = str(value)  # plain str: h5py cannot store str subclasses
-        node.attrs[key] = value
 
 
 def dump(

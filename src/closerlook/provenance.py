@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import hashlib
+import json
 import os
 import socket
 from collections.abc import Iterator
@@ -57,3 +58,13 @@ def record(**fields: Any) -> dict[str, Any]:
         "host": socket.gethostname(),
         **fields,
     }
+
+
+def write_attrs(node: Any, fields: dict[str, Any]) -> None:
+    """Store provenance fields as HDF5 attributes (mappings and lists as JSON text)."""
+    for key, value in fields.items():
+        if isinstance(value, dict | list):
+            value = json.dumps(value)
+        elif isinstance(value, str):
+            value = str(value)  # plain str: h5py cannot store str subclasses
+        node.attrs[key] = value
