@@ -26,9 +26,9 @@ config.update(
 include: "workflow/rules/common.smk"
 
 
+# Every figure of the configured study: the default target.
 rule figures:
     default_target: True
-    """Every figure of the configured study (the default target)."""
     input:
         all_figures(),
 

@@ -7,8 +7,6 @@ rule similarity_pair:
         b=activation("{run_b}", "{epoch_b}"),
     output:
         pair_table("{analysis}", "{run_a}", "{epoch_a}", "{run_b}", "{epoch_b}"),
-    conda:
-        CONDA_ENV
     log:
         f"{LOGS}/similarity/{{analysis}}/{{run_a}}.e{{epoch_a}}--{{run_b}}.e{{epoch_b}}.log",
     wildcard_constraints:
@@ -16,6 +14,8 @@ rule similarity_pair:
         run_b="[A-Za-z0-9_]+",
         epoch_a=r"\d{3}",
         epoch_b=r"\d{3}",
+    conda:
+        CONDA_ENV
     params:
         methods=config["similarity"]["methods"],
         keep=config["similarity"]["keep"],
@@ -29,10 +29,10 @@ rule similarity_table:
         analysis_pair_tables,
     output:
         similarity_table("{analysis}"),
-    conda:
-        CONDA_ENV
     log:
         f"{LOGS}/similarity/{{analysis}}.log",
     localrule: True
+    conda:
+        CONDA_ENV
     script:
         "../scripts/similarity_table.py"

@@ -11,10 +11,10 @@ for run in config["runs"]:
         output:
             checkpoints=[checkpoint(run, e) for e in saved_epochs(run)],
             metrics=metrics(run),
-        conda:
-            CONDA_ENV
         log:
             f"{LOGS}/train/{run}.log",
+        conda:
+            CONDA_ENV
         params:
             settings=train_params(run),
             epochs=saved_epochs(run),

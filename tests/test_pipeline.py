@@ -1,0 +1,104 @@
+"""The embedded pipeline end to end, through a real Snakemake DAG in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import h5py
+import pandas as pd
+import pytest
+import yaml
+
+from closerlook import config as study
+
+from conftest import BIN, reduced_config, tool
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(repo: Path, workdir: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
+    cmd = [
+        tool("snakemake"),
+        "--snakefile",
+        str(repo / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--cores",
+        "2",
+        *args,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
+
+
+@pytest.fixture(scope="module")
+def finished(repo, tmp_path_factory, embedded_config):
+    """A reduced embedded study, run to completion once for the whole module."""
+    workdir = tmp_path_factory.mktemp("pipeline")
+    cfg = reduced_config(embedded_config)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    result = snakemake(repo, workdir, env, "figures")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir, study.validate(cfg), env
+
+
+def test_artifacts_land_where_the_design_says(finished):
+    workdir, cfg, _ = finished
+    results = workdir / "results" / cfg["preset"]
+    for run in cfg["runs"]:
+        epochs = study.checkpoint_epochs(study.run_config(cfg, run))
+        for e in epochs:
+            assert (results / "runs" / run / "checkpoints" / f"epoch{e:03d}.pt").stat().st_size > 0
+        metrics = pd.read_csv(results / "runs" / run / "metrics.csv")
+        assert list(metrics["epoch"]) == list(range(cfg["training"]["epochs"] + 1))
+        assert not metrics["diverged"].any()
+        assert not (results / "runs" / run / "resume").exists()
+    for fmt in cfg["figures"]["formats"]:
+        assert (results / "figures" / f"learning_curves.{fmt}").stat().st_size > 1000
+
+
+def test_activation_files_hold_every_layer_for_the_probe_rows(finished):
+    workdir, cfg, _ = finished
+    files = sorted((workdir / "results" / cfg["preset"]).glob("runs/*/activations/*.h5"))
+    assert files
+    for path in files:
+        with h5py.File(path) as f:
+            assert f.attrs["kind"] == "activations"
+            assert len(f.attrs["source_sha256"]) == 64
+            n = cfg["probe"]["size"]
+            assert f["probe/indices"].shape == (n,)
+            layers = f["layers"]
+            assert list(layers) and all(layers[name].shape[0] == n for name in layers)
+            assert layers["conv1"].ndim == 4 and layers["logits"].shape == (n, 10)
+
+
+def test_similarity_tables_are_tidy_and_bounded(finished):
+    workdir, cfg, _ = finished
+    for analysis in cfg["similarity"]["analyses"]:
+        table = pd.read_csv(workdir / "results" / cfg["preset"] / "similarity" / f"{analysis}.csv")
+        assert {
+            "analysis",
+            "run_a",
+            "epoch_a",
+            "run_b",
+            "epoch_b",
+            "layer",
+            "layer_index",
+            "method",
+            "value",
+        } <= set(table.columns)
+        assert len(table) > 0
+        assert table["value"].between(0, 1 + 1e-9).all()
+        pairs = study.analysis_pairs(cfg, analysis)
+        assert table.groupby(["epoch_a", "epoch_b"]).ngroups == len(pairs)
+
+
+def test_a_finished_study_has_nothing_to_do(repo, finished):
+    workdir, _, env = finished
+    result = snakemake(repo, workdir, env, "-n", "figures")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
