@@ -205,12 +205,14 @@ def train_run(
         "provenance": {"run": run["name"], "config_hash": config_hash, "device": str(dev)},
     }
 
+    train = data.train.to(dev)
+    val = data.val.to(dev)
     state = _resume(resume_dir, config_hash, model, optimizer, generator)
     if state is None:
         shutil.rmtree(resume_dir, ignore_errors=True)
         resume_dir.mkdir(parents=True)
         state = TrainState()
-        val_loss, val_acc = evaluate(model, data.val)
+        val_loss, val_acc = evaluate(model, val)
         state.metrics.append(
             {
                 "epoch": 0,
@@ -227,8 +229,6 @@ def train_run(
     else:
         log.info("%s: resuming after epoch %d from %s", run["name"], state.epoch, resume_dir)
 
-    train = data.train.to(dev)
-    val = data.val.to(dev)
     n = len(train)
     steps_per_epoch = math.ceil(n / batch_size)
     padding = crop_padding(data.image_shape[-1])
