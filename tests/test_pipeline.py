@@ -102,3 +102,45 @@ def test_a_finished_study_has_nothing_to_do(repo, finished):
     result = snakemake(repo, workdir, env, "-n", "figures")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table of a dry run."""
+    text = result.stdout + result.stderr
+    if "Nothing to be done" in text:
+        return {}
+    lines = text.split("Job stats:")[1].splitlines()
+    jobs = {}
+    for line in lines[3:]:
+        parts = line.split()
+        if not parts or parts[0] == "total":
+            break
+        jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+def dry_run_with(repo, finished, edit) -> dict[str, int]:
+    workdir, _, env = finished
+    cfg = yaml.safe_load((workdir / "config.yaml").read_text())
+    edit(cfg)
+    changed = workdir / "changed.yaml"
+    changed.write_text(yaml.safe_dump(cfg))
+    result = snakemake(repo, workdir, env, "-n", "figures", "--configfile", str(changed))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return planned_jobs(result)
+
+
+def test_a_figure_setting_reruns_only_figures(repo, finished):
+    jobs = dry_run_with(repo, finished, lambda c: c["figures"].update(dpi=90))
+    assert jobs and set(jobs) <= {"learning_curves", "similarity_figure", "figures"}
+
+
+def test_a_similarity_setting_reruns_similarity_and_figures_but_no_training(repo, finished):
+    jobs = dry_run_with(repo, finished, lambda c: c["similarity"].update(keep=0.95))
+    assert "similarity_pair" in jobs
+    assert not any(rule.startswith(("train_", "activations")) for rule in jobs)
+
+
+def test_one_runs_schedule_reruns_that_run_only(repo, finished):
+    jobs = dry_run_with(repo, finished, lambda c: c["runs"]["step"]["schedule"].update(gamma=0.5))
+    assert "train_step" in jobs and "train_sgdr" not in jobs
