@@ -141,7 +141,9 @@ def main() -> None:
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.batch_size, args.dtype, args.compression, args.out)))
+        print(
+            json.dumps(child(args.child, args.batch_size, args.dtype, args.compression, args.out))
+        )
         return
     small, large = args.sizes or ((128, 512) if args.quick else (1000, 5000))
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="closerlook-bench-") as tmp:

@@ -84,11 +84,12 @@ class Storage:
 
 
 def chunk_rows(row_shape: Sequence[int], itemsize: int, batch_size: int) -> int:
-    """Rows per chunk: whole images, about CHUNK_BYTES, a power of two, at most one batch."""
+    """Rows per chunk: whole images, about CHUNK_BYTES, at most one batch, and where
+    possible a divisor of the batch size, so that every batch writes whole chunks."""
     row_bytes = max(1, int(np.prod(row_shape, dtype=np.int64)) * itemsize)
-    rows = max(1, CHUNK_BYTES // row_bytes)
-    rows = 1 << (rows.bit_length() - 1)  # largest power of two <= rows: divides 2^k batches
-    return max(1, min(rows, batch_size))
+    rows = max(1, min(batch_size, CHUNK_BYTES // row_bytes))
+    divisor = max(d for d in range(1, rows + 1) if batch_size % d == 0)
+    return divisor if 2 * divisor >= rows else rows
 
 
 # ------------------------------------------------------------------------- capture
@@ -131,14 +132,15 @@ def capture_batches(
 ) -> Iterator[dict[str, torch.Tensor]]:
     """Per batch of `images`, the output of every registered layer (float32, CPU), in
     network order. For in-memory use on small probe sets; files use :func:`dump`."""
+    outputs: dict[str, torch.Tensor] = {}
+
+    def keep(name: str, _row: int, output: torch.Tensor) -> None:
+        outputs[name] = output.float().cpu().clone()
+
     for start in range(0, len(images), batch_size):
-        outputs: dict[str, torch.Tensor] = {}
-
-        def keep(name: str, _row: int, output: torch.Tensor) -> None:
-            outputs[name] = output.float().cpu().clone()
-
+        outputs.clear()
         capture(model, images[start : start + batch_size], batch_size, keep)
-        yield outputs
+        yield dict(outputs)
 
 
 def dump(
