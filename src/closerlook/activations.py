@@ -24,15 +24,18 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import h5py
 import numpy as np
-import torch
-from torch import nn
 
-from closerlook.models import LayeredNet
 from closerlook.provenance import atomic_path, write_attrs
+
+if TYPE_CHECKING:  # torch loads only for capture, so reading files (and inspect) stays quick
+    import torch
+    from torch import nn
+
+    from closerlook.models import LayeredNet
 
 KIND = "activations"
 DTYPES = ("float32", "float16")
@@ -105,6 +108,8 @@ def capture(
     The sink runs inside the forward hook, before later layers run, so it sees each output
     exactly as the layer produced it and may keep nothing once it returns.
     """
+    import torch
+
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -155,6 +160,8 @@ def dump(
 ) -> Path:
     """Write the activations of `model` on `images` (probe rows `indices` of their split,
     with `labels`) to `path`, atomically, one batch in memory at a time."""
+    import torch
+
     storage = storage or Storage()
     path = Path(path)
     n = len(images)
@@ -211,6 +218,8 @@ def dump_checkpoint(
     """Dump the activations of the network saved in `checkpoint` on the configured probe set
     (config `probe`: split, size, seed, batch_size, dtype, compression, compression_level),
     recording the checkpoint's path and SHA-256 in the file's provenance."""
+    import torch
+
     from closerlook import data, train
     from closerlook.device import resolve
     from closerlook.provenance import record, sha256
