@@ -6,10 +6,10 @@ rule activations:
         checkpoint=checkpoint("{run}", "{epoch}"),
     output:
         activation("{run}", "{epoch}"),
-    conda:
-        CONDA_ENV
     log:
         f"{LOGS}/activations/{{run}}.epoch{{epoch}}.log",
+    conda:
+        CONDA_ENV
     params:
         probe=config["probe"],
         data=config["data"],
