@@ -9,7 +9,8 @@ set unless the dump itself does.
 `ratio` is peak memory (large probe set) / peak memory (small probe set); target <= 1.10,
 while the activations themselves grow by the ratio of the probe-set sizes. Also reported:
 the peak memory against the file size, write throughput in MB/s and images/s, and the
-share of the time spent storing (cast, copy, compression, disk) rather than computing.
+share of the time spent storing (cast, copy, compression, disk) rather than computing,
+and the storing throughput on its own (file MB per second spent storing).
 
     python benchmarks/activations.py [--quick] [--sizes 1000 5000] [--dtype float32]
 """
@@ -133,7 +134,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small probe sets (< 1 min)")
     parser.add_argument("--sizes", type=int, nargs=2, metavar=("SMALL", "LARGE"))
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, help="default: 128 (32 with --quick)")
     parser.add_argument("--dtype", choices=["float32", "float16"], default="float32")
     parser.add_argument("--compression", choices=["none", "gzip", "lzf"], default="none")
     parser.add_argument("--dir", help="folder for the temporary files (default: system temp)")
@@ -145,7 +146,9 @@ def main() -> None:
             json.dumps(child(args.child, args.batch_size, args.dtype, args.compression, args.out))
         )
         return
-    small, large = args.sizes or ((128, 512) if args.quick else (1000, 5000))
+    small, large = args.sizes or ((96, 384) if args.quick else (1000, 5000))
+    # several batches even in the small run, so both measure the steady state
+    args.batch_size = args.batch_size or (32 if args.quick else 128)
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="closerlook-bench-") as tmp:
         runs = [run_child(n, args, Path(tmp)) for n in (small, large)]
     for r in runs:
@@ -177,6 +180,7 @@ def main() -> None:
         "write_mb_per_s": round(b["write_mb_per_s"], 1),
         "images_per_s": round(b["images_per_s"], 1),
         "store_fraction": round(b["store_seconds"] / b["seconds"], 3),
+        "store_mb_per_s": round(b["file_mb"] / max(b["store_seconds"], 1e-9), 1),
         "seconds": [round(a["seconds"], 1), round(b["seconds"], 1)],
     }
     print(json.dumps(result))
