@@ -3,98 +3,207 @@
 Layout of an activation file::
 
     /                     attrs: kind="activations", provenance (run, epoch, source
-                          checkpoint path and SHA-256, config hash, versions, time)
+                          checkpoint path and SHA-256, config hash, versions, time, probe
+                          settings, storage dtype and compression)
     /probe/indices        (N,) int64 rows of the probed split
     /probe/labels         (N,) int64
     /layers/<name>        (N, C, H, W) conv maps or (N, F) features, in network order
                           (attribute `layer_order` on /layers lists them)
 
-Layers are written batch by batch (memory holds one batch of activations) into datasets
-chunked along the rows, so one layer reads without touching the others.
+Capture uses forward hooks on the layers of :meth:`LayeredNet.layer_names`: each hook hands
+its layer's output for the current batch straight to the file, so memory holds one batch
+of activations, never the whole probe set. Datasets are chunked along the rows (whole
+images per chunk, about :data:`CHUNK_BYTES` each), so one layer — or a few rows of it —
+reads without touching the others. The file is written under a temporary name and renamed
+when complete (:func:`closerlook.provenance.atomic_path`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import h5py
 import numpy as np
-import torch
-from torch import nn
 
-from closerlook.models import LayeredNet
 from closerlook.provenance import atomic_path, write_attrs
 
+if TYPE_CHECKING:  # torch loads only for capture, so reading files (and inspect) stays quick
+    import torch
+    from torch import nn
+
+    from closerlook.models import LayeredNet
+
 KIND = "activations"
+DTYPES = ("float32", "float16")
+COMPRESSIONS = ("none", "gzip", "lzf")
+CHUNK_BYTES = 1 << 20  # target size of one stored chunk (HDF5 reads whole chunks)
 
 
 class ActivationFileError(RuntimeError):
     """An activation file that is missing, unreadable, or not written by closerlook."""
 
 
-@torch.no_grad()
-def capture_batches(
-    model: LayeredNet, images: torch.Tensor, batch_size: int
-) -> Iterator[dict[str, torch.Tensor]]:
-    """Yield, per batch of `images`, the output of every registered layer (eval mode)."""
+class Images(Protocol):
+    """A probe set: a tensor (N, C, H, W), or anything with a length that slices like one."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, rows: slice) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class Storage:
+    """How activations are stored: element type and compression filter."""
+
+    dtype: str = "float32"
+    compression: str = "none"
+    compression_level: int = 1  # gzip only, 1 (fast) .. 9 (small)
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, not {self.dtype!r}")
+        if self.compression not in COMPRESSIONS:
+            raise ValueError(f"compression must be one of {COMPRESSIONS}, not {self.compression!r}")
+
+    @classmethod
+    def from_config(cls, probe: dict[str, Any]) -> Storage:
+        """The storage a config's `probe` section asks for."""
+        return cls(
+            probe.get("dtype", "float32"),
+            probe.get("compression", "none"),
+            probe.get("compression_level", 1),
+        )
+
+    def filters(self) -> dict[str, Any]:
+        """h5py dataset keywords; byte-shuffling first makes floats compress far better."""
+        if self.compression == "none":
+            return {}
+        opts = self.compression_level if self.compression == "gzip" else None
+        return {"compression": self.compression, "compression_opts": opts, "shuffle": True}
+
+
+def chunk_rows(row_shape: Sequence[int], itemsize: int, batch_size: int) -> int:
+    """Rows per chunk: whole images, about CHUNK_BYTES, at most one batch, and where
+    possible a divisor of the batch size, so that every batch writes whole chunks."""
+    row_bytes = max(1, int(np.prod(row_shape, dtype=np.int64)) * itemsize)
+    rows = max(1, min(batch_size, CHUNK_BYTES // row_bytes))
+    divisor = max(d for d in range(1, rows + 1) if batch_size % d == 0)
+    return divisor if 2 * divisor >= rows else rows
+
+
+# ------------------------------------------------------------------------- capture
+def capture(
+    model: LayeredNet,
+    images: Images,
+    batch_size: int,
+    sink: Callable[[str, int, torch.Tensor], None],
+) -> None:
+    """Run `model` (eval mode, no gradients) over `images` batch by batch and call
+    `sink(layer, first_row, output)` for every registered layer of every batch.
+
+    The sink runs inside the forward hook, before later layers run, so it sees each output
+    exactly as the layer produced it and may keep nothing once it returns.
+    """
+    import torch
+
+    device = next(model.parameters()).device
+    was_training = model.training
     model.eval()
-    names = model.layer_names()
-    captured: dict[str, torch.Tensor] = {}
+    row = 0
 
-    def hook(name: str):
-        def save(_module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
-            captured[name] = output.detach().float().cpu()
+    def hook(name: str) -> Callable[[nn.Module, Any, torch.Tensor], None]:
+        def call(_module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
+            sink(name, row, output.detach())
 
-        return save
+        return call
 
-    handles = [model.layer(n).register_forward_hook(hook(n)) for n in names]
+    handles = [model.layer(n).register_forward_hook(hook(n)) for n in model.layer_names()]
     try:
-        for i in range(0, len(images), batch_size):
-            captured.clear()
-            model(images[i : i + batch_size])
-            yield {n: captured[n] for n in names}
+        with torch.no_grad():
+            for row in range(0, len(images), batch_size):  # noqa: B007 - the hooks read `row`
+                model(images[row : row + batch_size].to(device))
     finally:
         for h in handles:
             h.remove()
+        model.train(was_training)
+
+
+def capture_batches(
+    model: LayeredNet, images: Images, batch_size: int
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Per batch of `images`, the output of every registered layer (float32, CPU), in
+    network order. For in-memory use on small probe sets; files use :func:`dump`."""
+    outputs: dict[str, torch.Tensor] = {}
+
+    def keep(name: str, _row: int, output: torch.Tensor) -> None:
+        outputs[name] = output.float().cpu().clone()
+
+    for start in range(0, len(images), batch_size):
+        outputs.clear()
+        capture(model, images[start : start + batch_size], batch_size, keep)
+        yield dict(outputs)
 
 
 def dump(
     model: LayeredNet,
-    images: torch.Tensor,
+    images: Images,
     labels: np.ndarray,
     indices: np.ndarray,
     path: str | Path,
     provenance: dict[str, Any],
     batch_size: int = 256,
-    dtype: str = "float32",
+    storage: Storage | None = None,
 ) -> Path:
-    """Write the activations of `model` on `images` to `path` (atomically)."""
+    """Write the activations of `model` on `images` (probe rows `indices` of their split,
+    with `labels`) to `path`, atomically, one batch in memory at a time."""
+    import torch
+
+    storage = storage or Storage()
     path = Path(path)
     n = len(images)
+    if len(labels) != n or len(indices) != n:
+        raise ValueError(f"{n} images but {len(labels)} labels and {len(indices)} indices")
+    dtype = np.dtype(storage.dtype)
+    torch_dtype = getattr(torch, storage.dtype)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["kind"] = KIND
-        write_attrs(f, provenance)
+        write_attrs(
+            f,
+            {
+                **provenance,
+                "probe_size": n,
+                "dtype": storage.dtype,
+                "compression": storage.compression,
+            },
+        )
         probe = f.create_group("probe")
         probe["indices"] = np.asarray(indices, dtype=np.int64)
         probe["labels"] = np.asarray(labels, dtype=np.int64)
         group = f.create_group("layers", track_order=True)
         group.attrs["layer_order"] = json.dumps(model.layer_names())
-        row = 0
-        for batch in capture_batches(model, images, batch_size):
-            for name, act in batch.items():
-                if name not in group:
-                    group.create_dataset(
-                        name,
-                        shape=(n, *act.shape[1:]),
-                        dtype=dtype,
-                        chunks=(min(batch_size, n), *act.shape[1:]),
-                    )
-                group[name][row : row + len(act)] = act.numpy().astype(dtype)
-            row += len(next(iter(batch.values())))
+
+        def write(name: str, row: int, output: torch.Tensor) -> None:
+            # cast on the device (half the transfer for float16), then one copy to the file
+            values = output.to(torch_dtype).cpu().contiguous().numpy()
+            if name not in group:
+                shape = values.shape[1:]
+                group.create_dataset(
+                    name,
+                    shape=(n, *shape),
+                    dtype=dtype,
+                    chunks=(chunk_rows(shape, dtype.itemsize, batch_size), *shape),
+                    **storage.filters(),
+                )
+            group[name][row : row + len(values)] = values
+
+        capture(model, images, batch_size, write)
+        missing = [name for name in model.layer_names() if name not in group]
+        if missing:
+            raise RuntimeError(f"layers {missing} produced no output")
     return path
 
 
@@ -106,13 +215,16 @@ def dump_checkpoint(
     epoch: int,
     device: str = "auto",
 ) -> Path:
-    """Dump the activations of the network saved in `checkpoint` on the configured probe set,
+    """Dump the activations of the network saved in `checkpoint` on the configured probe set
+    (config `probe`: split, size, seed, batch_size, dtype, compression, compression_level),
     recording the checkpoint's path and SHA-256 in the file's provenance."""
+    import torch
+
     from closerlook import data, train
-    from closerlook.device import resolve as devices_resolve
+    from closerlook.device import resolve
     from closerlook.provenance import record, sha256
 
-    dev = devices_resolve(device)
+    dev = resolve(device)
     ckpt = train.load_checkpoint(checkpoint)
     model = train.model_from_checkpoint(ckpt).to(dev)
     dataset = data.load(data_config)
@@ -125,37 +237,101 @@ def dump_checkpoint(
         diverged=bool(ckpt["diverged"]),
         source_checkpoint=str(checkpoint),
         source_sha256=sha256(checkpoint),
+        dataset=dataset.name,
         probe_split=probe["split"],
         probe_seed=probe["seed"],
-        dataset=dataset.name,
+        device=str(dev),
     )
-    images = split.images[torch.from_numpy(rows)].to(dev)
-    labels = split.labels[torch.from_numpy(rows)].numpy()
-    return dump(model, images, labels, rows, out, provenance, probe["batch_size"], probe["dtype"])
+    take = torch.from_numpy(rows)
+    return dump(
+        model,
+        split.images[take],  # on the CPU; each batch moves to the device in turn
+        split.labels[take].numpy(),
+        rows,
+        out,
+        provenance,
+        probe["batch_size"],
+        Storage.from_config(probe),
+    )
 
 
 # ------------------------------------------------------------------------- reading
-@dataclass
+@dataclass(frozen=True)
 class LayerInfo:
+    """One stored layer: name, shape (N, ...), element type and bytes on disk."""
+
     name: str
     shape: tuple[int, ...]
     dtype: str
+    stored_bytes: int
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The probe set of a file: rows of the split and their labels."""
+
+    indices: np.ndarray
+    labels: np.ndarray
+    split: str | None
+    seed: int | None
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def attribute_value(value: Any) -> Any:
+    """An HDF5 attribute as a plain Python value (NumPy scalars and arrays unwrapped)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return [attribute_value(v) for v in value.tolist()]
+    return value
 
 
 class ActivationFile:
-    """Read access to one activation file: `layers()`, `read(layer)`, `provenance`."""
+    """Read access to one activation file.
+
+    >>> with ActivationFile(path) as f:                  # doctest: +SKIP
+    ...     [(l.name, l.shape) for l in f.layers()]
+    ...     conv3 = f.read("conv3", rows=slice(0, 100))
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        if not self.path.exists():
+            raise ActivationFileError(f"{self.path}: no such file")
+        if self.path.is_dir():
+            raise ActivationFileError(f"{self.path}: is a directory, not a file")
         try:
             self._f = h5py.File(self.path, "r")
-        except FileNotFoundError as exc:
-            raise ActivationFileError(f"{self.path}: no such file") from exc
         except OSError as exc:
-            raise ActivationFileError(f"{self.path}: not a readable HDF5 file ({exc})") from exc
-        if self._f.attrs.get("kind") != KIND or "layers" not in self._f:
+            reason = " ".join(str(exc).split())
+            raise ActivationFileError(f"{self.path}: not a readable HDF5 file ({reason})") from exc
+        try:
+            self._check()
+        except ActivationFileError:
             self._f.close()
-            raise ActivationFileError(f"{self.path}: not a closerlook activation file")
+            raise
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            self._f.close()
+            reason = " ".join(str(exc).split())
+            raise ActivationFileError(f"{self.path}: corrupt activation file ({reason})") from exc
+
+    def _check(self) -> None:
+        kind = attribute_value(self._f.attrs.get("kind"))
+        if kind != KIND:
+            what = "no root attribute 'kind'" if kind is None else f"kind is {kind!r}"
+            raise ActivationFileError(f"{self.path}: not a closerlook activation file ({what})")
+        for required in ("layers", "probe/indices", "probe/labels"):
+            if required not in self._f:
+                raise ActivationFileError(f"{self.path}: activation file lacks /{required}")
+        if "layer_order" not in self._f["layers"].attrs:
+            raise ActivationFileError(f"{self.path}: /layers lacks the attribute layer_order")
+        absent = [n for n in self.layer_names() if n not in self._f["layers"]]
+        if absent:
+            raise ActivationFileError(f"{self.path}: layers {absent} are listed but not stored")
 
     def __enter__(self) -> ActivationFile:
         return self
@@ -167,19 +343,59 @@ class ActivationFile:
         self._f.close()
 
     def layer_names(self) -> list[str]:
-        return json.loads(self._f["layers"].attrs["layer_order"])
+        """Registered layers in network order."""
+        return list(json.loads(self._f["layers"].attrs["layer_order"]))
 
     def layers(self) -> list[LayerInfo]:
-        g = self._f["layers"]
-        return [LayerInfo(n, tuple(g[n].shape), str(g[n].dtype)) for n in self.layer_names()]
+        """Name, shape, dtype and bytes on disk of every layer, in network order."""
+        group = self._f["layers"]
+        return [
+            LayerInfo(n, tuple(group[n].shape), str(group[n].dtype), group[n].id.get_storage_size())
+            for n in self.layer_names()
+        ]
 
-    def read(self, layer: str, rows: Sequence[int] | slice | None = None) -> np.ndarray:
+    def dataset(self, layer: str) -> h5py.Dataset:
+        """The HDF5 dataset of `layer`, for chunk-wise reading."""
         if layer not in self._f["layers"]:
             raise ActivationFileError(
-                f"{self.path}: no layer {layer!r}; layers: {self.layer_names()}"
+                f"{self.path}: no layer {layer!r}; layers: {', '.join(self.layer_names())}"
             )
-        ds = self._f["layers"][layer]
-        return ds[()] if rows is None else ds[rows]
+        return self._f["layers"][layer]
+
+    def read(
+        self, layer: str, rows: slice | Sequence[int] | np.ndarray | None = None
+    ) -> np.ndarray:
+        """Activations of `layer` as an array (N, ...): all rows, a slice, or the given rows
+        (any order, repeats allowed, or a boolean mask), in the order asked for."""
+        ds = self.dataset(layer)
+        if rows is None:
+            return ds[()]
+        if isinstance(rows, slice):
+            return ds[rows]
+        wanted = np.asarray(rows)
+        if wanted.dtype == bool:
+            if wanted.shape != (len(ds),):
+                raise ActivationFileError(
+                    f"{self.path}: boolean row mask of shape {wanted.shape}, need ({len(ds)},)"
+                )
+            wanted = np.flatnonzero(wanted)
+        wanted = wanted.astype(np.int64).reshape(-1)
+        if wanted.size and (wanted.min() < -len(ds) or wanted.max() >= len(ds)):
+            raise ActivationFileError(f"{self.path}: rows out of range for {len(ds)} rows")
+        wanted = np.where(wanted < 0, wanted + len(ds), wanted)
+        # HDF5 selects increasing, distinct rows; read those once and reorder in memory
+        unique, inverse = np.unique(wanted, return_inverse=True)
+        return ds[unique][inverse]
+
+    @property
+    def probe(self) -> Probe:
+        attrs = self._f.attrs
+        return Probe(
+            self._f["probe/indices"][()],
+            self._f["probe/labels"][()],
+            attribute_value(attrs.get("probe_split")),
+            attribute_value(attrs.get("probe_seed")),
+        )
 
     @property
     def probe_indices(self) -> np.ndarray:
@@ -191,13 +407,10 @@ class ActivationFile:
 
     @property
     def provenance(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in self._f.attrs.items():
-            if isinstance(value, np.generic):
-                value = value.item()
-            out[key] = value
-        return out
+        """The root attributes: kind, versions, run, epoch, source checkpoint and SHA-256…"""
+        return {key: attribute_value(value) for key, value in self._f.attrs.items()}
 
 
 def open_activations(path: str | Path) -> ActivationFile:
+    """Open an activation file for reading (raises :class:`ActivationFileError`)."""
     return ActivationFile(path)

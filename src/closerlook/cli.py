@@ -1,6 +1,8 @@
 """The `closerlook` command line.
 
     closerlook check [CONFIG]    validate a config and print the plan of runs and analyses
+    closerlook inspect FILE [LAYER] [--json]
+                                 show what an HDF5 file of the pipeline holds
     closerlook version
 
 The study itself runs through Snakemake: `snakemake --cores all figures`.
@@ -9,6 +11,7 @@ The study itself runs through Snakemake: `snakemake --cores all figures`.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
@@ -40,6 +43,23 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inspect(args: argparse.Namespace) -> int:
+    from closerlook import inspection
+
+    try:
+        if args.layer is None:
+            report = inspection.describe(args.file)
+            text = inspection.render(report)
+        else:
+            report = inspection.describe_dataset(args.file, args.layer)
+            text = inspection.render_dataset(report)
+    except inspection.InspectError as exc:
+        print(f"closerlook: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(json.dumps(report, indent=2) if args.json else text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="closerlook",
@@ -56,6 +76,22 @@ def build_parser() -> argparse.ArgumentParser:
         "config", nargs="?", default="config.yaml", help="YAML config (default: config.yaml)"
     )
     check.set_defaults(func=_check)
+    inspect = sub.add_parser(
+        "inspect",
+        help="show the provenance, probe set and layers (or datasets) of an HDF5 file",
+        description=(
+            "Show what an HDF5 file of the pipeline holds: its kind (activations, similarity, "
+            "curve, ...), provenance, probe set, and a table of layers or datasets with shape, "
+            "dtype, size on disk, mean, std and fraction of zeros. Exit status 2 if the file "
+            "is missing, unreadable or not written by closerlook."
+        ),
+    )
+    inspect.add_argument("file", help="an .h5 file written by the pipeline")
+    inspect.add_argument(
+        "layer", nargs="?", help="one layer (or dataset path) to show statistics of"
+    )
+    inspect.add_argument("--json", action="store_true", help="machine-readable output")
+    inspect.set_defaults(func=_inspect)
     return parser
 
 

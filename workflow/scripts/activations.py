@@ -2,8 +2,8 @@
 
 from closerlook import activations, logs
 
-logs.setup(snakemake.log[0])
-activations.dump_checkpoint(
+log = logs.setup(snakemake.log[0])
+path = activations.dump_checkpoint(
     checkpoint=snakemake.input.checkpoint,
     out=snakemake.output[0],
     data_config=snakemake.params.data,
@@ -11,3 +11,7 @@ activations.dump_checkpoint(
     epoch=int(snakemake.wildcards.epoch),
     device=snakemake.config["device"],
 )
+with activations.ActivationFile(path) as f:
+    for layer in f.layers():
+        log.info("%s: %s %s, %d bytes", layer.name, layer.shape, layer.dtype, layer.stored_bytes)
+    log.info("%s: %d probe images, %d bytes", path, len(f.probe), path.stat().st_size)
