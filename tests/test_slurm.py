@@ -1,0 +1,385 @@
+"""The SLURM profile, against a real single-node SLURM cluster.
+
+The cluster is Debian's `slurm-wlm` (slurmctld + slurmd) with munge, installed and started
+here as root, with its state in a temporary folder and one declared (fake) GPU so that
+`gpu: 1` requests schedule; torch finds no GPU in the job and trains on the CPU. Every
+daemon started here is stopped again by the PID in its pid file, whatever the outcome.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from closerlook import config as study
+
+from conftest import REPO, reduced_config, tool
+
+pytestmark = pytest.mark.slow
+
+PROFILE = REPO / "workflow/profiles/slurm/profile.yaml"
+PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
+PROGRAMS = ["munged", "mungekey", "slurmctld", "slurmd", "sbatch", "sinfo", "squeue", "scancel"]
+SLURM_CONF = Path("/etc/slurm/slurm.conf")  # the jobs' nested srun finds it only here
+GRES_CONF = Path("/etc/slurm/gres.conf")
+MARKER = "# closerlook test cluster, state in "
+
+
+def program(name: str) -> str | None:
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
+
+
+def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+
+
+# --- install --------------------------------------------------------------------------
+
+
+def install_slurm() -> str | None:
+    """Install SLURM and munge with apt-get unless present; the reason to skip, or None."""
+    if all(program(p) for p in PROGRAMS):
+        return None
+    if os.geteuid() != 0:
+        return "SLURM and munge are not installed and installing them needs root"
+    if not shutil.which("apt-get"):
+        return "SLURM and munge are not installed and there is no apt-get to install them"
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES]
+    done = run(install, env=env)
+    if done.returncode != 0:  # stale or empty package lists: refresh once
+        run(["apt-get", "update", "-q"], env=env)
+        done = run(install, env=env)
+    if done.returncode != 0 or not all(program(p) for p in PROGRAMS):
+        tail = "\n".join((done.stdout + done.stderr).splitlines()[-5:])
+        return f"could not install {' '.join(PACKAGES)} with apt-get:\n{tail}"
+    return None
+
+
+# --- start and stop -------------------------------------------------------------------
+
+
+def node_line(host: str) -> str:
+    """This machine as a SLURM node (what `slurmd -C` detects), with one declared GPU."""
+    detected = run([program("slurmd"), "-C"]).stdout.splitlines()
+    line = detected[0] if detected and detected[0].startswith("NodeName=") else ""
+    if not line:
+        n = os.cpu_count() or 1
+        line = (
+            f"NodeName={host} CPUs={n} Boards=1 SocketsPerBoard=1 CoresPerSocket={n} "
+            "ThreadsPerCore=1 RealMemory=4000"
+        )
+    line = re.sub(r"^NodeName=\S+", f"NodeName={host}", line)
+    return f"{line} Gres=gpu:1 State=UNKNOWN"
+
+
+def slurm_conf(state: Path, host: str) -> str:
+    return f"""{MARKER}{state}
+ClusterName=closerlook
+SlurmctldHost={host}
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket={state}/munge/munge.socket.2
+MailProg=/bin/true
+StateSaveLocation={state}/state
+SlurmdSpoolDir={state}/spool
+SlurmctldPidFile={state}/run/slurmctld.pid
+SlurmdPidFile={state}/run/slurmd.pid
+SlurmctldLogFile={state}/log/slurmctld.log
+SlurmdLogFile={state}/log/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+SchedulerType=sched/backfill
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+MpiDefault=none
+ReturnToService=2
+MinJobAge=300
+GresTypes=gpu
+{node_line(host)}
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+"""
+
+
+def pid_files(state: Path) -> list[Path]:
+    """In stopping order: the node daemon, the controller, then munge."""
+    return [state / "run/slurmd.pid", state / "run/slurmctld.pid", state / "munge/munged.pid"]
+
+
+def stop_pid_file(pid_file: Path, timeout: float = 15.0) -> None:
+    """SIGTERM the daemon named by a pid file (SIGKILL if it lingers)."""
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    comm = Path(f"/proc/{pid}/comm")
+    if not comm.exists() or comm.read_text().strip() not in {"munged", "slurmctld", "slurmd"}:
+        return  # gone, or the pid now belongs to something else
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if Path(f"/proc/{pid}").exists():
+        os.kill(pid, signal.SIGKILL)
+
+
+def stop_cluster(state: Path) -> None:
+    """Cancel what is left in the queue, stop the daemons, remove the config we wrote."""
+    if (state / "run/slurmctld.pid").exists():
+        run([program("scancel"), "--user", "root"], timeout=30)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            left = run([program("squeue"), "-h", "-t", "RUNNING,COMPLETING"], timeout=30)
+            if left.returncode != 0 or not left.stdout.strip():
+                break
+            time.sleep(0.5)
+    for pid_file in pid_files(state):
+        stop_pid_file(pid_file)
+    for conf in (SLURM_CONF, GRES_CONF):
+        if conf.exists() and conf.read_text().startswith(MARKER):
+            conf.unlink()
+
+
+def stop_stale_cluster() -> None:
+    """Stop the daemons of an earlier test cluster that was interrupted before its cleanup."""
+    if SLURM_CONF.exists():
+        first = SLURM_CONF.read_text().splitlines()[0]
+        if first.startswith(MARKER):
+            stop_cluster(Path(first[len(MARKER) :]))
+
+
+def start_cluster(state: Path) -> None:
+    """munged, slurmctld and slurmd as in the recipe; returns once the node is idle."""
+    host = socket.gethostname().split(".")[0]
+    for sub in ("state", "spool", "log", "run", "munge"):
+        (state / sub).mkdir(parents=True, exist_ok=True)
+    for d in (state, state / "munge"):
+        d.chmod(0o755)  # munged refuses a socket folder that others cannot enter
+    SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
+    SLURM_CONF.write_text(slurm_conf(state, host))
+    GRES_CONF.write_text(f"{MARKER}{state}\nNodeName={host} Name=gpu File=/dev/null\n")
+    m = state / "munge"
+    key = run([program("mungekey"), "--create", f"--keyfile={m}/munge.key"])
+    assert key.returncode == 0, key.stderr
+    for cmd in (
+        [
+            program("munged"),
+            f"--key-file={m}/munge.key",
+            f"--socket={m}/munge.socket.2",
+            f"--log-file={m}/munged.log",
+            f"--pid-file={m}/munged.pid",
+            f"--seed-file={m}/munged.seed",
+        ],
+        [program("slurmctld")],
+        [program("slurmd")],
+    ):
+        started = run(cmd, timeout=60)  # each daemonises and returns
+        assert started.returncode == 0, f"{cmd[0]} failed: {started.stderr}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if "idle" in run([program("sinfo"), "-h", "-o", "%t"], timeout=30).stdout:
+            return
+        time.sleep(0.2)
+    logs = "\n".join(
+        f"--- {f.name}\n{f.read_text()[-2000:]}" for f in sorted((state / "log").glob("*.log"))
+    )
+    raise AssertionError(f"the SLURM node did not become idle within 60 s\n{logs}")
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    """A running single-node SLURM cluster; stopped afterwards even if a test fails."""
+    reason = install_slurm()
+    if reason:
+        pytest.skip(reason)
+    if os.geteuid() != 0:
+        pytest.skip("starting munged, slurmctld and slurmd needs root")
+    if SLURM_CONF.exists() and not SLURM_CONF.read_text().startswith(MARKER):
+        pytest.skip(f"{SLURM_CONF} belongs to an existing SLURM installation; left alone")
+    stop_stale_cluster()
+    # munged wants every folder above its socket open to all: not pytest's 0700 tmp_path.
+    state = Path(tempfile.mkdtemp(prefix="closerlook-slurm-"))
+    try:
+        start_cluster(state)
+        yield state
+    finally:
+        stop_cluster(state)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+# --- the pipeline through sbatch ------------------------------------------------------
+
+
+def shrunk_profile(profile_dir: Path, cpus: int = 1, mem_mb: int = 800) -> Path:
+    """The shipped profile, shrunk to fit a 2-core node and polling fast; the same keys."""
+    profile = yaml.safe_load(PROFILE.read_text())
+    profile["default-resources"].update(cpus_per_gpu=cpus, mem_mb=mem_mb, runtime=10)
+    for resources in profile["set-resources"].values():
+        resources["runtime"] = 10
+        resources.update({k: cpus for k in ("cpus_per_task", "cpus_per_gpu") if k in resources})
+        resources.update({k: mem_mb for k in ("mem_mb",) if k in resources})
+    profile.update(
+        {
+            "jobs": 2,
+            "latency-wait": 5,
+            "retries": 0,
+            "keep-going": False,
+            # no accounting database here: ask squeue (MinJobAge=300 keeps finished jobs)
+            "slurm-status-command": "squeue",
+            "slurm-init-seconds-before-status-checks": 2,
+            "seconds-between-status-checks": 2,
+            "slurm-keep-successful-logs": True,
+        }
+    )
+    profile_dir.mkdir(parents=True)
+    (profile_dir / "profile.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
+    return profile_dir
+
+
+def pipeline_targets(cfg: dict) -> tuple[str, list[str]]:
+    """One analysis end to end: its run's training, activation dumps, per-pair SVCCA (all
+    cluster jobs) and its table and figure (localrules)."""
+    analysis = next(iter(cfg["similarity"]["analyses"]))
+    root = f"results/{cfg['preset']}"
+    return analysis, [f"{root}/figures/similarity_{analysis}.{fmt}" for fmt in ("png", "pdf")]
+
+
+def snakemake_command(workdir: Path, targets: list[str], *extra: str) -> list[str]:
+    return [
+        tool("snakemake"),
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        *extra,
+        *targets,
+    ]
+
+
+def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
+    with open(log, "w") as out:
+        return subprocess.Popen(
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def finish(proc: subprocess.Popen, log: Path, timeout: float) -> str:
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # its own session: snakemake and its children
+        proc.wait()
+    text = log.read_text()
+    assert proc.returncode == 0, f"snakemake exited {proc.returncode}:\n{text[-6000:]}"
+    return text
+
+
+def sbatch_jobs() -> dict[str, str]:
+    """SLURM job id -> the rule recorded in the job's comment (rule_<name>[_wildcards_...])."""
+    out = run([program("squeue"), "-h", "-t", "all", "-o", "%i|%k"], timeout=30).stdout
+    jobs = {}
+    for line in out.splitlines():
+        job_id, _, comment = line.partition("|")
+        match = re.match(r"rule_(.+?)(_wildcards_.*)?$", comment.strip())
+        if match:
+            jobs[job_id.strip()] = match.group(1)
+    return jobs
+
+
+def job_environment(state: Path, job_id: str) -> dict[str, str]:
+    """The environment slurmctld stored for a batch job (kept until the job is purged)."""
+    raw = (state / f"state/hash.{int(job_id) % 10}/job.{job_id}/environment").read_bytes()
+    return dict(v.split("=", 1) for v in raw.decode().split("\0") if "=" in v)
+
+
+def read_metrics(path: Path) -> list[dict]:
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row.pop("seconds", None)  # wall time differs; every other column is deterministic
+    return rows
+
+
+def test_embedded_pipeline_runs_through_sbatch(
+    slurm_cluster, embedded_config, tmp_path, snakemake_env
+):
+    cfg = reduced_config(embedded_config)
+    cfg["device"] = "cpu"  # the job sees the fake GPU's CUDA_VISIBLE_DEVICES, not a GPU
+    analysis, targets = pipeline_targets(cfg)
+    run_name = cfg["similarity"]["analyses"][analysis]["run"]
+    cluster_dir, local_dir = tmp_path / "cluster", tmp_path / "local"
+    for d in (cluster_dir, local_dir):
+        d.mkdir()
+        (d / "config.yaml").write_text(yaml.safe_dump(cfg))
+    env = dict(snakemake_env, SBATCH_PARTITION="debug")
+    env.pop("HDF5_USE_FILE_LOCKING", None)  # the profile sets it for the jobs
+    env.pop("SNAKEMAKE_PROFILE", None)
+    profile = shrunk_profile(tmp_path / "profile")
+
+    # The local reference run shares the 2 cores with the cluster run; SLURM jobs spend
+    # most of their wall time waiting on submission and status polls.
+    local = start(
+        snakemake_command(local_dir, targets, "--cores", "1", "--workflow-profile", "none"),
+        env,
+        tmp_path / "local.log",
+    )
+    cluster = start(
+        snakemake_command(cluster_dir, targets, "--profile", str(profile)),
+        env,
+        tmp_path / "cluster.log",
+    )
+    cluster_log = finish(cluster, tmp_path / "cluster.log", timeout=600)
+    finish(local, tmp_path / "local.log", timeout=600)
+
+    # Every cluster rule went through sbatch, which answered with a SLURM job id ...
+    jobs = sbatch_jobs()
+    pairs = study.analysis_pairs(study.validate(cfg), analysis)
+    expected = {
+        f"train_{run_name}": 1,
+        "activations": len({(r, e) for p in pairs for r, e in (p[:2], p[2:])}),
+        "similarity_pair": len(pairs),
+    }
+    ran = {rule: list(jobs.values()).count(rule) for rule in set(jobs.values())}
+    assert ran == expected, f"SLURM saw {ran}, expected {expected}\n{cluster_log[-4000:]}"
+    assert re.findall(r"SLURM jobid (\d+)", cluster_log), "no SLURM job id in the log"
+    assert set(re.findall(r"SLURM jobid (\d+)", cluster_log)) == set(jobs)
+    # ... with its own log under .snakemake/slurm_logs/<rule>/.../<jobid>.log
+    slurm_logs = {p.stem for p in (cluster_dir / ".snakemake/slurm_logs").rglob("*.log")}
+    assert set(jobs) <= slurm_logs
+    # ... and the environment the profile sets for them.
+    for job_id in jobs:
+        assert job_environment(slurm_cluster, job_id).get("HDF5_USE_FILE_LOCKING") == "FALSE"
+    # ... while the localrules ran here and never reached SLURM.
+    for rule in ("similarity_table", "similarity_figure"):
+        assert rule not in jobs.values()
+        assert re.search(rf"localrule {rule}:", cluster_log)
+
+    # Same seed, same CPU arithmetic: the cluster reproduces the local run exactly.
+    root = f"results/{cfg['preset']}"
+    metrics = f"{root}/runs/{run_name}/metrics.csv"
+    assert read_metrics(cluster_dir / metrics) == read_metrics(local_dir / metrics)
+    table = f"{root}/similarity/{analysis}.csv"
+    a, b = pd.read_csv(cluster_dir / table), pd.read_csv(local_dir / table)
+    assert len(a) > 0
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-6, atol=1e-9)
+    for target in targets:
+        assert (cluster_dir / target).stat().st_size > 0
