@@ -123,25 +123,31 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 
 
 def pid_files(state: Path) -> list[Path]:
-    """In stopping order: the node daemon, the controller, then munge."""
+    """The pid files of the node daemon, the controller and munge."""
     return [state / "run/slurmd.pid", state / "run/slurmctld.pid", state / "munge/munged.pid"]
 
 
-def stop_pid_file(pid_file: Path, timeout: float = 15.0) -> None:
-    """SIGTERM the daemon named by a pid file (SIGKILL if it lingers)."""
+def daemon_pid(pid_file: Path) -> int | None:
+    """The live munged/slurmctld/slurmd whose PID a pid file holds, if any."""
     try:
         pid = int(pid_file.read_text().split()[0])
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
     except (OSError, ValueError, IndexError):
-        return
-    comm = Path(f"/proc/{pid}/comm")
-    if not comm.exists() or comm.read_text().strip() not in {"munged", "slurmctld", "slurmd"}:
-        return  # gone, or the pid now belongs to something else
-    os.kill(pid, signal.SIGTERM)
+        return None
+    return pid if name in {"munged", "slurmctld", "slurmd"} else None
+
+
+def stop_daemons(pid_files: list[Path], timeout: float = 15.0) -> None:
+    """SIGTERM the daemons named by pid files, together; SIGKILL any that linger."""
+    pids = [pid for pid in map(daemon_pid, pid_files) if pid is not None]
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+    while any(Path(f"/proc/{pid}").exists() for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if Path(f"/proc/{pid}").exists():
-        os.kill(pid, signal.SIGKILL)
+    for pid in pids:
+        if Path(f"/proc/{pid}").exists():
+            os.kill(pid, signal.SIGKILL)
 
 
 def stop_cluster(state: Path) -> None:
@@ -154,8 +160,7 @@ def stop_cluster(state: Path) -> None:
             if left.returncode != 0 or not left.stdout.strip():
                 break
             time.sleep(0.5)
-    for pid_file in pid_files(state):
-        stop_pid_file(pid_file)
+    stop_daemons(pid_files(state))
     for conf in (SLURM_CONF, GRES_CONF):
         if conf.exists() and conf.read_text().startswith(MARKER):
             conf.unlink()
@@ -282,11 +287,26 @@ def snakemake_command(workdir: Path, targets: list[str], *extra: str) -> list[st
     ]
 
 
-def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
-    with open(log, "w") as out:
-        return subprocess.Popen(
-            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+@pytest.fixture
+def spawn():
+    """Start a command in its own session, logging to a file; what still runs at teardown
+    (a failed assertion, a timeout) is killed with its children."""
+    procs: list[subprocess.Popen] = []
+
+    def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
+        with open(log, "w") as out:
+            procs.append(
+                subprocess.Popen(
+                    cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
+        return procs[-1]
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def finish(proc: subprocess.Popen, log: Path, timeout: float) -> str:
@@ -295,6 +315,9 @@ def finish(proc: subprocess.Popen, log: Path, timeout: float) -> str:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)  # its own session: snakemake and its children
         proc.wait()
+        raise AssertionError(
+            f"snakemake ran over {timeout} s:\n{log.read_text()[-6000:]}"
+        ) from None
     text = log.read_text()
     assert proc.returncode == 0, f"snakemake exited {proc.returncode}:\n{text[-6000:]}"
     return text
@@ -328,7 +351,7 @@ def read_metrics(path: Path) -> list[dict]:
 
 @pytest.mark.slow
 def test_embedded_pipeline_runs_through_sbatch(
-    slurm_cluster, embedded_config, tmp_path, snakemake_env
+    slurm_cluster, spawn, embedded_config, tmp_path, snakemake_env
 ):
     cfg = reduced_config(embedded_config)
     cfg["device"] = "cpu"  # the job sees the fake GPU's CUDA_VISIBLE_DEVICES, not a GPU
@@ -345,12 +368,12 @@ def test_embedded_pipeline_runs_through_sbatch(
 
     # The local reference run shares the 2 cores with the cluster run; SLURM jobs spend
     # most of their wall time waiting on submission and status polls.
-    local = start(
+    local = spawn(
         snakemake_command(local_dir, targets, "--cores", "1", "--workflow-profile", "none"),
         env,
         tmp_path / "local.log",
     )
-    cluster = start(
+    cluster = spawn(
         snakemake_command(cluster_dir, targets, "--profile", str(profile)),
         env,
         tmp_path / "cluster.log",
