@@ -8,6 +8,7 @@ daemon started here is stopped again by the PID in its pid file, whatever the ou
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
@@ -31,9 +32,8 @@ from closerlook import config as study
 
 from conftest import REPO, reduced_config, tool
 
-PAPER = REPO / "workflow/configs/paper.yaml"
-
 PROFILE = REPO / "workflow/profiles/slurm/profile.yaml"
+PAPER = REPO / "workflow/configs/paper.yaml"
 PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
 PROGRAMS = ["munged", "mungekey", "slurmctld", "slurmd", "sbatch", "sinfo", "squeue", "scancel"]
 SLURM_CONF = Path("/etc/slurm/slurm.conf")  # the jobs' nested srun finds it only here
@@ -266,11 +266,13 @@ def shrunk_profile(profile_dir: Path, cpus: int = 1, mem_mb: int = 800) -> Path:
     return profile_dir
 
 
-def pipeline_targets(cfg: dict) -> tuple[str, list[str]]:
-    """One analysis: its run's training, activation dumps and per-pair SVCCA (cluster jobs),
-    then its table (a localrule)."""
-    analysis = next(iter(cfg["similarity"]["analyses"]))
-    return analysis, [f"results/{cfg['preset']}/similarity/{analysis}.csv"]
+def smallest_analysis(cfg: dict) -> tuple[str, list[tuple[str, int, str, int]]]:
+    """The similarity analysis with the fewest pairs, and its pairs: training, activation
+    dumps and per-pair SVCCA run as cluster jobs, its table as a localrule."""
+    valid = study.validate(copy.deepcopy(cfg))
+    sizes = {name: study.analysis_pairs(valid, name) for name in valid["similarity"]["analyses"]}
+    name = min(sizes, key=lambda n: len(sizes[n]))
+    return name, sizes[name]
 
 
 def snakemake_command(workdir: Path, targets: list[str], *extra: str) -> list[str]:
@@ -355,8 +357,9 @@ def test_embedded_pipeline_runs_through_sbatch(
 ):
     cfg = reduced_config(embedded_config)
     cfg["device"] = "cpu"  # the job sees the fake GPU's CUDA_VISIBLE_DEVICES, not a GPU
-    analysis, targets = pipeline_targets(cfg)
-    run_name = cfg["similarity"]["analyses"][analysis]["run"]
+    analysis, pairs = smallest_analysis(cfg)
+    targets = [f"results/{cfg['preset']}/similarity/{analysis}.csv"]
+    runs = sorted({run for p in pairs for run in (p[0], p[2])})
     cluster_dir, local_dir = tmp_path / "cluster", tmp_path / "local"
     for d in (cluster_dir, local_dir):
         d.mkdir()
@@ -383,10 +386,9 @@ def test_embedded_pipeline_runs_through_sbatch(
 
     # Every cluster rule went through sbatch, which answered with a SLURM job id ...
     jobs = sbatch_jobs()
-    pairs = study.analysis_pairs(study.validate(cfg), analysis)
     expected = {
-        f"train_{run_name}": 1,
-        "activations": len({(r, e) for p in pairs for r, e in (p[:2], p[2:])}),
+        **{f"train_{run}": 1 for run in runs},
+        "activations": len({(p[0], p[1]) for p in pairs} | {(p[2], p[3]) for p in pairs}),
         "similarity_pair": len(pairs),
     }
     ran = {rule: list(jobs.values()).count(rule) for rule in set(jobs.values())}
@@ -405,8 +407,9 @@ def test_embedded_pipeline_runs_through_sbatch(
 
     # Same seed, same CPU arithmetic: the cluster reproduces the local run exactly.
     root = f"results/{cfg['preset']}"
-    metrics = f"{root}/runs/{run_name}/metrics.csv"
-    assert read_metrics(cluster_dir / metrics) == read_metrics(local_dir / metrics)
+    for run in runs:
+        metrics = f"{root}/runs/{run}/metrics.csv"
+        assert read_metrics(cluster_dir / metrics) == read_metrics(local_dir / metrics)
     table = f"{root}/similarity/{analysis}.csv"
     a, b = pd.read_csv(cluster_dir / table), pd.read_csv(local_dir / table)
     assert len(a) > 0
