@@ -366,7 +366,8 @@ def test_embedded_pipeline_runs_through_sbatch(
         (d / "config.yaml").write_text(yaml.safe_dump(cfg))
     env = dict(snakemake_env, SBATCH_PARTITION="debug")
     env.pop("HDF5_USE_FILE_LOCKING", None)  # the profile sets it for the jobs
-    env.pop("SNAKEMAKE_PROFILE", None)
+    for name in ("SNAKEMAKE_PROFILE", "SBATCH_ACCOUNT", "CLOSERLOOK_CPU_PARTITION"):
+        env.pop(name, None)
     profile = shrunk_profile(tmp_path / "profile")
 
     # The local reference run shares the 2 cores with the cluster run; SLURM jobs spend
