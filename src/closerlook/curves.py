@@ -472,7 +472,7 @@ def fit_between(
         "fit": fit.__dict__,
         "provenance": record(
             **provenance,
-            kind=kind,
+            curve_kind=kind,
             n_bends=n_bends,
             source_checkpoint_a=str(checkpoint_a),
             source_sha256_a=sha256(checkpoint_a),

@@ -8,10 +8,10 @@ rule curve_fit:
         unpack(curve_endpoint_checkpoints),
     output:
         curve_bends("{curve}"),
-    conda:
-        CONDA_ENV
     log:
         f"{LOGS}/curves/{{curve}}.fit.log",
+    conda:
+        CONDA_ENV
     params:
         settings=curve_fit_params,
     script:
@@ -24,10 +24,10 @@ rule curve_evaluate:
         projected=curve_projection_checkpoints,
     output:
         curve_file("{curve}"),
-    conda:
-        CONDA_ENV
     log:
         f"{LOGS}/curves/{{curve}}.evaluate.log",
+    conda:
+        CONDA_ENV
     params:
         settings=curve_eval_params,
     script:
