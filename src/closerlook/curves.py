@@ -552,7 +552,7 @@ def evaluate_curve_file(
     out = Path(out)
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["kind"] = KIND
-        write_attrs(f, record(**attrs))
+        write_attrs(f, {**attrs, **record(dataset=data.name)})  # this file's time and host
         f["t"] = ts
         for name, values in (("line", line), ("curve", path)):
             g = f.create_group(name)
