@@ -120,3 +120,11 @@ def test_endpoints_must_share_an_architecture(embedded_config):
     cfg["curves"]["connections"]["x"] = {"endpoints": [{"run": "sgdr"}, {"run": "step"}]}
     msg = error(cfg)
     assert "'curves.connections.x'" in msg and "different models" in msg
+
+
+def test_cli_check_prints_the_curves(repo, capsys):
+    from closerlook.cli import main
+
+    assert main(["check", str(repo / "config.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "curve sgdr_restarts: polychain, 3 bends, sgdr epoch 14 to sgdr epoch 30" in out
