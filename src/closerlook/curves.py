@@ -21,6 +21,23 @@ recomputed from training data at every evaluated t (Garipov et al. §3.3).
 The evaluations the study draws (Gotmare et al. 2019, Figures 2 and 3): loss and accuracy
 along the straight line and along the curve, the barrier height of each path, and the loss
 over the plane through {w_a, w_b, θ} with the run's saved iterates projected onto it.
+
+Layout of a curve file (`results/{preset}/curves/{curve}.h5`)::
+
+    /                 attrs: kind="curve", curve, curve_kind, n_bends, run_a, epoch_a,
+                      run_b, epoch_b, both endpoint checkpoints' paths and SHA-256, the
+                      bends checkpoint's path and SHA-256, config hashes, versions, time
+    /t                (T,) evaluation points, 0 and 1 included
+    /line/<metric>    (T,) train_loss, train_acc, val_loss, val_acc along the straight line
+                      (val: the held-out split, CIFAR-10's test batch); attrs barrier_*
+    /curve/<metric>   (T,) the same along the fitted curve
+    /bends            (n_bends, P) the bends as flat weight vectors, endpoints included;
+                      attrs parameter_names, parameter_shapes (the order of the vector)
+    /fit/<column>     per-epoch history of curve training (epoch, train_loss, ...)
+    /plane/x, /y      grid coordinates along the orthonormal u (towards w_b) and v
+    /plane/<metric>   (len(x), len(y)) loss and accuracy over the grid, indexed [x, y]
+    /plane/bends_xyz, curve_xyz, checkpoints_xyz   (·, 3) x, y and distance from the plane
+    /plane/checkpoints_label                       "run.eEEE" of each projected checkpoint
 """
 
 from __future__ import annotations
