@@ -7,7 +7,8 @@ Also reported: the time to evaluate one t (BatchNorm statistics recomputed from 
 training split, then train and validation loss and accuracy).
 
     python benchmarks/curves.py --quick     # embedded preset: digits, small VGG (CPU, <1 min)
-    python benchmarks/curves.py             # CIFAR-shaped synthetic data, a wider VGG
+    python benchmarks/curves.py             # CIFAR-shaped synthetic data, a wider VGG (GPU)
+    --threads N pins torch CPU threads (steadier numbers on a shared machine)
 """
 
 from __future__ import annotations
@@ -82,7 +83,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="embedded preset, under a minute")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--n-train", type=int, default=10_000, help="full mode: training images")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
     dev = devices.resolve(args.device)
 
@@ -91,7 +96,7 @@ def main() -> None:
         spec = {"arch": "vgg", "conv": [16, 16, "M", 32, 32, "M"], "fc": [64]}
         batch_size, repeats = 64, args.repeats or 5
     else:
-        dataset = synthetic_cifar(10_000, 2_000)
+        dataset = synthetic_cifar(args.n_train, args.n_train // 5)
         spec = {"arch": "vgg", "conv": [64, 64, "M", 128, 128, "M", 256, 256, "M"], "fc": [256]}
         batch_size, repeats = 100, args.repeats or 3
     train, val = dataset.train.to(dev), dataset.val.to(dev)
