@@ -36,4 +36,5 @@ rule figures:
 include: "workflow/rules/train.smk"
 include: "workflow/rules/activations.smk"
 include: "workflow/rules/similarity.smk"
+include: "workflow/rules/curves.smk"
 include: "workflow/rules/figures.smk"

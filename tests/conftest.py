@@ -39,6 +39,9 @@ def reduced_config(base: dict) -> dict:
     cfg["runs"]["step"]["schedule"]["milestones"] = [3, 5]
     cfg["runs"]["step"]["save_epochs"] = [3]
     cfg["probe"]["size"] = 200
+    cfg["curves"]["connections"]["sgdr_restarts"]["train_epochs"] = 2
+    cfg["curves"]["points"] = 5
+    cfg["curves"]["plane"]["grid"] = 3
     return cfg
 
 

@@ -1,6 +1,6 @@
 """The `closerlook` command line.
 
-    closerlook check [CONFIG]    validate a config and print the plan of runs and analyses
+    closerlook check [CONFIG]    validate a config and print the plan of runs, analyses, curves
     closerlook inspect FILE [LAYER] [--json]
                                  show what an HDF5 file of the pipeline holds
     closerlook version
@@ -40,6 +40,12 @@ def _check(args: argparse.Namespace) -> int:
     for name in config["similarity"]["analyses"]:
         pairs = cfg.analysis_pairs(config, name)
         print(f"  analysis {name}: {len(pairs)} pair(s)")
+    for name, curve in config["curves"]["connections"].items():
+        (run_a, epoch_a), (run_b, epoch_b) = cfg.curve_endpoints(config, name)
+        print(
+            f"  curve {name}: {curve['kind']}, {curve['n_bends']} bends, "
+            f"{run_a} epoch {epoch_a} to {run_b} epoch {epoch_b}"
+        )
     return 0
 
 

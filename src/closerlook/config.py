@@ -172,6 +172,43 @@ def analysis_pairs(config: Mapping[str, Any], name: str) -> list[tuple[str, int,
     return [(run, a, run, b) for a, b in zip(epochs, epochs[1:], strict=False)]
 
 
+def curve_endpoints(config: Mapping[str, Any], name: str) -> list[tuple[str, int]]:
+    """The two endpoints (run, epoch) of a configured curve: two saved epochs of `run`
+    (by default its last two SGDR restarts) or the two `endpoints` given as {run, epoch}."""
+    c = config["curves"]["connections"][name]
+    if "endpoints" in c:
+        ends = []
+        for e in c["endpoints"]:
+            epoch = e.get("epoch", "last")
+            ends.append(
+                (e["run"], run_config(config, e["run"])["epochs"] if epoch == "last" else epoch)
+            )
+        return ends
+    run = run_config(config, c["run"])
+    epochs = c.get("epochs", "last_cycle_ends")
+    if epochs == "last_cycle_ends":
+        epochs = cycle_ends(run)[-2:]
+    return [(c["run"], int(e)) for e in epochs]
+
+
+def curve_settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """A curve's training settings: its own keys, then the first endpoint's run's SGD
+    settings (batch size, momentum, weight decay, augmentation)."""
+    c = config["curves"]["connections"][name]
+    run = run_config(config, curve_endpoints(config, name)[0][0])
+    settings = {k: run[k] for k in ("batch_size", "momentum", "weight_decay", "augment", "flip")}
+    settings.update(
+        {k: c[k] for k in ("batch_size", "momentum", "weight_decay") if k in c},
+        kind=c["kind"],
+        n_bends=c["n_bends"],
+        epochs=c["train_epochs"],
+        lr=c["lr"],
+        seed=c["seed"],
+        model=run["model"],
+    )
+    return settings
+
+
 def config_hash(obj: Any) -> str:
     """SHA-256 (first 16 hex digits) of a JSON-serialisable object, keys sorted."""
     blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
@@ -231,3 +268,55 @@ def _check_references(config: dict[str, Any]) -> None:
                 f"'{where}.epochs' has {unsaved[0]}, which run {a['run']!r} does not save; "
                 f"saved epochs: {', '.join(map(str, saved))}"
             )
+    for name, c in config["curves"]["connections"].items():
+        _check_curve(config, name, c)
+
+
+def _check_curve(config: dict[str, Any], name: str, c: Mapping[str, Any]) -> None:
+    """A curve names existing runs and saved epochs, and two endpoints of one architecture."""
+    where = f"curves.connections.{name}"
+    runs = config["runs"]
+    if ("run" in c) == ("endpoints" in c):
+        raise ConfigError(
+            f"'{where}' needs exactly one of 'run' (with 'epochs') or 'endpoints' "
+            f"(two {{run, epoch}} mappings)"
+        )
+    if "epochs" in c and "run" not in c:
+        raise ConfigError(f"'{where}.epochs' needs 'run'; with 'endpoints' give each an epoch")
+    if "run" in c:
+        refs = [(f"{where}.run", c["run"], f"{where}.epochs")]
+    else:
+        refs = [
+            (f"{where}.endpoints.{i}.run", e["run"], f"{where}.endpoints.{i}.epoch")
+            for i, e in enumerate(c["endpoints"])
+        ]
+    for key, run, _ in refs:
+        if run not in runs:
+            raise ConfigError(f"'{key}' is {run!r}; allowed values: {', '.join(runs)}")
+    if c.get("epochs", "last_cycle_ends") == "last_cycle_ends" and "run" in c:
+        run = run_config(config, c["run"])
+        if len(cycle_ends(run)) < 2:
+            raise ConfigError(
+                f"'{where}.epochs' is 'last_cycle_ends' but run {c['run']!r} has "
+                f"{len(cycle_ends(run))} SGDR restart(s) in {run['epochs']} epochs; at least "
+                f"2 are needed (or give two saved epochs)"
+            )
+    ends = curve_endpoints(config, name)
+    for i, (run_name, epoch) in enumerate(ends):
+        saved = checkpoint_epochs(run_config(config, run_name))
+        if epoch not in saved:
+            key = refs[min(i, len(refs) - 1)][2]
+            raise ConfigError(
+                f"'{key}' has {epoch}, which run {run_name!r} does not save; "
+                f"saved epochs: {', '.join(map(str, saved))}"
+            )
+    if ends[0] == ends[1]:
+        raise ConfigError(
+            f"'{where}' has the same endpoint twice ({ends[0][0]}, epoch {ends[0][1]})"
+        )
+    model_a, model_b = (run_config(config, r)["model"] for r, _ in ends)
+    if model_a != model_b:
+        raise ConfigError(
+            f"'{where}' joins runs of different models ({model_a!r} and {model_b!r}); "
+            f"both endpoints need the same architecture"
+        )

@@ -9,6 +9,7 @@ wildcard_constraints:
     run="[A-Za-z0-9_]+",
     analysis="[A-Za-z0-9_]+",
     epoch=r"\d{3}",
+    curve="[A-Za-z0-9_]+",
 
 
 def run_settings(run):
@@ -66,6 +67,56 @@ def similarity_table(analysis):
     return f"{RESULTS}/similarity/{analysis}.csv"
 
 
+def curve_bends(curve):
+    """The fitted bends of a curve, a checkpoint of their own."""
+    return f"{RESULTS}/curves/{curve}.pt"
+
+
+def curve_file(curve):
+    return f"{RESULTS}/curves/{curve}.h5"
+
+
+def all_curves():
+    return [curve_file(c) for c in config["curves"]["connections"]]
+
+
+def curve_endpoint_checkpoints(wildcards):
+    """Input function: the checkpoints (a, b) a curve joins."""
+    ends = study.curve_endpoints(config, wildcards.curve)
+    return {"a": checkpoint(*ends[0]), "b": checkpoint(*ends[1])}
+
+
+def curve_projected(curve):
+    """(label, run, epoch) of every saved checkpoint of the endpoints' runs, projected onto
+    the curve's loss plane."""
+    runs = dict.fromkeys(run for run, _ in study.curve_endpoints(config, curve))
+    return [(f"{run}.e{e:03d}", run, e) for run in runs for e in saved_epochs(run)]
+
+
+def curve_projection_checkpoints(wildcards):
+    """Input function: the checkpoints projected onto a curve's loss plane."""
+    return [checkpoint(run, e) for _, run, e in curve_projected(wildcards.curve)]
+
+
+def curve_fit_params(wildcards):
+    """Exactly the config a curve's bends depend on."""
+    return {
+        "endpoints": study.curve_endpoints(config, wildcards.curve),
+        "fit": study.curve_settings(config, wildcards.curve),
+        "data": config["data"],
+    }
+
+
+def curve_eval_params(wildcards):
+    """Exactly the config a curve's evaluation depends on (not the fit's settings)."""
+    settings = {k: v for k, v in config["curves"].items() if k != "connections"}
+    return {
+        "settings": settings,
+        "data": config["data"],
+        "labels": [label for label, _, _ in curve_projected(wildcards.curve)],
+    }
+
+
 def figure_files(name):
     return [f"{RESULTS}/figures/{name}.{fmt}" for fmt in config["figures"]["formats"]]
 
@@ -74,4 +125,4 @@ def all_figures():
     files = figure_files("learning_curves")
     for analysis in config["similarity"]["analyses"]:
         files += figure_files(f"similarity_{analysis}")
-    return files
+    return files + all_curves()

@@ -1,0 +1,88 @@
+"""The curve rules through a real Snakemake DAG: files, provenance and stale-only reruns."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import h5py
+import pytest
+import torch
+import yaml
+
+from closerlook import config as study
+
+from conftest import BIN, reduced_config, tool
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(repo: Path, workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    cmd = [tool("snakemake"), "--snakefile", str(repo / "Snakefile"), "--directory", str(workdir)]
+    cmd += ["--configfile", str(workdir / "config.yaml"), "--cores", "2", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> set[str]:
+    """Rule names in the 'Job stats' table of a dry run."""
+    lines = (result.stdout + result.stderr).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Job stats"))
+    jobs = set()
+    for line in lines[start + 3 :]:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        jobs.add(parts[0])
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def curve_study(repo, tmp_path_factory, embedded_config):
+    """Only the SGDR run and its curve, built through the `curves` target."""
+    workdir = tmp_path_factory.mktemp("curves")
+    cfg = reduced_config(embedded_config)
+    cfg["runs"] = {"sgdr": cfg["runs"]["sgdr"]}
+    cfg["similarity"]["analyses"] = {}
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+    result = snakemake(repo, workdir, "curves")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir, study.validate(cfg)
+
+
+def test_curve_file_and_bends_land_where_the_design_says(curve_study):
+    workdir, cfg = curve_study
+    folder = workdir / "results" / cfg["preset"] / "curves"
+    (run_a, epoch_a), (run_b, epoch_b) = study.curve_endpoints(cfg, "sgdr_restarts")
+    assert (run_a, epoch_a, run_b, epoch_b) == ("sgdr", 2, "sgdr", 6)
+    bends = torch.load(folder / "sgdr_restarts.pt", weights_only=False)
+    assert bends["kind"] == "curve" and bends["bends"].shape[0] == 3
+    with h5py.File(folder / "sgdr_restarts.h5") as f:
+        assert f.attrs["kind"] == "curve"
+        assert (f.attrs["run_a"], f.attrs["epoch_a"]) == ("sgdr", 2)
+        assert (f.attrs["run_b"], f.attrs["epoch_b"]) == ("sgdr", 6)
+        for side in "ab":
+            assert len(f.attrs[f"source_sha256_{side}"]) == 64
+        assert f["t"].shape == (cfg["curves"]["points"],)
+        assert f["plane/train_loss"].shape == (3, 3)
+        labels = [s.decode() for s in f["plane/checkpoints_label"][:]]
+        epochs = study.checkpoint_epochs(study.run_config(cfg, "sgdr"))
+        assert labels == [f"sgdr.e{e:03d}" for e in epochs]
+
+
+def test_evaluation_settings_rerun_only_the_evaluation(repo, curve_study):
+    workdir, _ = curve_study
+    cfg = yaml.safe_load((workdir / "config.yaml").read_text())
+    done = snakemake(repo, workdir, "-n", "curves")
+    assert "Nothing to be done" in done.stdout + done.stderr
+    cfg["curves"]["points"] = 7
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert planned_jobs(snakemake(repo, workdir, "-n", "curves")) == {"curve_evaluate", "curves"}
+    cfg["curves"]["connections"]["sgdr_restarts"]["lr"] = 0.02
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert planned_jobs(snakemake(repo, workdir, "-n", "curves")) == {
+        "curve_fit",
+        "curve_evaluate",
+        "curves",
+    }

@@ -1,0 +1,26 @@
+"""Fit one mode-connecting curve between two checkpoints (rule curve_fit)."""
+
+from closerlook import config, curves, data, logs
+
+logs.setup(snakemake.log[0])
+p = snakemake.params.settings
+fit = p["fit"]
+(run_a, epoch_a), (run_b, epoch_b) = p["endpoints"]
+curves.fit_between(
+    snakemake.input.a,
+    snakemake.input.b,
+    snakemake.output[0],
+    data.load(p["data"]),
+    kind=fit["kind"],
+    n_bends=fit["n_bends"],
+    fit=curves.CurveFit.from_settings(fit),
+    provenance={
+        "curve": snakemake.wildcards.curve,
+        "run_a": run_a,
+        "epoch_a": epoch_a,
+        "run_b": run_b,
+        "epoch_b": epoch_b,
+        "config_hash": config.config_hash(p),
+    },
+    device=snakemake.config["device"],
+)
