@@ -279,3 +279,16 @@ def test_probe_storage_config_defaults_and_bad_values(embedded_config):
         with pytest.raises(study.ConfigError) as info:
             study.validate(bad)
         assert f"probe.{key}" in str(info.value)
+
+
+def test_a_probe_set_smaller_than_one_batch_dumps(tmp_path):
+    import torch
+
+    from closerlook import models
+
+    net = models.vgg([4, "M"], [], (1, 8, 8), 10)
+    path = act.dump(
+        net, torch.zeros(3, 1, 8, 8), np.zeros(3), np.arange(3), tmp_path / "a.h5", {}, 256
+    )
+    with act.ActivationFile(path) as f:
+        assert f.read("logits").shape == (3, 10)

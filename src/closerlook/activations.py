@@ -195,7 +195,7 @@ def dump(
                     name,
                     shape=(n, *shape),
                     dtype=dtype,
-                    chunks=(chunk_rows(shape, dtype.itemsize, batch_size), *shape),
+                    chunks=(chunk_rows(shape, dtype.itemsize, min(batch_size, n)), *shape),
                     **storage.filters(),
                 )
             group[name][row : row + len(values)] = values
