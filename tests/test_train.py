@@ -40,6 +40,15 @@ def run_settings(**overrides):
     return run
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small nets train fastest on one thread, and do not fight other processes for cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def digits() -> Dataset:
     """A quarter of the digits training set: small enough for a run in about a second."""

@@ -229,9 +229,10 @@ def _check_teachers(config: dict[str, Any]) -> None:
         if run_config(config, name).get("distill") is None:
             continue
         where = f"runs.{name}.distill.teacher"
-        t_run, t_epoch = teacher(config, name)  # type: ignore[misc]
+        t_run = run_config(config, name)["distill"]["teacher"]["run"]
         if t_run not in runs:
             raise ConfigError(f"'{where}.run' is {t_run!r}; allowed values: {', '.join(runs)}")
+        _, t_epoch = teacher(config, name)  # type: ignore[misc]
         saved = checkpoint_epochs(run_config(config, t_run))
         if t_epoch not in saved:
             raise ConfigError(
