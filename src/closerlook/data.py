@@ -74,9 +74,11 @@ def stratified_split(
 
 
 def _normalise(train: np.ndarray, *others: np.ndarray) -> list[torch.Tensor]:
-    """Per-channel standardisation with the training images' mean and std."""
-    mean = train.mean(axis=(0, 2, 3), keepdims=True)
-    std = train.std(axis=(0, 2, 3), keepdims=True) + 1e-8
+    """Per-channel standardisation with the training images' mean and std (in float64; a
+    constant channel is only centred)."""
+    mean = train.mean(axis=(0, 2, 3), keepdims=True, dtype=np.float64)
+    std = train.std(axis=(0, 2, 3), keepdims=True, dtype=np.float64)
+    std = np.where(std > 1e-6, std, 1.0)
     return [torch.from_numpy(((x - mean) / std).astype(np.float32)) for x in (train, *others)]
 
 
