@@ -233,3 +233,27 @@ def test_resume_after_a_kill_ends_like_an_uninterrupted_run(tmp_path, digits):
     assert without_time(resumed.metrics) == without_time(reference.metrics)
     for key, value in ref_ck[6]["model"].items():
         assert torch.equal(value, ck[6]["model"][key]), key
+
+
+# ------------------------------------------------------------------------- augmentation
+def test_crop_and_flip_by_hand():
+    x = torch.arange(2 * 1 * 4 * 4, dtype=torch.float32).reshape(2, 1, 4, 4)
+    g = torch.Generator().manual_seed(5)
+    out = train.random_crop_flip(x, 1, True, g)
+    g = torch.Generator().manual_seed(5)  # the same draws, in the same order
+    oy, ox = torch.randint(0, 3, (2,), generator=g), torch.randint(0, 3, (2,), generator=g)
+    mirror = torch.rand(2, generator=g) < 0.5
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1))
+    for i in range(2):
+        window = padded[i, :, oy[i] : oy[i] + 4, ox[i] : ox[i] + 4]
+        expected = window.flip(-1) if mirror[i] else window
+        assert torch.equal(out[i], expected)
+
+
+def test_flips_are_about_half_and_crops_keep_the_shape():
+    x = torch.randn(2000, 3, 8, 8)
+    out = train.random_crop_flip(x, 0, True, torch.Generator().manual_seed(0))
+    flipped = (out == x.flip(3)).flatten(1).all(1) & ~(out == x).flatten(1).all(1)
+    assert 900 < int(flipped.sum()) < 1100
+    assert torch.equal(train.random_crop_flip(x, 0, False, torch.Generator()), x)
+    assert train.random_crop_flip(x, 2, True, torch.Generator()).shape == x.shape

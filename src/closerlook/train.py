@@ -63,25 +63,24 @@ Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 # ------------------------------------------------------------------------- augmentation
-def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
-    """Zero-pad by `padding` and cut a random H×W window per image (batched gather)."""
-    if padding == 0:
-        return x
-    b, _, h, w = x.shape
-    padded = F.pad(x, (padding, padding, padding, padding))
+def random_crop_flip(
+    x: torch.Tensor, padding: int, flip: bool, generator: torch.Generator
+) -> torch.Tensor:
+    """Zero-pad every image by `padding`, cut a random H×W window from it and, with `flip`,
+    mirror a random half of the images left-right: two batched gathers (rows, then columns
+    read forwards or backwards), no per-image Python."""
+    b, c, h, w = x.shape
     oy = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
     ox = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
-    rows = (oy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]  # (B,1,H,1)
-    cols = (ox[:, None] + torch.arange(w, device=x.device))[:, None, None, :]  # (B,1,1,W)
-    batch = torch.arange(b, device=x.device)[:, None, None, None]
-    chans = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
-    return padded[batch, chans, rows, cols]
-
-
-def random_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Mirror a random half of the images left-right."""
-    flip = (torch.rand(x.shape[0], generator=generator) < 0.5).to(x.device)
-    return torch.where(flip[:, None, None, None], x.flip(3), x)
+    mirror = torch.zeros(b, dtype=torch.bool)
+    if flip:
+        mirror = torch.rand(b, generator=generator) < 0.5
+    padded = F.pad(x, (padding, padding, padding, padding))
+    rows = oy[:, None] + torch.arange(h, device=x.device)  # (B, H) rows of each window
+    x = padded.gather(2, rows[:, None, :, None].expand(b, c, h, w + 2 * padding))
+    j = torch.arange(w, device=x.device)
+    cols = ox[:, None] + torch.where(mirror.to(x.device)[:, None], w - 1 - j, j)  # (B, W)
+    return x.gather(3, cols[:, None, None, :].expand(b, c, h, w))
 
 
 def crop_padding(image_size: int) -> int:
@@ -97,8 +96,7 @@ class Augment:
     flip: bool
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        x = random_crop(x, self.padding, generator)
-        return random_flip(x, generator) if self.flip else x
+        return random_crop_flip(x, self.padding, self.flip, generator)
 
 
 # ------------------------------------------------------------------------- precision
