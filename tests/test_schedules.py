@@ -51,3 +51,47 @@ def test_per_epoch_holds_the_rate_within_an_epoch():
     assert f(1.0) == f(1.99)
     g = schedules.from_config({**spec, "per": "iteration"}, epochs=8)
     assert g(1.0) > g(1.5)
+
+
+def test_sgdr_restart_epochs_of_the_paper_from_config():
+    # the rate is back at lr_max exactly at the epochs after which the cycles end
+    spec = {"kind": "sgdr", "lr_max": 0.05, "lr_min": 1e-6, "T0": 10, "T_mult": 2}
+    f = schedules.from_config(spec, epochs=200)
+    restarts = [e for e in range(1, 200) if f(e) > f(e - 1)]
+    assert restarts == [10, 30, 70, 150]
+
+
+def test_linear_warmup_first_steps_by_hand():
+    # the paper's setting: lr 2.5, 20 epochs of warmup at 10 iterations per epoch
+    f = schedules.from_config({"kind": "constant", "lr": 2.5}, epochs=200, warmup_epochs=20)
+    first = [schedules.at_step(f, s, steps_per_epoch=10) for s in range(4)]
+    assert first == pytest.approx([0.0, 2.5 / 200, 2 * 2.5 / 200, 3 * 2.5 / 200])
+    assert schedules.at_step(f, 100, 10) == pytest.approx(1.25)  # halfway through warmup
+    assert schedules.at_step(f, 200, 10) == 2.5
+    assert schedules.at_step(f, 1999, 10) == 2.5
+
+
+def test_warmup_ramps_within_an_epoch_even_for_per_epoch_schedules():
+    spec = {"kind": "step", "lr": 1.0, "milestones": [3], "gamma": 0.1, "per": "epoch"}
+    f = schedules.from_config(spec, epochs=5, warmup_epochs=2)
+    assert f(0.5) == pytest.approx(0.25)
+    assert f(1.5) == pytest.approx(0.75)
+    assert f(2.5) == 1.0
+    assert f(3.5) == pytest.approx(0.1)
+
+
+def test_warmup_multiplies_any_schedule():
+    base = schedules.sgdr(1.0, 0.0, T0=4, T_mult=1)
+    f = schedules.linear_warmup(base, 2)
+    for t in [0.0, 0.3, 1.0, 1.7]:
+        assert f(t) == pytest.approx(base(t) * t / 2)
+    for t in [2.0, 3.3, 7.9]:
+        assert f(t) == base(t)
+    assert schedules.linear_warmup(base, 0) is base
+
+
+def test_cosine_from_config_spans_the_whole_run():
+    f = schedules.from_config({"kind": "cosine", "lr_max": 0.05, "lr_min": 0.0}, epochs=200)
+    assert f(0) == 0.05
+    assert f(100) == pytest.approx(0.025)
+    assert f(200) == pytest.approx(0.0)

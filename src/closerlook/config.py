@@ -4,7 +4,9 @@ A config is checked in two passes before any job runs:
 
 1. the JSON schema (`workflow/schemas/config.schema.yaml`): types, ranges, unknown keys;
 2. the cross-references the schema cannot express: a run's model exists, a schedule has
-   the parameters its kind needs, an analysis names a run and epochs that are saved.
+   the parameters its kind needs, frozen layer groups exist in the run's model, a
+   distillation teacher is another run (no run is its own teacher, however indirectly) and
+   a saved epoch of it, an analysis names a run and epochs that are saved.
 
 Every failure is a :class:`ConfigError` whose message names the key and what is allowed.
 """
@@ -209,14 +211,87 @@ def curve_settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     return settings
 
 
+def teacher(config: Mapping[str, Any], run: str) -> tuple[str, int] | None:
+    """(teacher run, teacher epoch) of a distilled run, or None; the epoch defaults to the
+    teacher's last."""
+    d = run_config(config, run).get("distill")
+    if not d:
+        return None
+    name = d["teacher"]["run"]
+    return name, d["teacher"].get("epoch", run_config(config, name)["epochs"])
+
+
 def config_hash(obj: Any) -> str:
     """SHA-256 (first 16 hex digits) of a JSON-serialisable object, keys sorted."""
     blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+# Model keys that only some architectures take.
+ARCH_KEYS: dict[str, tuple[str, ...]] = {
+    "conv": ("vgg", "vgg11", "vgg16"),
+    "fc": ("vgg", "vgg11", "vgg16"),
+    "batch_norm": ("vgg", "vgg11", "vgg16"),
+    "width": ("resnet18",),
+}
+
+
+def _check_models(models: Mapping[str, Any]) -> None:
+    for name, spec in models.items():
+        for key, archs in ARCH_KEYS.items():
+            if key in spec and spec["arch"] not in archs:
+                raise ConfigError(
+                    f"'models.{name}.{key}' does not apply to arch {spec['arch']!r}; "
+                    f"it applies to: {', '.join(archs)}"
+                )
+
+
+def _check_freeze(where: str, run: Mapping[str, Any], model: Mapping[str, Any]) -> None:
+    from closerlook.models import layer_groups  # imports torch: only when freezing
+
+    groups = layer_groups(model)
+    for i, group in enumerate(run["freeze"]["layers"]):
+        if group not in groups:
+            raise ConfigError(
+                f"'{where}.freeze.layers.{i}' is {group!r}, not a layer group of model "
+                f"{run['model']!r}; allowed values: {', '.join(groups)}"
+            )
+
+
+def _check_teachers(config: dict[str, Any]) -> None:
+    """Every teacher is another configured run, saved at the epoch asked for, and following
+    teachers from any run never comes back to it."""
+    runs = config["runs"]
+    for name in runs:
+        if run_config(config, name).get("distill") is None:
+            continue
+        where = f"runs.{name}.distill.teacher"
+        t_run = run_config(config, name)["distill"]["teacher"]["run"]
+        if t_run not in runs:
+            raise ConfigError(f"'{where}.run' is {t_run!r}; allowed values: {', '.join(runs)}")
+        _, t_epoch = teacher(config, name)  # type: ignore[misc]
+        saved = checkpoint_epochs(run_config(config, t_run))
+        if t_epoch not in saved:
+            raise ConfigError(
+                f"'{where}.epoch' is {t_epoch}, which run {t_run!r} does not save; "
+                f"saved epochs: {', '.join(map(str, saved))}"
+            )
+        chain = [name]
+        current: str | None = t_run
+        while current is not None:
+            if current in chain:
+                cycle = " -> ".join([*chain, current])
+                raise ConfigError(
+                    f"'{where}.run' is {t_run!r}, which makes a cycle of teachers: {cycle}"
+                )
+            chain.append(current)
+            nxt = teacher(config, current)
+            current = nxt[0] if nxt and nxt[0] in runs else None
+
+
 def _check_references(config: dict[str, Any]) -> None:
     models = config.get("models") or {}
+    _check_models(models)
     for name in config["runs"]:
         run = run_config(config, name)
         where = f"runs.{name}"
@@ -244,11 +319,14 @@ def _check_references(config: dict[str, Any]) -> None:
             )
         if s["kind"] in ("cosine", "sgdr") and s["lr_min"] > s["lr_max"]:
             raise ConfigError(f"'{where}.schedule.lr_min' must not exceed lr_max ({s['lr_max']})")
+        if run.get("freeze"):
+            _check_freeze(where, run, models[run["model"]])
         late = [e for e in run["save_epochs"] if e > run["epochs"]]
         if late:
             raise ConfigError(
                 f"'{where}.save_epochs' has {late[0]}; allowed: 0 to epochs ({run['epochs']})"
             )
+    _check_teachers(config)
     runs = config["runs"]
     for name, a in config["similarity"]["analyses"].items():
         where = f"similarity.analyses.{name}"

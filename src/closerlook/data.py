@@ -7,7 +7,11 @@ fits in memory and is moved to the training device once (DESIGN.md §7).
 
 from __future__ import annotations
 
+import hashlib
 import pickle
+import tarfile
+import tempfile
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,9 @@ import torch
 
 CIFAR10_TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 CIFAR10_TEST_BATCH = "test_batch"
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+CIFAR10_FOLDER = "cifar-10-batches-py"
 
 
 class DataError(RuntimeError):
@@ -67,9 +74,11 @@ def stratified_split(
 
 
 def _normalise(train: np.ndarray, *others: np.ndarray) -> list[torch.Tensor]:
-    """Per-channel standardisation with the training images' mean and std."""
-    mean = train.mean(axis=(0, 2, 3), keepdims=True)
-    std = train.std(axis=(0, 2, 3), keepdims=True) + 1e-8
+    """Per-channel standardisation with the training images' mean and std (in float64; a
+    constant channel is only centred)."""
+    mean = train.mean(axis=(0, 2, 3), keepdims=True, dtype=np.float64)
+    std = train.std(axis=(0, 2, 3), keepdims=True, dtype=np.float64)
+    std = np.where(std > 1e-6, std, 1.0)
     return [torch.from_numpy(((x - mean) / std).astype(np.float32)) for x in (train, *others)]
 
 
@@ -112,8 +121,8 @@ def load_cifar10(data_dir: str | Path) -> Dataset:
     missing = [n for n in [*CIFAR10_TRAIN_BATCHES, CIFAR10_TEST_BATCH] if not (root / n).is_file()]
     if missing:
         raise DataError(
-            f"CIFAR-10 not found: {root} lacks {', '.join(missing)}. Put the official archive's "
-            f"'cifar-10-batches-py' folder there (set data.data_dir), or run the download rule."
+            f"CIFAR-10 not found: {root} lacks {', '.join(missing)}. With internet, run "
+            f"`snakemake download_cifar10`. {_where_to_put(root)}"
         )
     parts = [_read_cifar_batch(root / n) for n in CIFAR10_TRAIN_BATCHES]
     x_tr = np.concatenate([p[0] for p in parts]).astype(np.float32) / 255.0
@@ -123,6 +132,55 @@ def load_cifar10(data_dir: str | Path) -> Dataset:
     return Dataset(
         "cifar10", Split(xt, torch.from_numpy(y_tr)), Split(xv, torch.from_numpy(y_te)), 10
     )
+
+
+def _where_to_put(root: Path) -> str:
+    return (
+        f"Offline, download {CIFAR10_URL} elsewhere, unpack it and put the files of its "
+        f"'{CIFAR10_FOLDER}' folder ({', '.join([*CIFAR10_TRAIN_BATCHES, CIFAR10_TEST_BATCH])}) "
+        f"in {root} (or set data.data_dir to where they are)."
+    )
+
+
+def download_cifar10(
+    data_dir: str | Path, url: str = CIFAR10_URL, md5: str | None = CIFAR10_MD5
+) -> Path:
+    """Fetch the official CIFAR-10 python archive, check its MD5, and unpack the batches of
+    its `cifar-10-batches-py` folder into `data_dir`."""
+    from closerlook.provenance import atomic_path
+
+    root = Path(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        archive = Path(tmp) / "cifar-10-python.tar.gz"
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response, open(archive, "wb") as f:
+                while block := response.read(1 << 20):
+                    f.write(block)
+        except OSError as exc:
+            raise DataError(
+                f"could not download CIFAR-10 from {url} ({exc}). {_where_to_put(root)}"
+            ) from exc
+        if md5 is not None:
+            digest = hashlib.md5(archive.read_bytes()).hexdigest()
+            if digest != md5:
+                raise DataError(f"{url}: MD5 {digest}, expected {md5}; the download is corrupt")
+        wanted = {*CIFAR10_TRAIN_BATCHES, CIFAR10_TEST_BATCH, "batches.meta"}
+        found = set()
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar.getmembers():
+                folder, _, name = member.name.rpartition("/")
+                if not member.isfile() or name not in wanted or Path(folder).name != CIFAR10_FOLDER:
+                    continue
+                source = tar.extractfile(member)
+                assert source is not None
+                with atomic_path(root / name) as out:
+                    out.write_bytes(source.read())
+                found.add(name)
+    missing = sorted(wanted - found - {"batches.meta"})
+    if missing:
+        raise DataError(f"{url}: the archive lacks {', '.join(missing)}")
+    return root
 
 
 def load(data_config: dict[str, Any]) -> Dataset:

@@ -1,10 +1,21 @@
 """Networks with an ordered registry of named layers.
 
 Every model is a :class:`LayeredNet`: a sequence of named stages run in order. The stages
-whose outputs the study looks at — each conv block after its nonlinearity, each hidden
-fully-connected layer after its nonlinearity, and the logits — are the *registered layers*,
-in network order. Activation capture, layer freezing and the figures' layer axes all use
-`layer_names()`.
+whose outputs the study looks at — each conv block (or residual block) after its
+nonlinearity, each hidden fully-connected layer after its nonlinearity, and the logits — are
+the *registered layers*, in network order. Activation capture, layer freezing and the
+figures' layer axes all use `layer_names()`.
+
+Architectures (the `arch` of a config's model):
+
+- ``vgg``: a VGG-style net of any widths (`conv`, with "M" for a max-pool, and `fc`);
+- ``vgg11``, ``vgg16``: the CIFAR-10 variants of VGG-11 and VGG-16 with BatchNorm
+  (Simonyan & Zisserman 2015; two 512-wide fully-connected layers, as in the study's code);
+- ``resnet18``: the CIFAR-10 ResNet-18 (He et al. 2016; 3×3 stem, four stages of two basic
+  blocks, global average pooling).
+
+Layers are grouped for freezing: ``features`` (every conv or residual block), ``classifier``
+(the fully-connected layers and the logits), and every registered layer on its own.
 """
 
 from __future__ import annotations
@@ -14,6 +25,21 @@ from typing import Any
 
 import torch
 from torch import nn
+
+ARCHITECTURES = ("vgg", "vgg11", "vgg16", "resnet18")
+
+# Conv widths ("M": 2×2 max-pool) and hidden fully-connected widths of the named VGGs.
+VGG_LAYOUTS: dict[str, tuple[list[int | str], list[int]]] = {
+    "vgg": ([16, 16, "M", 32, 32, "M"], [64]),
+    "vgg11": ([64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"], [512, 512]),
+    "vgg16": (
+        [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+        [512, 512],
+    ),
+}
+
+# Residual blocks per stage of ResNet-18; stage s has width · 2^(s-1) channels.
+RESNET18_BLOCKS = (2, 2, 2, 2)
 
 
 class LayeredNet(nn.Module):
@@ -36,6 +62,7 @@ class LayeredNet(nn.Module):
         return self.stages[name]
 
 
+# ------------------------------------------------------------------------- VGG
 def vgg(
     conv: Sequence[int | str],
     fc: Sequence[int],
@@ -78,14 +105,102 @@ def vgg(
     return LayeredNet(stages, registered)
 
 
+# ------------------------------------------------------------------------- ResNet
+class BasicBlock(nn.Module):
+    """y = ReLU(BN(conv(ReLU(BN(conv(x))))) + shortcut(x)) (He et al. 2016, Fig. 2); the
+    shortcut is a strided 1×1 conv with BN where the shape changes, else the identity."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.residual = nn.Sequential(
+            nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.residual(x) + self.shortcut(x))
+
+
+def resnet18(in_shape: tuple[int, int, int], num_classes: int, width: int = 64) -> LayeredNet:
+    """ResNet-18 for small images: 3×3 stem, stages of 2 basic blocks at widths
+    w, 2w, 4w, 8w (stride 2 from the second stage on), global average pool, logits."""
+    stages: list[tuple[str, nn.Module]] = [
+        (
+            "conv1",
+            nn.Sequential(
+                nn.Conv2d(in_shape[0], width, 3, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+            ),
+        )
+    ]
+    registered = ["conv1"]
+    c_in = width
+    for s, n_blocks in enumerate(RESNET18_BLOCKS, start=1):
+        c_out = width * 2 ** (s - 1)
+        for b in range(1, n_blocks + 1):
+            stride = 2 if (s > 1 and b == 1) else 1
+            stages.append((f"block{s}_{b}", BasicBlock(c_in, c_out, stride)))
+            registered.append(f"block{s}_{b}")
+            c_in = c_out
+    stages.append(("pool", nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())))
+    stages.append(("logits", nn.Linear(c_in, num_classes)))
+    registered.append("logits")
+    return LayeredNet(stages, registered)
+
+
+# ------------------------------------------------------------------------- from config
+def vgg_layout(spec: Mapping[str, Any]) -> tuple[list[int | str], list[int]]:
+    """(conv, fc) of a VGG-family spec: the named layout, with `conv`/`fc` overriding it."""
+    conv, fc = VGG_LAYOUTS[spec["arch"]]
+    return list(spec.get("conv", conv)), list(spec.get("fc", fc))
+
+
+def layer_names(spec: Mapping[str, Any]) -> list[str]:
+    """The registered layers of the network a spec describes, without building it."""
+    arch = spec["arch"]
+    if arch in VGG_LAYOUTS:
+        conv, fc = vgg_layout(spec)
+        n_conv = sum(1 for c in conv if c != "M")
+        return [f"conv{i}" for i in range(1, n_conv + 1)] + [
+            *(f"fc{i}" for i in range(1, len(fc) + 1)),
+            "logits",
+        ]
+    if arch == "resnet18":
+        blocks = [
+            f"block{s}_{b}" for s, n in enumerate(RESNET18_BLOCKS, 1) for b in range(1, n + 1)
+        ]
+        return ["conv1", *blocks, "logits"]
+    raise ValueError(f"unknown architecture {arch!r}; allowed: {', '.join(ARCHITECTURES)}")
+
+
+def layer_groups(spec: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Named groups of registered layers, for freezing: ``features``, ``classifier`` and every
+    layer by its own name."""
+    names = layer_names(spec)
+    classifier = [n for n in names if n.startswith("fc") or n == "logits"]
+    groups = {
+        "features": [n for n in names if n not in classifier],
+        "classifier": classifier,
+    }
+    groups.update({n: [n] for n in names})
+    return groups
+
+
 def build(spec: Mapping[str, Any], in_shape: tuple[int, int, int], num_classes: int) -> LayeredNet:
     """The network a config's model mapping describes."""
-    if spec["arch"] == "vgg":
-        return vgg(
-            spec.get("conv", [16, 16, "M", 32, 32, "M"]),
-            spec.get("fc", [64]),
-            in_shape,
-            num_classes,
-            spec.get("batch_norm", True),
-        )
-    raise ValueError(f"unknown architecture {spec['arch']!r}")
+    arch = spec["arch"]
+    if arch in VGG_LAYOUTS:
+        conv, fc = vgg_layout(spec)
+        return vgg(conv, fc, in_shape, num_classes, spec.get("batch_norm", True))
+    if arch == "resnet18":
+        return resnet18(in_shape, num_classes, spec.get("width", 64))
+    raise ValueError(f"unknown architecture {arch!r}; allowed: {', '.join(ARCHITECTURES)}")

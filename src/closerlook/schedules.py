@@ -8,6 +8,11 @@ at the integer epoch. A schedule therefore carries no state and resumes exactly.
 - cosine (one cycle, Loshchilov & Hutter 2017, eq. 5 with a single cycle)
 - SGDR: cosine annealing with warm restarts (Loshchilov & Hutter 2017, eq. 5),
   η_t = η_min + ½(η_max − η_min)(1 + cos(π T_cur / T_i)), T_i = T0 · T_mult^i
+- linear warmup (Goyal et al. 2017), composable with any of them: the rate rises linearly
+  from 0 over the first W epochs, η_t = (t / W) · η_base(t) for t < W. It always changes at
+  every iteration, whatever `per` says of the schedule underneath.
+
+The global step s of an epoch of n iterations maps to time t = s / n.
 """
 
 from __future__ import annotations
@@ -70,8 +75,27 @@ def sgdr_cycle_ends(T0: int, T_mult: int, epochs: int) -> list[int]:
     return ends
 
 
-def from_config(spec: Mapping[str, Any], epochs: int) -> Schedule:
-    """Build the schedule that a run's `schedule` mapping describes."""
+def per_epoch(schedule: Schedule) -> Schedule:
+    """Hold the rate of the epoch's start through the whole epoch."""
+    return lambda epoch: schedule(math.floor(epoch))
+
+
+def linear_warmup(base: Schedule, warmup_epochs: float) -> Schedule:
+    """η(t) = (t / W)·base(t) for t < W, then base(t): a linear ramp from 0 (Goyal et al.
+    2017, §2.2) that multiplies any schedule."""
+    if warmup_epochs <= 0:
+        return base
+    return lambda epoch: base(epoch) * min(1.0, epoch / warmup_epochs)
+
+
+def at_step(schedule: Schedule, step: int, steps_per_epoch: int) -> float:
+    """The rate at global step `step` (time step / steps_per_epoch)."""
+    return schedule(step / steps_per_epoch)
+
+
+def from_config(spec: Mapping[str, Any], epochs: int, warmup_epochs: float = 0) -> Schedule:
+    """Build the schedule that a run's `schedule` mapping describes, with `warmup_epochs` of
+    linear warmup in front."""
     kind = spec["kind"]
     if kind == "constant":
         f = constant(spec["lr"])
@@ -84,5 +108,5 @@ def from_config(spec: Mapping[str, Any], epochs: int) -> Schedule:
     else:
         raise ValueError(f"unknown schedule kind {kind!r}")
     if spec.get("per", "epoch") == "epoch":
-        return lambda epoch: f(math.floor(epoch))
-    return f
+        f = per_epoch(f)
+    return linear_warmup(f, warmup_epochs)

@@ -1,24 +1,33 @@
-"""Training one run: SGD with a schedule, checkpoints, resume and divergence.
+"""Training one run: SGD with a schedule, warmup, frozen layers, distillation, checkpoints,
+resume and divergence.
 
 The training set lives on the device as one tensor; each epoch is a random permutation
 sliced into batches, with augmentation (random crop, flip) as batched tensor ops. All
 randomness comes from one seeded CPU generator whose state is checkpointed, so a resumed
-run on the CPU ends with the same metrics as an uninterrupted one.
+run on the CPU ends with the same metrics as an uninterrupted one. On CUDA the forward
+pass runs under bf16 autocast on channels_last tensors (both config, on by default).
+
+One optimisation step (:func:`sgd_step`) sets the learning rate of the global step, sums
+the gradients of `accumulation` micro-batches (the same update as one big batch, for a
+large batch that does not fit in memory), and steps SGD. Layers frozen at that epoch have
+`requires_grad` off, so they get no gradient, no momentum and no weight decay.
 
 Checkpoints are first written to a resume folder that lies outside the workflow's declared
 outputs, and linked to their final names only when the run is complete (DESIGN.md §4).
-A non-finite loss ends the run as *diverged*: it is recorded, not raised.
+A non-finite loss ends the run as *diverged*: it is recorded, not raised, and every
+checkpoint the run still owes is written as a placeholder marked diverged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import math
 import os
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,9 +37,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from closerlook import device as devices
-from closerlook import models, schedules
+from closerlook import distill, models, schedules
+from closerlook.config import config_hash as hash_of
 from closerlook.data import Dataset, Split
-from closerlook.provenance import atomic_path, record
+from closerlook.provenance import atomic_path, record, sha256
 
 log = logging.getLogger("closerlook.train")
 
@@ -45,27 +55,32 @@ METRICS_COLUMNS = [
     "diverged",
 ]
 
+# Steps between checks of the running loss for NaN/inf (each check waits for the device).
+DIVERGENCE_CHECK_EVERY = 16
+
+# loss(logits, images, labels): the objective of one (micro-)batch.
+Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
 
 # ------------------------------------------------------------------------- augmentation
-def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
-    """Zero-pad by `padding` and cut a random H×W window per image (batched gather)."""
-    if padding == 0:
-        return x
-    b, _, h, w = x.shape
-    padded = F.pad(x, (padding, padding, padding, padding))
+def random_crop_flip(
+    x: torch.Tensor, padding: int, flip: bool, generator: torch.Generator
+) -> torch.Tensor:
+    """Zero-pad every image by `padding`, cut a random H×W window from it and, with `flip`,
+    mirror a random half of the images left-right: two batched gathers (rows, then columns
+    read forwards or backwards), no per-image Python."""
+    b, c, h, w = x.shape
     oy = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
     ox = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
-    rows = (oy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]  # (B,1,H,1)
-    cols = (ox[:, None] + torch.arange(w, device=x.device))[:, None, None, :]  # (B,1,1,W)
-    batch = torch.arange(b, device=x.device)[:, None, None, None]
-    chans = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
-    return padded[batch, chans, rows, cols]
-
-
-def random_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Mirror a random half of the images left-right."""
-    flip = (torch.rand(x.shape[0], generator=generator) < 0.5).to(x.device)
-    return torch.where(flip[:, None, None, None], x.flip(3), x)
+    mirror = torch.zeros(b, dtype=torch.bool)
+    if flip:
+        mirror = torch.rand(b, generator=generator) < 0.5
+    padded = F.pad(x, (padding, padding, padding, padding))
+    rows = oy[:, None] + torch.arange(h, device=x.device)  # (B, H) rows of each window
+    x = padded.gather(2, rows[:, None, :, None].expand(b, c, h, w + 2 * padding))
+    j = torch.arange(w, device=x.device)
+    cols = ox[:, None] + torch.where(mirror.to(x.device)[:, None], w - 1 - j, j)  # (B, W)
+    return x.gather(3, cols[:, None, None, :].expand(b, c, h, w))
 
 
 def crop_padding(image_size: int) -> int:
@@ -73,29 +88,181 @@ def crop_padding(image_size: int) -> int:
     return max(1, round(4 * image_size / 32))
 
 
+@dataclass(frozen=True)
+class Augment:
+    """Random crop with `padding` pixels of zero padding, and optionally horizontal flips."""
+
+    padding: int
+    flip: bool
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return random_crop_flip(x, self.padding, self.flip, generator)
+
+
+# ------------------------------------------------------------------------- precision
+@dataclass(frozen=True)
+class Precision:
+    """bf16 autocast and channels_last memory layout; both only ever on CUDA."""
+
+    autocast: bool = False
+    channels_last: bool = False
+
+    @classmethod
+    def for_run(cls, run: Mapping[str, Any], dev: torch.device) -> Precision:
+        cuda = dev.type == "cuda"
+        return cls(cuda and run.get("amp", True), cuda and run.get("channels_last", True))
+
+    def context(self) -> contextlib.AbstractContextManager[Any]:
+        if self.autocast:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def layout(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last and x.dim() == 4:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def prepare(self, model: nn.Module) -> nn.Module:
+        return model.to(memory_format=torch.channels_last) if self.channels_last else model
+
+
+# ------------------------------------------------------------------------- objectives
+def cross_entropy(logits: torch.Tensor, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(logits, labels)
+
+
+def distillation(
+    teacher: nn.Module, temperature: float, alpha: float, precision: Precision = Precision()
+) -> Objective:
+    """The distillation objective against `teacher` (in eval mode) on the same images."""
+    teacher.eval()
+
+    def loss(logits: torch.Tensor, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad(), precision.context():
+            teacher_logits = teacher(images).float()
+        return distill.distillation_loss(logits, teacher_logits, labels, temperature, alpha)
+
+    return loss
+
+
+# ------------------------------------------------------------------------- freezing
+def frozen_at(freeze: Mapping[str, Any] | None, epoch: int, groups: Mapping[str, list[str]]):
+    """The registered layers frozen during `epoch` (0-based): the configured groups for the
+    first `freeze.epochs` epochs, or the whole run when `epochs` is not set."""
+    if not freeze or (freeze.get("epochs") is not None and epoch >= freeze["epochs"]):
+        return set()
+    return {layer for group in freeze["layers"] for layer in groups[group]}
+
+
+def set_frozen(model: models.LayeredNet, frozen: set[str]) -> None:
+    """Turn gradients off for the parameters of the `frozen` stages, on for all others."""
+    for name, stage in model.stages.items():
+        for p in stage.parameters():
+            p.requires_grad_(name not in frozen)
+
+
+# ------------------------------------------------------------------------- one step
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def sgd_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    lr: float,
+    objective: Objective = cross_entropy,
+    accumulation: int = 1,
+    precision: Precision = Precision(),
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One SGD update on a batch, the gradient summed over `accumulation` micro-batches
+    (each weighted by its share of the batch, so the update equals the full batch's).
+
+    Returns (summed loss, number correct) as device tensors, without waiting for the device.
+    """
+    set_lr(optimizer, lr)
+    optimizer.zero_grad(set_to_none=True)
+    loss_sum = torch.zeros((), device=images.device)
+    correct = torch.zeros((), device=images.device, dtype=torch.long)
+    n = len(labels)
+    for x, y in zip(images.chunk(accumulation), labels.chunk(accumulation), strict=True):
+        x = precision.layout(x)
+        with precision.context():
+            logits = model(x)
+        loss = objective(logits.float(), x, y)
+        (loss * (len(y) / n)).backward()
+        loss_sum += loss.detach() * len(y)
+        correct += (logits.argmax(1) == y).sum()
+    optimizer.step()
+    return loss_sum, correct
+
+
+@dataclass
+class EpochResult:
+    loss_sum: float
+    correct: int
+    steps: int
+    diverged: bool
+    lr: float  # the rate of the last step taken
+
+
+def train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train: Split,
+    batch_size: int,
+    epoch: int,
+    lr_at: schedules.Schedule,
+    generator: torch.Generator,
+    objective: Objective = cross_entropy,
+    augment: Augment | None = None,
+    accumulation: int = 1,
+    precision: Precision = Precision(),
+) -> EpochResult:
+    """One pass over `train` (already on the device) in a random order; stops early, marked
+    diverged, once the running loss is not finite."""
+    n = len(train)
+    steps = math.ceil(n / batch_size)
+    perm = torch.randperm(n, generator=generator).to(train.images.device)
+    loss_sum = torch.zeros((), device=train.images.device)
+    correct = torch.zeros((), device=train.images.device, dtype=torch.long)
+    lr = lr_at(epoch)
+    for i in range(steps):
+        idx = perm[i * batch_size : (i + 1) * batch_size]
+        x, y = train.images[idx], train.labels[idx]
+        if augment is not None:
+            x = augment(x, generator)
+        lr = lr_at(epoch + i / steps)
+        batch_loss, batch_correct = sgd_step(
+            model, optimizer, x, y, lr, objective, accumulation, precision
+        )
+        loss_sum += batch_loss
+        correct += batch_correct
+        if (i + 1) % DIVERGENCE_CHECK_EVERY == 0 or i + 1 == steps:
+            if not torch.isfinite(loss_sum):
+                return EpochResult(math.nan, int(correct), i + 1, True, lr)
+    return EpochResult(loss_sum.item(), int(correct), steps, False, lr)
+
+
 # ------------------------------------------------------------------------- evaluation
 @torch.no_grad()
-def evaluate(model: nn.Module, split: Split, batch_size: int = 1024) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module, split: Split, batch_size: int = 1024, precision: Precision = Precision()
+) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of `model` on `split`, in eval mode."""
     was_training = model.training
     model.eval()
     loss_sum, correct = 0.0, 0
     for i in range(0, len(split), batch_size):
         x, y = split.images[i : i + batch_size], split.labels[i : i + batch_size]
-        with _autocast(x.device):
-            out = model(_memory_format(x))
-        loss_sum += F.cross_entropy(out.float(), y, reduction="sum").item()
+        with precision.context():
+            out = model(precision.layout(x)).float()
+        loss_sum += F.cross_entropy(out, y, reduction="sum").item()
         correct += (out.argmax(1) == y).sum().item()
     model.train(was_training)
     return loss_sum / len(split), correct / len(split)
-
-
-def _autocast(dev: torch.device) -> Any:
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda")
-
-
-def _memory_format(x: torch.Tensor) -> torch.Tensor:
-    return x.contiguous(memory_format=torch.channels_last) if x.is_cuda and x.dim() == 4 else x
 
 
 # ------------------------------------------------------------------------- state
@@ -115,17 +282,34 @@ def _snapshot(
     state: TrainState,
     generator: torch.Generator,
     meta: Mapping[str, Any],
+    lr: float,
+    epoch: int | None = None,
 ) -> dict[str, Any]:
+    """A checkpoint of epoch `epoch` (default: the state's). A checkpoint asked for an epoch
+    the run never reached because it diverged is a *placeholder*: it holds the weights at
+    divergence, says so, and names both epochs."""
+    requested = state.epoch if epoch is None else epoch
+    diverged = {"diverged": state.diverged}
+    if state.diverged:
+        diverged.update(
+            diverged_at_epoch=state.epoch,
+            placeholder=True,
+            note=(
+                f"diverged placeholder for epoch {requested}: the run diverged in epoch "
+                f"{state.epoch}; weights are those at divergence"
+            ),
+        )
     return {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
-        "epoch": state.epoch,
+        "epoch": requested,
         "step": state.step,
-        "diverged": state.diverged,
+        **diverged,
+        "schedule": {"step": state.step, "epoch": state.epoch, "lr": lr},
         "metrics": list(state.metrics),
         "rng": {"generator": generator.get_state(), "torch": torch.get_rng_state()},
         **meta,
-        "provenance": record(**meta["provenance"], epoch=state.epoch, diverged=state.diverged),
+        "provenance": record(**meta["provenance"], epoch=requested, **diverged),
     }
 
 
@@ -154,6 +338,11 @@ def model_from_checkpoint(ckpt: Mapping[str, Any]) -> models.LayeredNet:
     return net
 
 
+def read_metrics(path: str | Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def write_metrics(rows: list[Mapping[str, Any]], path: Path) -> None:
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, METRICS_COLUMNS)
@@ -167,7 +356,7 @@ def _eta(seconds_per_epoch: float, remaining: int) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-# ------------------------------------------------------------------------- the loop
+# ------------------------------------------------------------------------- the run
 def train_run(
     run: Mapping[str, Any],
     model_spec: Mapping[str, Any],
@@ -177,42 +366,64 @@ def train_run(
     resume_dir: str | Path,
     device: str = "auto",
     config_hash: str = "",
+    teacher_checkpoint: str | Path | None = None,
 ) -> TrainState:
     """Train `run` and write the checkpoint of every epoch in `checkpoints` and metrics.csv.
 
-    `run` is a resolved run mapping (see closerlook.config.run_config). Progress is kept in
-    `resume_dir`; calling again after a kill continues from the last finished epoch.
+    `run` is a resolved run mapping (see closerlook.config.run_config); a run with `distill`
+    needs `teacher_checkpoint`. Progress is kept in `resume_dir`; calling again after a kill
+    continues from the last finished epoch.
     """
     dev = devices.resolve(device)
+    precision = Precision.for_run(run, dev)
     resume_dir = Path(resume_dir)
     epochs, batch_size = run["epochs"], run["batch_size"]
     wanted = {int(e): Path(p) for e, p in checkpoints.items()}
 
     torch.manual_seed(run["seed"])
     generator = torch.Generator().manual_seed(run["seed"])
-    model = models.build(model_spec, data.image_shape, data.num_classes).to(dev)
-    if dev.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    model = precision.prepare(models.build(model_spec, data.image_shape, data.num_classes).to(dev))
     optimizer = torch.optim.SGD(
         model.parameters(), lr=0.0, momentum=run["momentum"], weight_decay=run["weight_decay"]
     )
-    lr_at = schedules.from_config(run["schedule"], epochs)
+    lr_at = schedules.from_config(run["schedule"], epochs, run.get("warmup_epochs", 0))
+    groups = models.layer_groups(model_spec)
+    augment = Augment(crop_padding(data.image_shape[-1]), run["flip"]) if run["augment"] else None
+
+    provenance: dict[str, Any] = {"run": run["name"], "config_hash": config_hash}
+    objective: Objective = cross_entropy
+    if run.get("distill"):
+        if teacher_checkpoint is None:
+            raise ValueError(f"run {run['name']!r} distills but no teacher checkpoint was given")
+        d = run["distill"]
+        teacher_ckpt = load_checkpoint(teacher_checkpoint)
+        if teacher_ckpt.get("diverged"):
+            log.warning("%s: the teacher %s diverged", run["name"], teacher_checkpoint)
+        teacher = precision.prepare(model_from_checkpoint(teacher_ckpt).to(dev))
+        objective = distillation(teacher, d["temperature"], d["alpha"], precision)
+        provenance.update(
+            teacher_checkpoint=str(teacher_checkpoint), teacher_sha256=sha256(teacher_checkpoint)
+        )
+    # Resume only a state made with the same settings and the same teacher.
+    resume_hash = hash_of([config_hash, provenance.get("teacher_sha256")])
+    provenance["device"] = str(dev)
     meta = {
         "model_spec": dict(model_spec),
         "in_shape": list(data.image_shape),
         "num_classes": data.num_classes,
         "run_config": dict(run),
-        "provenance": {"run": run["name"], "config_hash": config_hash, "device": str(dev)},
+        "resume_hash": resume_hash,
+        "provenance": provenance,
     }
 
     train = data.train.to(dev)
     val = data.val.to(dev)
-    state = _resume(resume_dir, config_hash, model, optimizer, generator)
+    state = _resume(resume_dir, resume_hash, model, optimizer, generator)
     if state is None:
         shutil.rmtree(resume_dir, ignore_errors=True)
         resume_dir.mkdir(parents=True)
         state = TrainState()
-        val_loss, val_acc = evaluate(model, val)
+        val_loss, val_acc = evaluate(model, val, precision=precision)
         state.metrics.append(
             {
                 "epoch": 0,
@@ -225,75 +436,59 @@ def train_run(
                 "diverged": False,
             }
         )
-        _checkpoint(model, optimizer, state, generator, meta, resume_dir, wanted)
+        _checkpoint(model, optimizer, state, generator, meta, resume_dir, wanted, lr_at(0))
     else:
         log.info("%s: resuming after epoch %d from %s", run["name"], state.epoch, resume_dir)
 
     n = len(train)
     steps_per_epoch = math.ceil(n / batch_size)
-    padding = crop_padding(data.image_shape[-1])
-    model.train()
+    lr = lr_at(state.epoch)
     while state.epoch < epochs and not state.diverged:
         t0 = time.perf_counter()
-        epoch_lr = lr_at(state.epoch)
-        loss_sum = torch.zeros((), device=dev)
-        correct = torch.zeros((), device=dev, dtype=torch.long)
-        perm = torch.randperm(n, generator=generator).to(dev)
-        for i in range(steps_per_epoch):
-            idx = perm[i * batch_size : (i + 1) * batch_size]
-            x, y = train.images[idx], train.labels[idx]
-            if run["augment"]:
-                x = random_crop(x, padding, generator)
-                if run["flip"]:
-                    x = random_flip(x, generator)
-            lr = lr_at(state.epoch + i / steps_per_epoch)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            with _autocast(dev):
-                out = model(_memory_format(x))
-            loss = F.cross_entropy(out.float(), y)
-            if not torch.isfinite(loss):
-                state.diverged = True
-                log.warning(
-                    "%s: DIVERGED at epoch %d step %d (loss %s, lr %.4g); stopping the run",
-                    run["name"],
-                    state.epoch + 1,
-                    i,
-                    loss.item(),
-                    lr,
-                )
-                break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            state.step += 1
-            loss_sum += loss.detach() * len(y)
-            correct += (out.argmax(1) == y).sum()
+        model.train()
+        set_frozen(model, frozen_at(run.get("freeze"), state.epoch, groups))
+        result = train_epoch(
+            model,
+            optimizer,
+            train,
+            batch_size,
+            state.epoch,
+            lr_at,
+            generator,
+            objective,
+            augment,
+            run.get("accumulation", 1),
+            precision,
+        )
+        epoch_lr, lr = lr_at(state.epoch), result.lr
+        state.step += result.steps
         state.epoch += 1
-        seconds = time.perf_counter() - t0
-        if state.diverged:
-            row = {
-                "epoch": state.epoch,
-                "lr": epoch_lr,
-                "train_loss": math.nan,
-                "train_acc": math.nan,
-                "val_loss": math.nan,
-                "val_acc": math.nan,
-                "seconds": seconds,
-                "diverged": True,
-            }
+        if result.diverged:
+            state.diverged = True
+            val_loss = val_acc = math.nan
+            log.warning(
+                "%s: DIVERGED in epoch %d (non-finite loss by step %d of %d, lr %.4g); "
+                "stopping the run and marking its remaining checkpoints diverged",
+                run["name"],
+                state.epoch,
+                result.steps,
+                steps_per_epoch,
+                lr,
+            )
         else:
-            val_loss, val_acc = evaluate(model, val)
-            row = {
-                "epoch": state.epoch,
-                "lr": epoch_lr,
-                "train_loss": loss_sum.item() / n,
-                "train_acc": correct.item() / n,
-                "val_loss": val_loss,
-                "val_acc": val_acc,
-                "seconds": seconds,
-                "diverged": False,
-            }
+            val_loss, val_acc = evaluate(model, val, precision=precision)
+        seconds = time.perf_counter() - t0
+        row = {
+            "epoch": state.epoch,
+            "lr": epoch_lr,
+            "train_loss": result.loss_sum / n,
+            "train_acc": math.nan if result.diverged else result.correct / n,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+            "seconds": seconds,
+            "diverged": result.diverged,
+        }
+        if not result.diverged:
             log.info(
                 "%s epoch %d/%d lr %.4g train_loss %.4f train_acc %.4f val_loss %.4f "
                 "val_acc %.4f %.0f img/s ETA %s",
@@ -309,15 +504,15 @@ def train_run(
                 _eta(seconds, epochs - state.epoch),
             )
         state.metrics.append(row)
-        _checkpoint(model, optimizer, state, generator, meta, resume_dir, wanted)
+        _checkpoint(model, optimizer, state, generator, meta, resume_dir, wanted, lr)
 
-    _finish(model, optimizer, state, generator, meta, resume_dir, wanted, Path(metrics_path))
+    _finish(model, optimizer, state, generator, meta, resume_dir, wanted, Path(metrics_path), lr)
     return state
 
 
 def _resume(
     resume_dir: Path,
-    config_hash: str,
+    resume_hash: str,
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
@@ -326,18 +521,19 @@ def _resume(
     if not last.exists():
         return None
     try:
-        ckpt = load_checkpoint(last)
+        ckpt = load_checkpoint(last, map_location=next(model.parameters()).device)
     except Exception as exc:  # noqa: BLE001 - an unreadable resume state means start over
         log.warning("ignoring unreadable resume state %s (%s); starting over", last, exc)
         return None
-    if ckpt["provenance"].get("config_hash") != config_hash:
+    if ckpt.get("resume_hash") != resume_hash:
         log.info("resume state %s is from another configuration; starting over", last)
         return None
     model.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
-    generator.set_state(ckpt["rng"]["generator"])
-    torch.set_rng_state(ckpt["rng"]["torch"])
-    return TrainState(ckpt["epoch"], ckpt["step"], ckpt["diverged"], list(ckpt["metrics"]))
+    generator.set_state(ckpt["rng"]["generator"].cpu())
+    torch.set_rng_state(ckpt["rng"]["torch"].cpu())
+    position = ckpt["schedule"]
+    return TrainState(position["epoch"], position["step"], ckpt["diverged"], list(ckpt["metrics"]))
 
 
 def _checkpoint(
@@ -348,9 +544,10 @@ def _checkpoint(
     meta: Mapping[str, Any],
     resume_dir: Path,
     wanted: Mapping[int, Path],
+    lr: float,
 ) -> None:
     """Save the resume state, and a snapshot if this epoch is one to keep."""
-    snap = _snapshot(model, optimizer, state, generator, meta)
+    snap = _snapshot(model, optimizer, state, generator, meta, lr)
     if state.epoch in wanted:
         _save(snap, resume_dir / f"epoch{state.epoch:03d}.pt")
     _save(snap, resume_dir / "last.pt")
@@ -365,17 +562,18 @@ def _finish(
     resume_dir: Path,
     wanted: Mapping[int, Path],
     metrics_path: Path,
+    lr: float,
 ) -> None:
     """Publish the snapshots and metrics under their final names, then drop the resume state.
 
     After a divergence, the epochs not reached are written with the weights at divergence
-    and `diverged: True`, so downstream jobs run and the figures can show the failure."""
+    and marked as diverged placeholders, so downstream jobs run and figures show the failure."""
     for epoch, final in sorted(wanted.items()):
         snap = resume_dir / f"epoch{epoch:03d}.pt"
         if not snap.exists():
             if not state.diverged:
                 raise RuntimeError(f"checkpoint for epoch {epoch} is missing in {resume_dir}")
-            _save(_snapshot(model, optimizer, state, generator, meta), snap)
+            _save(_snapshot(model, optimizer, state, generator, meta, lr, epoch=epoch), snap)
         _link_or_copy(snap, final)
     write_metrics(state.metrics, metrics_path)
     shutil.rmtree(resume_dir, ignore_errors=True)

@@ -3,6 +3,8 @@
 RESULTS = f"{config['results_dir']}/{config['preset']}"
 LOGS = f"{RESULTS}/logs"
 CONDA_ENV = "../envs/closerlook.yaml"
+# The official python batches (closerlook.data reads the same names).
+CIFAR10_FILES = [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]
 
 
 wildcard_constraints:
@@ -126,3 +128,21 @@ def all_figures():
     for analysis in config["similarity"]["analyses"]:
         files += figure_files(f"similarity_{analysis}")
     return files + all_curves()
+
+
+def teacher_checkpoint(run):
+    """The teacher checkpoint a distilled run reads (a DAG edge), or nothing."""
+    t = study.teacher(config, run)
+    return [checkpoint(*t)] if t else []
+
+
+def cifar10_files():
+    """The official python batches of CIFAR-10 under data.data_dir."""
+    root = config["data"]["data_dir"].rstrip("/")
+    return [f"{root}/{name}" for name in CIFAR10_FILES]
+
+
+def dataset_files():
+    """Files a training job reads: the CIFAR-10 batches, or nothing (digits ship with
+    scikit-learn)."""
+    return cifar10_files() if config["data"]["dataset"] == "cifar10" else []

@@ -1,6 +1,22 @@
 # Train: one job per configured run. It writes the checkpoint of every saved epoch
 # (initialisation, SGDR cycle ends, save_epochs, the last) and metrics.csv. Progress
 # lives in runs/{run}/resume/, outside the declared outputs, so a killed job resumes.
+# A distilled run reads its teacher's checkpoint: the teacher trains first.
+
+
+rule download_cifar10:
+    """CIFAR-10's official python archive, fetched and checked (needs internet)."""
+    output:
+        cifar10_files(),
+    log:
+        f"{LOGS}/download_cifar10.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    params:
+        data_dir=lambda wildcards, output: Path(output[0]).parent,
+    script:
+        "../scripts/download.py"
 
 
 for run in config["runs"]:
@@ -8,6 +24,9 @@ for run in config["runs"]:
     rule:
         name:
             f"train_{run}"
+        input:
+            data=dataset_files(),
+            teacher=teacher_checkpoint(run),
         output:
             checkpoints=[checkpoint(run, e) for e in saved_epochs(run)],
             metrics=metrics(run),

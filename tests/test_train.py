@@ -1,0 +1,259 @@
+"""Training: frozen layers, gradient accumulation, distillation, divergence, resume."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from closerlook import data, models, train
+from closerlook.data import Dataset, Split
+
+SMALL = {"arch": "vgg", "conv": [8, "M", 16], "fc": [16]}
+
+
+def run_settings(**overrides):
+    run = {
+        "name": "r",
+        "epochs": 3,
+        "batch_size": 32,
+        "momentum": 0.9,
+        "weight_decay": 5e-4,
+        "schedule": {"kind": "constant", "lr": 0.05, "per": "epoch"},
+        "save_epochs": [],
+        "augment": True,
+        "flip": False,
+        "seed": 0,
+        "warmup_epochs": 0,
+        "accumulation": 1,
+        "amp": True,
+        "channels_last": True,
+    }
+    run.update(overrides)
+    return run
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small nets train fastest on one thread, and do not fight other processes for cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def digits() -> Dataset:
+    """A quarter of the digits training set: small enough for a run in about a second."""
+    full = data.load_digits()
+    return Dataset("digits", Split(full.train.images[:320], full.train.labels[:320]), full.val, 10)
+
+
+def fit(tmp: Path, digits: Dataset, run: dict, epochs=(0, 3), **kwargs):
+    ckpts = {e: tmp / f"epoch{e:03d}.pt" for e in epochs}
+    state = train.train_run(
+        run,
+        SMALL,
+        digits,
+        ckpts,
+        tmp / "metrics.csv",
+        tmp / "resume",
+        device="cpu",
+        config_hash="h",
+        **kwargs,
+    )
+    return state, {e: train.load_checkpoint(p) for e, p in ckpts.items()}
+
+
+def without_time(rows):
+    """Metrics rows without the wall time, NaN written as text (so NaN equals NaN)."""
+    return [{k: repr(v) for k, v in row.items() if k != "seconds"} for row in rows]
+
+
+# ------------------------------------------------------------------------- freezing
+def test_frozen_parameters_do_not_move_while_the_others_do():
+    torch.manual_seed(0)
+    net = models.build(SMALL, (1, 8, 8), 10)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    train.set_frozen(net, set(models.layer_groups(SMALL)["classifier"]))
+    x, y = torch.randn(16, 1, 8, 8), torch.randint(0, 10, (16,))
+    for _ in range(3):
+        train.sgd_step(net, opt, x, y, lr=0.1)
+    after = net.state_dict()
+    for key in before:
+        if key.startswith(("stages.fc1", "stages.logits")):
+            assert torch.equal(before[key], after[key]), key
+        elif "weight" in key and "conv" in key:
+            assert not torch.equal(before[key], after[key]), key
+
+
+def test_freeze_for_the_first_epochs_then_train(tmp_path, digits):
+    run = run_settings(freeze={"layers": ["classifier"], "epochs": 1}, epochs=2)
+    _, ck = fit(tmp_path, digits, run, epochs=(0, 1, 2))
+    w = {e: c["model"]["stages.logits.0.weight"] for e, c in ck.items()}
+    assert torch.equal(w[0], w[1])
+    assert not torch.equal(w[1], w[2])
+    assert not torch.equal(
+        ck[0]["model"]["stages.conv1.0.weight"], ck[1]["model"]["stages.conv1.0.weight"]
+    )
+
+
+def test_frozen_at():
+    groups = models.layer_groups(SMALL)
+    freeze = {"layers": ["classifier", "conv1"], "epochs": 2}
+    assert train.frozen_at(freeze, 1, groups) == {"conv1", "fc1", "logits"}
+    assert train.frozen_at(freeze, 2, groups) == set()
+    assert train.frozen_at({"layers": ["features"]}, 150, groups) == {"conv1", "conv2"}
+    assert train.frozen_at(None, 0, groups) == set()
+
+
+# ------------------------------------------------------------------------- accumulation
+def test_gradient_accumulation_equals_the_full_batch_update():
+    # without BatchNorm, summing the weighted micro-batch gradients is the full-batch gradient
+    spec = {**SMALL, "batch_norm": False}
+    x, y = torch.randn(24, 1, 8, 8), torch.randint(0, 10, (24,))
+    nets = []
+    for accumulation in (1, 4):
+        torch.manual_seed(0)
+        net = models.build(spec, (1, 8, 8), 10)
+        opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+        for _ in range(2):
+            loss, correct = train.sgd_step(net, opt, x, y, 0.1, accumulation=accumulation)
+        nets.append(net)
+    for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------------- distillation
+def test_distillation_with_alpha_zero_is_plain_training(tmp_path, digits):
+    _, teacher = fit(tmp_path / "t", digits, run_settings(epochs=1, seed=3), epochs=(0, 1))
+    plain, _ = fit(tmp_path / "p", digits, run_settings(epochs=1), epochs=(0, 1))
+    distill = {"teacher": {"run": "t"}, "temperature": 4.0, "alpha": 0.0}
+    student, ck = fit(
+        tmp_path / "s",
+        digits,
+        run_settings(epochs=1, distill=distill),
+        epochs=(0, 1),
+        teacher_checkpoint=tmp_path / "t" / "epoch001.pt",
+    )
+    assert without_time(student.metrics) == without_time(plain.metrics)
+    assert ck[1]["provenance"]["teacher_checkpoint"].endswith("epoch001.pt")
+    # with alpha > 0 the teacher changes the result
+    moved, _ = fit(
+        tmp_path / "s2",
+        digits,
+        run_settings(epochs=1, distill={**distill, "alpha": 0.9}),
+        epochs=(0, 1),
+        teacher_checkpoint=tmp_path / "t" / "epoch001.pt",
+    )
+    assert moved.metrics[-1]["train_loss"] != plain.metrics[-1]["train_loss"]
+
+
+def test_a_distilled_run_needs_its_teacher(tmp_path, digits):
+    distill = {"teacher": {"run": "t"}, "temperature": 4.0, "alpha": 0.9}
+    with pytest.raises(ValueError, match="teacher"):
+        fit(tmp_path, digits, run_settings(distill=distill))
+
+
+# ------------------------------------------------------------------------- divergence
+def test_a_huge_learning_rate_is_recorded_as_diverged(tmp_path, digits, caplog):
+    run = run_settings(epochs=4, schedule={"kind": "constant", "lr": 1e8, "per": "epoch"})
+    with caplog.at_level("WARNING", logger="closerlook.train"):
+        state, ck = fit(tmp_path, digits, run, epochs=(0, 2, 4))
+    assert state.diverged and state.epoch == 1
+    assert "DIVERGED in epoch 1" in caplog.text
+    rows = train.read_metrics(tmp_path / "metrics.csv")
+    assert [r["diverged"] for r in rows] == ["False", "True"]
+    assert math.isnan(float(rows[1]["val_acc"]))
+    assert not ck[0]["diverged"]
+    for epoch in (2, 4):  # never reached: placeholders that say so
+        c = ck[epoch]
+        assert c["diverged"] and c["placeholder"]
+        assert c["epoch"] == epoch and c["provenance"]["epoch"] == epoch
+        assert c["provenance"]["diverged_at_epoch"] == 1
+        assert f"placeholder for epoch {epoch}" in c["provenance"]["note"]
+    assert not (tmp_path / "resume").exists()
+
+
+# ------------------------------------------------------------------------- checkpoints
+def test_checkpoints_hold_state_and_provenance(tmp_path, digits):
+    _, ck = fit(tmp_path, digits, run_settings(epochs=2), epochs=(0, 1, 2))
+    c = ck[1]
+    assert c["epoch"] == 1 and not c["diverged"]
+    assert set(c) >= {"model", "optimizer", "schedule", "rng", "provenance", "metrics"}
+    assert c["schedule"]["step"] == 10  # 320 images in batches of 32
+    assert c["provenance"]["run"] == "r" and c["provenance"]["config_hash"] == "h"
+    assert "closerlook_version" in c["provenance"]
+    net = train.model_from_checkpoint(ck[2])
+    assert net.layer_names() == models.layer_names(SMALL)
+
+
+# ------------------------------------------------------------------------- resume
+RESUME_SCRIPT = """
+import sys, torch
+torch.set_num_threads(int(sys.argv[2]))
+sys.path.insert(0, sys.argv[3])
+import test_train as t
+from pathlib import Path
+digits = t.digits.__wrapped__()
+t.fit(Path(sys.argv[1]), digits, t.run_settings(epochs=6), epochs=(0, 2, 6))
+"""
+
+
+def test_resume_after_a_kill_ends_like_an_uninterrupted_run(tmp_path, digits):
+    reference, ref_ck = fit(tmp_path / "ref", digits, run_settings(epochs=6), epochs=(0, 2, 6))
+
+    work = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    args = [str(work), str(torch.get_num_threads()), str(Path(__file__).parent)]
+    proc = subprocess.Popen([sys.executable, "-c", RESUME_SCRIPT, *args], env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not (work / "resume" / "epoch002.pt").exists():
+            assert proc.poll() is None, "the training process ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (work / "metrics.csv").exists(), "killed too late: the run had finished"
+    killed_after = train.load_checkpoint(work / "resume" / "last.pt")["schedule"]["epoch"]
+    assert 1 <= killed_after < 6  # killed between epoch 2's snapshot and its resume state, or later
+
+    resumed, ck = fit(work, digits, run_settings(epochs=6), epochs=(0, 2, 6))
+    assert without_time(resumed.metrics) == without_time(reference.metrics)
+    for key, value in ref_ck[6]["model"].items():
+        assert torch.equal(value, ck[6]["model"][key]), key
+
+
+# ------------------------------------------------------------------------- augmentation
+def test_crop_and_flip_by_hand():
+    x = torch.arange(2 * 1 * 4 * 4, dtype=torch.float32).reshape(2, 1, 4, 4)
+    g = torch.Generator().manual_seed(5)
+    out = train.random_crop_flip(x, 1, True, g)
+    g = torch.Generator().manual_seed(5)  # the same draws, in the same order
+    oy, ox = torch.randint(0, 3, (2,), generator=g), torch.randint(0, 3, (2,), generator=g)
+    mirror = torch.rand(2, generator=g) < 0.5
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1))
+    for i in range(2):
+        window = padded[i, :, oy[i] : oy[i] + 4, ox[i] : ox[i] + 4]
+        expected = window.flip(-1) if mirror[i] else window
+        assert torch.equal(out[i], expected)
+
+
+def test_flips_are_about_half_and_crops_keep_the_shape():
+    x = torch.randn(2000, 3, 8, 8)
+    out = train.random_crop_flip(x, 0, True, torch.Generator().manual_seed(0))
+    flipped = (out == x.flip(3)).flatten(1).all(1) & ~(out == x).flatten(1).all(1)
+    assert 900 < int(flipped.sum()) < 1100
+    assert torch.equal(train.random_crop_flip(x, 0, False, torch.Generator()), x)
+    assert train.random_crop_flip(x, 2, True, torch.Generator()).shape == x.shape

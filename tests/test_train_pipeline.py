@@ -1,0 +1,66 @@
+"""End to end through Snakemake: a diverging run and a distilled student complete the DAG."""
+
+import copy
+import subprocess
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from conftest import tool
+
+
+@pytest.mark.slow
+def test_divergence_and_distillation_through_the_pipeline(
+    repo, tmp_path, embedded_config, snakemake_env
+):
+    cfg = copy.deepcopy(embedded_config)
+    cfg["training"]["epochs"] = 3
+    cfg["runs"] = {
+        "sgdr": {"schedule": {"kind": "sgdr", "lr_max": 0.05, "lr_min": 0.0, "T0": 1, "T_mult": 2}},
+        "blowup": {"schedule": {"kind": "constant", "lr": 1.0e8}, "save_epochs": [1]},
+        "student": {
+            "schedule": {"kind": "constant", "lr": 0.05},
+            "distill": {"teacher": {"run": "sgdr"}},
+        },
+    }
+    cfg["probe"]["size"] = 100
+    cfg["similarity"]["analyses"] = {
+        "sgdr_restarts": {"run": "sgdr", "epochs": "cycle_ends"},
+        "blowup": {"run": "blowup", "epochs": "saved"},
+    }
+    cfg["figures"]["formats"] = ["png"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    result = subprocess.run(
+        [
+            tool("snakemake"),
+            "--snakefile",
+            str(repo / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(tmp_path / "config.yaml"),
+            "--cores",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        env={**snakemake_env, "PYTHONPATH": str(repo / "src")},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = tmp_path / "results/embedded/runs"
+    metrics = pd.read_csv(runs / "blowup/metrics.csv")
+    assert metrics["diverged"].tolist() == [False, True]
+    assert (
+        "DIVERGED in epoch 1" in (tmp_path / "results/embedded/logs/train/blowup.log").read_text()
+    )
+    last = torch.load(runs / "blowup/checkpoints/epoch003.pt", weights_only=False)
+    assert last["placeholder"] and last["provenance"]["epoch"] == 3
+    table = pd.read_csv(tmp_path / "results/embedded/similarity/blowup.csv")
+    assert table["value"].isna().any()
+    assert (tmp_path / "results/embedded/figures/similarity_blowup.png").exists()
+    student = torch.load(runs / "student/checkpoints/epoch003.pt", weights_only=False)
+    assert student["provenance"]["teacher_checkpoint"].endswith("sgdr/checkpoints/epoch003.pt")
+    assert not (runs / "student/resume").exists()

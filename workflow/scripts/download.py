@@ -1,0 +1,6 @@
+"""Fetch CIFAR-10's python archive into data.data_dir (rule download_cifar10)."""
+
+from closerlook import data, logs
+
+logs.setup(snakemake.log[0])
+data.download_cifar10(snakemake.params.data_dir)
