@@ -252,7 +252,8 @@ def fit_curve(curve: Curve, train_split: Split, fit: CurveFit, image_size: int) 
     dev = curve.start.device
     n = len(train_split)
     steps = math.ceil(n / fit.batch_size)
-    padding = train.crop_padding(image_size)
+    augment = train.Augment(train.crop_padding(image_size), fit.flip) if fit.augment else None
+    precision = train.Precision(autocast=dev.type == "cuda")
     history = FitHistory()
     curve.net.train()
     for epoch in range(fit.epochs):
@@ -264,14 +265,12 @@ def fit_curve(curve: Curve, train_split: Split, fit: CurveFit, image_size: int) 
         for i in range(steps):
             idx = perm[i * fit.batch_size : (i + 1) * fit.batch_size]
             x, y = train_split.images[idx], train_split.labels[idx]
-            if fit.augment:
-                x = train.random_crop(x, padding, generator)
-                if fit.flip:
-                    x = train.random_flip(x, generator)
+            if augment:
+                x = augment(x, generator)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(epoch + i / steps)
             w = curve.flat_weights(ts[i])
-            with train._autocast(dev):
+            with precision.context():
                 out = functional_call(curve.net, unflatten(curve.net, w), (x,))
             nll = F.cross_entropy(out.float(), y)
             loss = nll + l2_penalty(w, fit.weight_decay)
@@ -313,8 +312,8 @@ def recompute_batchnorm(net: nn.Module, images: torch.Tensor, batch_size: int = 
         x = images[i : i + batch_size]
         for m in norms:
             m.momentum = len(x) / (seen + len(x))  # running = weighted mean of batch stats
-        with train._autocast(x.device):
-            net(train._memory_format(x))
+        with train.Precision(autocast=x.is_cuda).context():
+            net(x)
         seen += len(x)
     for m, momentum in zip(norms, momenta, strict=True):
         m.momentum = momentum
