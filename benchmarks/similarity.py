@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> dict:
     batched_s = min(times)
     stages: dict[str, float] = {}
     similarity.dft_cca_result(x, y, device=device, precision="mixed", timings=stages)
-    print(f"batched DFT-CCA on {device}: {batched_s:.3f} s (runs: {', '.join(f'{t:.3f}' for t in times)})")
+    runs = ", ".join(f"{t:.3f}" for t in times)
+    print(f"batched DFT-CCA on {device}: {batched_s:.3f} s (runs: {runs})")
     print("  stages: " + ", ".join(f"{k} {v:.3f} s" for k, v in stages.items()))
 
     grid = result.grid
