@@ -9,6 +9,12 @@ whitening and batched singular values in float64.
     python benchmarks/similarity.py            # N=2048, C=128, 16x16 (DESIGN.md §7)
     python benchmarks/similarity.py --quick    # N=512, C=64, 8x8
     python benchmarks/similarity.py --device cuda
+    python benchmarks/similarity.py --threads 1   # both sides single-threaded
+
+`--threads` sets the BLAS/OpenMP threads of NumPy and torch alike (default 2, the target
+machine's cores). On a machine shared with other work, multi-threaded BLAS stalls on
+busy cores and the float64 loop suffers most; `--threads 1` gives a ratio that contention
+distorts less. The load average before and after is part of the report.
 
 The last line printed is one JSON object with the ratio, the largest difference between
 the two results and the time per stage of the batched path.
@@ -23,8 +29,24 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+
+def _threads_from_argv(default: int = 2) -> int:
+    """--threads must reach the BLAS libraries before NumPy and torch load them."""
+    argv = sys.argv[1:]
+    for i, arg in enumerate(argv):
+        if arg == "--threads" and i + 1 < len(argv):
+            return int(argv[i + 1])
+        if arg.startswith("--threads="):
+            return int(arg.split("=", 1)[1])
+    return default
+
+
+THREADS = _threads_from_argv()
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = str(THREADS)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -77,7 +99,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="N=512, C=64, 8x8")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--repeats", type=int, default=3, help="batched runs; the best counts")
+    parser.add_argument("--threads", type=int, default=THREADS, help="BLAS/torch threads (2)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     n, c, hw = (512, 64, 8) if args.quick else (2048, 128, 16)
     device = resolve(args.device)
     x, y = conv_maps(n, c, hw)
@@ -88,7 +112,8 @@ def main(argv: list[str] | None = None) -> dict:
     baseline_s = time.perf_counter() - start
     print(f"per-frequency NumPy loop (float64, {hw * hw} frequencies): {baseline_s:.2f} s")
 
-    similarity.dft_cca_result(x[:64], y[:64], device=device)  # warm-up (CUDA context, kernels)
+    warm = slice(0, 4 * c)  # enough datapoints for every channel
+    similarity.dft_cca_result(x[warm], y[warm], device=device)  # warm-up (CUDA context, kernels)
     times = []
     for _ in range(args.repeats):
         start = time.perf_counter()

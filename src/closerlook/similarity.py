@@ -391,7 +391,7 @@ def _spectrum(x: torch.Tensor, grid: FrequencyGrid, dtype: torch.dtype) -> torch
     if grid.rows.size != h:
         spec = spec[:, :, torch.as_tensor(grid.rows % h, device=x.device)]
     planes = torch.view_as_real(spec[..., : grid.cols.size])  # (N, C, r, k, 2)
-    return planes.permute(2, 3, 4, 0, 1).reshape(-1, 2, n, c)
+    return planes.permute(2, 3, 4, 0, 1).reshape(-1, 2, n, c).contiguous()  # for the products
 
 
 def _complex_gram(zx: torch.Tensor, zy: torch.Tensor) -> torch.Tensor:
