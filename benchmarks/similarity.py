@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
     similarity.dft_cca_result(x, y, device=device, precision="mixed", timings=stages)
     runs = ", ".join(f"{t:.3f}" for t in times)
     print(f"batched DFT-CCA on {device}: {batched_s:.3f} s (runs: {runs})")
-    print("  stages: " + ", ".join(f"{k} {v:.3f} s" for k, v in stages.items()))
+    print("  stages: " + ", ".join(f"{k} {v:.3f}" for k, v in stages.items()))
 
     grid = result.grid
     mapped = ref_freq[np.ix_(grid.rows % hw, grid.cols)]

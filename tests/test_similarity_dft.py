@@ -42,9 +42,17 @@ def loop(x, y, keep=None, rows=None, cols=None):
     return float(np.concatenate(pooled).mean()), values
 
 
+@pytest.fixture(params=["product", "fft"])
+def dft_path(request, monkeypatch):
+    """Both ways to the spectrum: the DFT as a matrix product (small maps) and the FFT."""
+    if request.param == "fft":
+        monkeypatch.setattr(similarity, "DFT_AS_PRODUCT_MAX_POSITIONS", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("shape", [(6, 5), (4, 4), (3, 1)])
 @pytest.mark.parametrize("keep", [None, 0.9])
-def test_batched_equals_a_per_frequency_loop(rng, shape, keep):
+def test_batched_equals_a_per_frequency_loop(rng, shape, keep, dft_path):
     x, y = maps(rng, h=shape[0], w=shape[1])
     expected, values = loop(x, y, keep)
     r = similarity.dft_cca_result(x, y, keep=keep, precision="float64", device="cpu")
@@ -57,7 +65,7 @@ def test_batched_equals_a_per_frequency_loop(rng, shape, keep):
     assert r.grid.size == h * w
 
 
-def test_mixed_precision_is_within_1e_5_of_float64(rng):
+def test_mixed_precision_is_within_1e_5_of_float64(rng, dft_path):
     x, y = maps(rng, n=400, c=12, h=8, w=8)
     exact = similarity.dft_cca_result(x, y, keep=None, precision="float64", device="cpu")
     mixed = similarity.dft_cca_result(x, y, keep=None, precision="mixed", device="cpu")
@@ -73,7 +81,7 @@ def test_nearly_dependent_channels_keep_mixed_precision_accurate(rng):
     assert np.abs(mixed.per_frequency - exact.per_frequency).max() < 1e-5
 
 
-def test_different_spatial_sizes_use_the_shared_low_frequencies(rng):
+def test_different_spatial_sizes_use_the_shared_low_frequencies(rng, dft_path):
     x, y = maps(rng, h=8, w=8)
     small = y[:, :, ::2, ::2]  # 4 × 4
     r = similarity.dft_cca_result(x, small, keep=None, precision="float64", device="cpu")

@@ -381,17 +381,46 @@ def _as_maps(x: ArrayLike) -> torch.Tensor:
     return t
 
 
+# Maps up to this many positions take the DFT as one matrix product (see _spectrum).
+DFT_AS_PRODUCT_MAX_POSITIONS = 256
+
+
+def _dft_matrix(
+    hw: tuple[int, int], grid: FrequencyGrid, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
+    """Rows (frequency, Re/Im) of the 2-D DFT at the grid's frequencies, over the H·W
+    positions: Re X̂(u, v) = Σ x cos θ, Im X̂(u, v) = −Σ x sin θ, θ = 2π(u h/H + v w/W)."""
+    h, w = hw
+    hh, ww = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    theta = (
+        2
+        * np.pi
+        * (grid.rows[:, None, None, None] * hh / h + grid.cols[None, :, None, None] * ww / w)
+    )  # (rows, cols, H, W)
+    d = np.stack([np.cos(theta), -np.sin(theta)], axis=2).reshape(-1, h * w)
+    return torch.as_tensor(d, dtype=dtype, device=device)
+
+
 def _spectrum(x: torch.Tensor, grid: FrequencyGrid, dtype: torch.dtype) -> torch.Tensor:
-    """Centred 2-D real FFT of maps x (N, C, H, W) at the grid's frequencies, as real and
-    imaginary planes (frequencies, 2, N, C): [:, 0] = Re X̂_f, [:, 1] = Im X̂_f."""
+    """Centred 2-D DFT of maps x (N, C, H, W) at the grid's frequencies, as real and
+    imaginary planes (frequencies, 2, N, C): [:, 0] = Re X̂_f, [:, 1] = Im X̂_f.
+
+    Small maps take the DFT as one matrix product D (2F × H·W) · xᵀ, which writes the
+    planes straight into the layout of the covariance products; larger maps take the
+    real FFT and a transpose. Centring over the datapoints commutes with the DFT."""
     x = x.to(dtype)
-    x = x - x.mean(dim=0, keepdim=True)  # centring every frequency = centring the maps
-    spec = torch.fft.rfft2(x)  # (N, C, H, W//2 + 1)
-    n, c, h = x.shape[:3]
-    if grid.rows.size != h:
-        spec = spec[:, :, torch.as_tensor(grid.rows % h, device=x.device)]
-    planes = torch.view_as_real(spec[..., : grid.cols.size])  # (N, C, r, k, 2)
-    return planes.permute(2, 3, 4, 0, 1).reshape(-1, 2, n, c).contiguous()  # for the products
+    n, c, h, w = x.shape
+    if h * w <= DFT_AS_PRODUCT_MAX_POSITIONS:
+        d = _dft_matrix((h, w), grid, dtype, x.device)
+        planes = (d @ x.reshape(n * c, h * w).T).view(-1, 2, n, c)
+    else:
+        spec = torch.fft.rfft2(x)  # (N, C, H, W//2 + 1)
+        if grid.rows.size != h:
+            spec = spec[:, :, torch.as_tensor(grid.rows % h, device=x.device)]
+        spec = torch.view_as_real(spec[..., : grid.cols.size])  # (N, C, r, k, 2)
+        planes = spec.permute(2, 3, 4, 0, 1).reshape(-1, 2, n, c).contiguous()
+    planes -= planes.mean(dim=2, keepdim=True)
+    return planes
 
 
 def _complex_gram(zx: torch.Tensor, zy: torch.Tensor) -> torch.Tensor:
@@ -416,12 +445,13 @@ def _complex_gram(zx: torch.Tensor, zy: torch.Tensor) -> torch.Tensor:
 
 
 def _whiten_cholesky(
-    sxx: torch.Tensor, syy: torch.Tensor, sxy: torch.Tensor
+    sxx: torch.Tensor, syy: torch.Tensor, sxy: torch.Tensor, tolerance: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """M = L_x⁻¹ Σ_xy L_y⁻ᴴ with Σ = L Lᴴ (Cholesky): the whitened cross-covariance whose
     singular values are the canonical correlations. Also the conditioning per frequency:
     min_j L_jj² / Σ_jj, the smallest fraction of a channel's variance not explained by
-    the channels before it (0 for a dependent or constant channel)."""
+    the channels before it; 0 where a channel is dependent or numerically constant
+    (variance ≤ tolerance · the largest channel's)."""
     lx, info_x = torch.linalg.cholesky_ex(sxx)
     ly, info_y = torch.linalg.cholesky_ex(syy)
     m = torch.linalg.solve_triangular(lx, sxy, upper=False)
@@ -429,8 +459,9 @@ def _whiten_cholesky(
 
     def fraction(lower: torch.Tensor, s: torch.Tensor, info: torch.Tensor) -> torch.Tensor:
         d = s.diagonal(dim1=-2, dim2=-1).real
-        f = lower.diagonal(dim1=-2, dim2=-1).real ** 2 / torch.where(d > 0, d, 1.0)
-        f = torch.where(d > 0, f, 0.0).amin(dim=-1)
+        live = d > tolerance * d.amax(dim=-1, keepdim=True)
+        f = lower.diagonal(dim1=-2, dim2=-1).real ** 2 / torch.where(live, d, 1.0)
+        f = torch.where(live, f, 0.0).amin(dim=-1)
         return torch.where(info == 0, torch.nan_to_num(f, nan=0.0), 0.0)
 
     return m, torch.minimum(fraction(lx, sxx, info_x), fraction(ly, syy, info_y))
@@ -504,7 +535,8 @@ def dft_cca_result(
     factorisation in float64; frequencies whose channels are nearly dependent (where the
     float32 products would lose accuracy) are recomputed with float64 products.
     `precision="float64"` uses float64 throughout. `timings` (a dict) accumulates the
-    seconds spent in fft, covariances, whitening and svd."""
+    seconds spent in fft, covariances, whitening and svd (and, for mixed precision, counts
+    the frequencies redone in float64)."""
     from closerlook.device import resolve
 
     if precision not in ("mixed", "float64"):
@@ -532,25 +564,28 @@ def dft_cca_result(
     dims_y = torch.full((f,), cy, device=dev)
     ranks_x, ranks_y = dims_x.clone(), dims_y.clone()
 
+    # eigenvalues (variances) at or below tol · the largest are numerically zero
+    tol = max(epsilon**2, 1e3 * max(cx, cy) * torch.finfo(torch.float64).eps)
     eigen = torch.ones(f, dtype=torch.bool, device=dev)
     if cholesky:
         with timer("whitening"), _small_factorisations(dev):
-            m, fraction = _whiten_cholesky(sxx, syy, sxy)
+            m, fraction = _whiten_cholesky(sxx, syy, sxy, tol)
         if zx.dtype == torch.float32:  # nearly dependent channels: float64 products there
             redo = (fraction < 1e-2).nonzero().squeeze(1)
+            if timings is not None:
+                timings["frequencies_redone_in_float64"] = float(redo.numel())
             if redo.numel():
                 with timer("covariances"):
                     ax, ay = zx[redo].double(), zy[redo].double()
                     sxx[redo], syy[redo] = _complex_gram(ax, ax), _complex_gram(ay, ay)
                     sxy[redo] = _complex_gram(ax, ay)
                 with timer("whitening"), _small_factorisations(dev):
-                    m[redo], fraction[redo] = _whiten_cholesky(sxx[redo], syy[redo], sxy[redo])
+                    m[redo], fraction[redo] = _whiten_cholesky(sxx[redo], syy[redo], sxy[redo], tol)
         eigen = fraction < 1e-8  # dependent or constant channels: solved below instead
         with timer("svd"), _small_factorisations(dev):
             rho = _singular_values(torch.where(eigen[:, None, None], 0, m))
     if eigen.any():
         idx = eigen.nonzero().squeeze(1)
-        tol = max(epsilon**2, 1e3 * max(cx, cy) * torch.finfo(torch.float64).eps)
         with timer("whitening"), _small_factorisations(dev):
             r, kx, ky, rx, ry = _canonical_correlations_eigh(
                 sxx[idx], syy[idx], sxy[idx], keep, tol, n
