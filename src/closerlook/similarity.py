@@ -381,44 +381,43 @@ def _as_maps(x: ArrayLike) -> torch.Tensor:
     return t
 
 
-# Maps up to this many positions take the DFT as one matrix product (see _spectrum).
-DFT_AS_PRODUCT_MAX_POSITIONS = 256
-
-
-def _dft_matrix(
-    hw: tuple[int, int], grid: FrequencyGrid, dtype: torch.dtype, device: torch.device
-) -> torch.Tensor:
-    """Rows (frequency, Re/Im) of the 2-D DFT at the grid's frequencies, over the H·W
-    positions: Re X̂(u, v) = Σ x cos θ, Im X̂(u, v) = −Σ x sin θ, θ = 2π(u h/H + v w/W)."""
-    h, w = hw
-    hh, ww = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    theta = (
-        2
-        * np.pi
-        * (grid.rows[:, None, None, None] * hh / h + grid.cols[None, :, None, None] * ww / w)
-    )  # (rows, cols, H, W)
-    d = np.stack([np.cos(theta), -np.sin(theta)], axis=2).reshape(-1, h * w)
-    return torch.as_tensor(d, dtype=dtype, device=device)
+# Maps up to this many positions take the DFT as matrix products (see _spectrum).
+DFT_AS_PRODUCT_MAX_POSITIONS = 1024
 
 
 def _spectrum(x: torch.Tensor, grid: FrequencyGrid, dtype: torch.dtype) -> torch.Tensor:
     """Centred 2-D DFT of maps x (N, C, H, W) at the grid's frequencies, as real and
-    imaginary planes (frequencies, 2, N, C): [:, 0] = Re X̂_f, [:, 1] = Im X̂_f.
+    imaginary planes (frequencies, 2, N, C): [:, 0] = Re X̂_f, [:, 1] = Im X̂_f, with the
+    frequencies in column-major order (index k·rows + r for grid.cols[k], grid.rows[r]).
 
-    Small maps take the DFT as one matrix product D (2F × H·W) · xᵀ, which writes the
-    planes straight into the layout of the covariance products; larger maps take the
-    real FFT and a transpose. Centring over the datapoints commutes with the DFT."""
+    Small maps take the separable DFT as two matrix products that write the planes
+    straight into the layout of the covariance products: along W, Y(h, v) = Σ_w x e^{−iψ}
+    (ψ = 2π v w/W, real input: only the grid's columns); along H, for every column,
+    X̂(u, v) = Σ_h e^{−iφ} Y(h, v) (φ = 2π u h/H), i.e. Re X̂ = Σ cos φ Re Y + sin φ Im Y and
+    Im X̂ = Σ −sin φ Re Y + cos φ Im Y. Larger maps take the real FFT and a transpose.
+    Centring over the datapoints commutes with the DFT."""
     x = x.to(dtype)
     n, c, h, w = x.shape
+    rows, cols = grid.rows.size, grid.cols.size
     if h * w <= DFT_AS_PRODUCT_MAX_POSITIONS:
-        d = _dft_matrix((h, w), grid, dtype, x.device)
-        planes = (d @ x.reshape(n * c, h * w).T).view(-1, 2, n, c)
+        psi = 2 * np.pi * np.outer(grid.cols, np.arange(w)) / w  # (cols, W)
+        along_w = torch.as_tensor(np.stack([np.cos(psi), -np.sin(psi)], 1), dtype=dtype)
+        y = along_w.reshape(2 * cols, w).to(x.device) @ x.reshape(n * c * h, w).T
+        y = y.view(cols, 2, n * c, h)  # Re and Im of Y for every column
+        phi = 2 * np.pi * np.outer(grid.rows, np.arange(h)) / h  # (rows, H)
+        cos, sin = np.cos(phi), np.sin(phi)
+        on_re = np.stack([cos, -sin], 1).reshape(2 * rows, h)  # rows (r, Re/Im) of X̂
+        on_im = np.stack([sin, cos], 1).reshape(2 * rows, h)
+        on_re, on_im = (torch.as_tensor(m, dtype=dtype, device=x.device) for m in (on_re, on_im))
+        planes = torch.bmm(on_re.expand(cols, -1, -1), y[:, 0].mT)  # (cols, 2·rows, N·C)
+        planes.baddbmm_(on_im.expand(cols, -1, -1), y[:, 1].mT)
+        planes = planes.view(-1, 2, n, c)
     else:
         spec = torch.fft.rfft2(x)  # (N, C, H, W//2 + 1)
-        if grid.rows.size != h:
+        if rows != h:
             spec = spec[:, :, torch.as_tensor(grid.rows % h, device=x.device)]
-        spec = torch.view_as_real(spec[..., : grid.cols.size])  # (N, C, r, k, 2)
-        planes = spec.permute(2, 3, 4, 0, 1).reshape(-1, 2, n, c).contiguous()
+        spec = torch.view_as_real(spec[..., :cols])  # (N, C, r, k, 2)
+        planes = spec.permute(3, 2, 4, 0, 1).reshape(-1, 2, n, c).contiguous()
     planes -= planes.mean(dim=2, keepdim=True)
     return planes
 
@@ -600,7 +599,11 @@ def dft_cca_result(
     ranks_x, ranks_y = ranks_x.cpu().numpy(), ranks_y.cpu().numpy()
 
     shape = grid.weight.shape
-    w = grid.weight.reshape(-1)
+
+    def on_grid(a: np.ndarray) -> np.ndarray:  # column-major frequencies -> (rows, cols, …)
+        return a.reshape(shape[1], shape[0], *a.shape[1:]).swapaxes(0, 1)
+
+    w = grid.weight.T.reshape(-1)
     total = float((w * np.nansum(rho, axis=1)).sum())
     pairs = float((w * count).sum())
     value = total / pairs if pairs else float("nan")
@@ -628,10 +631,10 @@ def dft_cca_result(
     return DFTCCAResult(
         value,
         grid,
-        per_freq.reshape(shape),
-        rho.reshape(*shape, k),
-        dims_x.reshape(shape),
-        dims_y.reshape(shape),
+        on_grid(per_freq),
+        on_grid(rho),
+        on_grid(dims_x),
+        on_grid(dims_y),
     )
 
 
