@@ -37,7 +37,8 @@ def test_similarity_tables_and_pair_files(repo, tmp_path, embedded_config, snake
         "2",
         *tables,
     ]
-    subprocess.run(command, check=True, env=snakemake_env, cwd=tmp_path, capture_output=True)
+    done = subprocess.run(command, env=snakemake_env, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
 
     methods = validated["similarity"]["methods"]
     for analysis in cfg["similarity"]["analyses"]:
