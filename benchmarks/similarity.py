@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
         "max_abs_diff": diff,
         "tolerance": tolerance,
         "ok": bool(ratio >= target and diff <= tolerance),
+        "frequencies_redone_in_float64": int(stages.pop("frequencies_redone_in_float64", 0)),
         "stages_s": {k: round(v, 4) for k, v in stages.items()},
         "value": result.value,
         "threads": torch.get_num_threads(),
