@@ -1,20 +1,42 @@
-"""Comparing two activation files layer by layer: the rows of a similarity table.
+"""Comparing two activation files layer by layer: the rows of a similarity table and the
+coefficient vectors behind them.
 
 A similarity table is tidy (DESIGN.md §4): one row per (pair, layer, method) with columns
 analysis, run_a, epoch_a, run_b, epoch_b, layer, layer_index, method, value, dim_a, dim_b.
+Beside every method M the table holds a chance level, method "M_shuffled": the same layer
+of `a` against the layer of `b` with its rows (examples) permuted, which destroys every
+correspondence between the two while keeping each side's statistics.
+
+Layout of the HDF5 file of one pair::
+
+    /                              attrs: kind="similarity", provenance (analysis, both
+                                   runs and epochs, source files and SHA-256, settings)
+    /layers                        attr layer_order (JSON list, network order)
+    /layers/<layer>/<method>       attrs value, dim_a, dim_b, layer_index;
+                                   dataset coefficients (canonical correlations, descending)
+                                   and per method: weights (pwcca), per_frequency,
+                                   frequency_rows, frequency_cols, frequency_weight,
+                                   frequency_coefficients (dft_svcca, NaN-padded)
 """
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import h5py
+import numpy as np
 import pandas as pd
 
 from closerlook.activations import ActivationFile
-from closerlook.provenance import atomic_path
-from closerlook.similarity import layer_similarity
+from closerlook.provenance import atomic_path, record, sha256, write_attrs
+from closerlook.similarity import Similarity, layer_similarity
+
+KIND = "similarity"
+SHUFFLED = "_shuffled"
 
 COLUMNS = [
     "analysis",
@@ -35,16 +57,45 @@ class ProbeMismatchError(ValueError):
     """Two activation files whose probe sets differ cannot be compared row by row."""
 
 
-def compare_files(
+def is_baseline(method: str) -> bool:
+    """Whether a table's method names the shuffled baseline of another."""
+    return method.endswith(SHUFFLED)
+
+
+@dataclass
+class PairComparison:
+    """Everything computed for one pair of activation files."""
+
+    table: pd.DataFrame
+    results: dict[tuple[str, str], Similarity] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+def shuffled_rows(n: int, seed: int) -> np.ndarray:
+    """The baseline's fixed row permutation: a random n-cycle p_0 → p_1 → … → p_0, so no
+    example keeps its own partner (when n > 1)."""
+    p = np.random.default_rng(seed).permutation(n)
+    perm = np.empty(n, dtype=np.int64)
+    perm[p] = np.roll(p, -1)
+    return perm
+
+
+def compare_pair(
     path_a: str | Path,
     path_b: str | Path,
     analysis: str,
     methods: list[str],
     keep: float = 0.99,
     epsilon: float = 1e-10,
-) -> pd.DataFrame:
-    """Similarity of every shared layer of two activation files, by every method."""
+    baseline: bool = True,
+    seed: int = 0,
+    device: str = "auto",
+    precision: str = "mixed",
+) -> PairComparison:
+    """Similarity of every shared layer (by name, in `a`'s network order) of two activation
+    files by every method, plus the shuffled baseline of each."""
     rows: list[dict[str, Any]] = []
+    results: dict[tuple[str, str], Similarity] = {}
     with ActivationFile(path_a) as fa, ActivationFile(path_b) as fb:
         if not (
             fa.probe_indices.shape == fb.probe_indices.shape
@@ -53,15 +104,25 @@ def compare_files(
             raise ProbeMismatchError(f"{path_a} and {path_b} were dumped on different probe sets")
         pa, pb = fa.provenance, fb.provenance
         diverged = bool(pa.get("diverged")) or bool(pb.get("diverged"))
-        shared = [n for n in fa.layer_names() if n in set(fb.layer_names())]
+        names_b = set(fb.layer_names())
+        shared = [n for n in fa.layer_names() if n in names_b]
+        if not shared:
+            raise ValueError(
+                f"{path_a} and {path_b} share no layer: {fa.layer_names()} vs {fb.layer_names()}"
+            )
+        perm = shuffled_rows(len(fa.probe_indices), seed)
+        labels = [*methods, *(m + SHUFFLED for m in methods if baseline)]
         for index, layer in enumerate(shared):
             a, b = (None, None) if diverged else (fa.read(layer), fb.read(layer))
-            for method in methods:
+            for label in labels:
+                method = label.removesuffix(SHUFFLED)
                 if diverged:
                     value, dim_a, dim_b = math.nan, 0, 0
                 else:
-                    r = layer_similarity(a, b, method, keep, epsilon)
-                    value, dim_a, dim_b = r.mean, r.dim_x, r.dim_y
+                    partner = b[perm] if is_baseline(label) else b
+                    r = layer_similarity(a, partner, method, keep, epsilon, device, precision)
+                    results[(layer, label)] = r
+                    value, dim_a, dim_b = r.value, r.dim_x, r.dim_y
                 rows.append(
                     {
                         "analysis": analysis,
@@ -71,18 +132,83 @@ def compare_files(
                         "epoch_b": int(pb["epoch"]),
                         "layer": layer,
                         "layer_index": index,
-                        "method": method,
+                        "method": label,
                         "value": value,
                         "dim_a": dim_a,
                         "dim_b": dim_b,
                     }
                 )
-    return pd.DataFrame(rows, columns=COLUMNS)
+    provenance = record(
+        analysis=analysis,
+        run_a=pa["run"],
+        epoch_a=int(pa["epoch"]),
+        run_b=pb["run"],
+        epoch_b=int(pb["epoch"]),
+        source_a=str(path_a),
+        source_a_sha256=sha256(path_a),
+        source_b=str(path_b),
+        source_b_sha256=sha256(path_b),
+        diverged=diverged,
+        methods=list(methods),
+        keep=keep,
+        epsilon=epsilon,
+        baseline=baseline,
+        baseline_seed=seed,
+        precision=precision,
+        layer_order=shared,
+    )
+    return PairComparison(pd.DataFrame(rows, columns=COLUMNS), results, provenance)
+
+
+def compare_files(
+    path_a: str | Path,
+    path_b: str | Path,
+    analysis: str,
+    methods: list[str],
+    keep: float = 0.99,
+    epsilon: float = 1e-10,
+    baseline: bool = False,
+    **options: Any,
+) -> pd.DataFrame:
+    """The tidy table of `compare_pair` alone."""
+    return compare_pair(path_a, path_b, analysis, methods, keep, epsilon, baseline, **options).table
 
 
 def write_table(table: pd.DataFrame, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         table.to_csv(tmp, index=False)
+
+
+def write_coefficients(pair: PairComparison, path: str | Path) -> None:
+    """The HDF5 file of one pair (layout in the module docstring), atomically."""
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["kind"] = KIND
+        write_attrs(f, pair.provenance)
+        layers = f.create_group("layers", track_order=True)
+        order = list(dict.fromkeys(pair.table["layer"]))
+        layers.attrs["layer_order"] = json.dumps(order)
+        for row in pair.table.itertuples(index=False):
+            g = layers.require_group(row.layer).create_group(row.method)
+            g.attrs.update(
+                value=row.value, dim_a=row.dim_a, dim_b=row.dim_b, layer_index=row.layer_index
+            )
+            r = pair.results.get((row.layer, row.method))
+            if r is None:  # a diverged run: nothing computed
+                continue
+            g["coefficients"] = np.asarray(r.coefficients, dtype=np.float64)
+            for name, array in r.extras.items():
+                g[name] = np.asarray(array)
+
+
+def read_coefficients(path: str | Path, layer: str, method: str) -> dict[str, Any]:
+    """The attributes and arrays stored for one layer and method of a pair's HDF5 file."""
+    with h5py.File(path, "r") as f:
+        if f.attrs.get("kind") != KIND:
+            raise ValueError(f"{path}: not a closerlook similarity file")
+        g = f["layers"][layer][method]
+        out: dict[str, Any] = {k: v.item() if hasattr(v, "item") else v for k, v in g.attrs.items()}
+        out.update({k: g[k][()] for k in g})
+        return out
 
 
 def concat_tables(paths: list[str | Path], out: str | Path) -> pd.DataFrame:

@@ -155,8 +155,16 @@ def cycle_ends(run: Mapping[str, Any]) -> list[int]:
     return schedules.sgdr_cycle_ends(s["T0"], s["T_mult"], run["epochs"])
 
 
+# Keys each analysis kind needs and allows (schema keys of `$defs/analysis`).
+ANALYSIS_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "within_run": (("run",), ("epochs",)),
+    "across_runs": (("runs",), ("epoch",)),
+    "teacher_student": (("teacher", "students"), ("epoch", "teacher_epoch")),
+}
+
+
 def analysis_epochs(config: Mapping[str, Any], name: str) -> list[int]:
-    """The saved epochs an analysis compares, in order."""
+    """The saved epochs a within-run analysis compares, in order."""
     a = config["similarity"]["analyses"][name]
     run = run_config(config, a["run"])
     if a.get("epochs", "cycle_ends") == "cycle_ends":
@@ -166,12 +174,38 @@ def analysis_epochs(config: Mapping[str, Any], name: str) -> list[int]:
     return list(a["epochs"])
 
 
+def _epoch_of(config: Mapping[str, Any], run: str, epoch: int | str) -> int:
+    """An analysis epoch for one run: an integer, or "last" for the run's final epoch."""
+    return run_config(config, run)["epochs"] if epoch == "last" else int(epoch)
+
+
 def analysis_pairs(config: Mapping[str, Any], name: str) -> list[tuple[str, int, str, int]]:
-    """(run_a, epoch_a, run_b, epoch_b) for each comparison of an analysis: consecutive
-    checkpoints of its run."""
-    run = config["similarity"]["analyses"][name]["run"]
-    epochs = analysis_epochs(config, name)
-    return [(run, a, run, b) for a, b in zip(epochs, epochs[1:], strict=False)]
+    """(run_a, epoch_a, run_b, epoch_b) for each comparison of an analysis:
+
+    - within_run: consecutive checkpoints of its run;
+    - across_runs: every pair of its runs (in the order listed) at one epoch;
+    - teacher_student: the teacher against each student.
+    """
+    a = config["similarity"]["analyses"][name]
+    kind = a.get("kind", "within_run")
+    if kind == "within_run":
+        epochs = analysis_epochs(config, name)
+        return [(a["run"], e, a["run"], f) for e, f in zip(epochs, epochs[1:], strict=False)]
+    epoch = a.get("epoch", "last")
+    if kind == "across_runs":
+        runs = list(a["runs"])
+        return [
+            (r, _epoch_of(config, r, epoch), s, _epoch_of(config, s, epoch))
+            for i, r in enumerate(runs)
+            for s in runs[i + 1 :]
+        ]
+    if kind == "teacher_student":
+        t = a["teacher"]
+        te = _epoch_of(config, t, a.get("teacher_epoch", "last"))
+        return [(t, te, s, _epoch_of(config, s, epoch)) for s in a["students"]]
+    raise ConfigError(
+        f"'similarity.analyses.{name}.kind' is {kind!r}; allowed values: {', '.join(ANALYSIS_KEYS)}"
+    )
 
 
 def curve_endpoints(config: Mapping[str, Any], name: str) -> list[tuple[str, int]]:
@@ -327,27 +361,61 @@ def _check_references(config: dict[str, Any]) -> None:
                 f"'{where}.save_epochs' has {late[0]}; allowed: 0 to epochs ({run['epochs']})"
             )
     _check_teachers(config)
+    for name in config["similarity"]["analyses"]:
+        _check_analysis(config, name)
+    for name, c in config["curves"]["connections"].items():
+        _check_curve(config, name, c)
+
+
+def _check_analysis(config: dict[str, Any], name: str) -> None:
+    """An analysis has the keys of its kind, names configured runs, and compares only
+    epochs that those runs save."""
+    a = config["similarity"]["analyses"][name]
+    where = f"similarity.analyses.{name}"
+    kind = a.get("kind", "within_run")
+    needed, optional = ANALYSIS_KEYS[kind]
+    missing = [k for k in needed if k not in a]
+    if missing:
+        raise ConfigError(
+            f"'{where}' of kind {kind!r} needs {', '.join(needed)}; missing: {', '.join(missing)}"
+        )
+    unused = sorted(set(a) - {"kind", *needed, *optional})
+    if unused:
+        raise ConfigError(
+            f"unknown key '{where}.{unused[0]}' for kind {kind!r}; "
+            f"allowed keys: kind, {', '.join((*needed, *optional))}"
+        )
     runs = config["runs"]
-    for name, a in config["similarity"]["analyses"].items():
-        where = f"similarity.analyses.{name}"
-        if a["run"] not in runs:
-            raise ConfigError(f"'{where}.run' is {a['run']!r}; allowed values: {', '.join(runs)}")
+    named = {
+        "within_run": [("run", a.get("run"))],
+        "across_runs": [(f"runs.{i}", r) for i, r in enumerate(a.get("runs", []))],
+        "teacher_student": [("teacher", a.get("teacher"))]
+        + [(f"students.{i}", r) for i, r in enumerate(a.get("students", []))],
+    }[kind]
+    for key, run in named:
+        if run not in runs:
+            raise ConfigError(f"'{where}.{key}' is {run!r}; allowed values: {', '.join(runs)}")
+    if kind == "within_run":
         run = run_config(config, a["run"])
-        saved = checkpoint_epochs(run)
         epochs = analysis_epochs(config, name)
         if a.get("epochs", "cycle_ends") == "cycle_ends" and len(epochs) < 2:
             raise ConfigError(
                 f"'{where}.epochs' is 'cycle_ends' but run {a['run']!r} has "
                 f"{len(epochs)} SGDR restart(s) in {run['epochs']} epochs; at least 2 are needed"
             )
-        unsaved = [e for e in epochs if e not in saved]
-        if unsaved:
+        checks = [("epochs", a["run"], e) for e in epochs]
+    else:
+        checks = []
+        for run_a, epoch_a, run_b, epoch_b in analysis_pairs(config, name):
+            key_a = "teacher_epoch" if kind == "teacher_student" else "epoch"
+            checks += [(key_a, run_a, epoch_a), ("epoch", run_b, epoch_b)]
+    for key, run_name, epoch in checks:
+        saved = checkpoint_epochs(run_config(config, run_name))
+        if epoch not in saved:
             raise ConfigError(
-                f"'{where}.epochs' has {unsaved[0]}, which run {a['run']!r} does not save; "
+                f"'{where}.{key}' has {epoch}, which run {run_name!r} does not save; "
                 f"saved epochs: {', '.join(map(str, saved))}"
             )
-    for name, c in config["curves"]["connections"].items():
-        _check_curve(config, name, c)
 
 
 def _check_curve(config: dict[str, Any], name: str, c: Mapping[str, Any]) -> None:

@@ -57,6 +57,14 @@ def pair_table(analysis, run_a, epoch_a, run_b, epoch_b):
     )
 
 
+def pair_coefficients(analysis, run_a, epoch_a, run_b, epoch_b):
+    """The HDF5 file of one pair's coefficient vectors, beside its table."""
+    return (
+        pair_table(analysis, run_a, epoch_a, run_b, epoch_b).removesuffix(".csv")
+        + ".h5"
+    )
+
+
 def analysis_pair_tables(wildcards):
     """Input function: the per-pair tables of one analysis."""
     return [

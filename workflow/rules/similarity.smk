@@ -1,4 +1,5 @@
-# Similarity: one job per pair of activation files, then one tidy table per analysis.
+# Similarity: one job per pair of activation files (a tidy table and an HDF5 file of
+# coefficient vectors), then one tidy table per analysis.
 
 
 rule similarity_pair:
@@ -6,7 +7,10 @@ rule similarity_pair:
         a=activation("{run_a}", "{epoch_a}"),
         b=activation("{run_b}", "{epoch_b}"),
     output:
-        pair_table("{analysis}", "{run_a}", "{epoch_a}", "{run_b}", "{epoch_b}"),
+        table=pair_table("{analysis}", "{run_a}", "{epoch_a}", "{run_b}", "{epoch_b}"),
+        coefficients=pair_coefficients(
+            "{analysis}", "{run_a}", "{epoch_a}", "{run_b}", "{epoch_b}"
+        ),
     log:
         f"{LOGS}/similarity/{{analysis}}/{{run_a}}.e{{epoch_a}}--{{run_b}}.e{{epoch_b}}.log",
     wildcard_constraints:
@@ -20,6 +24,10 @@ rule similarity_pair:
         methods=config["similarity"]["methods"],
         keep=config["similarity"]["keep"],
         epsilon=config["similarity"]["epsilon"],
+        baseline=config["similarity"]["baseline"],
+        seed=config["similarity"]["seed"],
+        precision=config["similarity"]["precision"],
+        device=config["device"],
     script:
         "../scripts/similarity_pair.py"
 
