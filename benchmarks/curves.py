@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from closerlook import curves, data, models
 from closerlook import device as devices
 from closerlook.data import Dataset, Split
-from closerlook.train import _autocast, _memory_format
+from closerlook.train import Precision
 
 TARGET = 1.5
 
@@ -42,8 +42,8 @@ def ordinary_epoch(net: torch.nn.Module, split: Split, batch_size: int, seed: in
     for i in range(0, len(split), batch_size):
         idx = perm[i : i + batch_size]
         x, y = split.images[idx], split.labels[idx]
-        with _autocast(x.device):
-            out = net(_memory_format(x))
+        with Precision(autocast=x.is_cuda).context():  # as curve training: bf16 on CUDA
+            out = net(x)
         loss = F.cross_entropy(out.float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
