@@ -63,24 +63,26 @@ Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 # ------------------------------------------------------------------------- augmentation
-def random_crop_flip(
-    x: torch.Tensor, padding: int, flip: bool, generator: torch.Generator
+def crop_flip(
+    x: torch.Tensor, padding: int, oy: torch.Tensor, ox: torch.Tensor, mirror: torch.Tensor
 ) -> torch.Tensor:
-    """Zero-pad every image by `padding`, cut a random H×W window from it and, with `flip`,
-    mirror a random half of the images left-right: two batched gathers (rows, then columns
-    read forwards or backwards), no per-image Python."""
+    """Zero-pad every image by `padding`, cut the H×W window at offsets (oy, ox) and mirror
+    the images marked in `mirror` left-right: two batched gathers (rows, then columns read
+    forwards or backwards), no per-image Python."""
     b, c, h, w = x.shape
-    oy = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
-    ox = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
-    mirror = torch.zeros(b, dtype=torch.bool)
-    if flip:
-        mirror = torch.rand(b, generator=generator) < 0.5
     padded = F.pad(x, (padding, padding, padding, padding))
     rows = oy[:, None] + torch.arange(h, device=x.device)  # (B, H) rows of each window
     x = padded.gather(2, rows[:, None, :, None].expand(b, c, h, w + 2 * padding))
     j = torch.arange(w, device=x.device)
-    cols = ox[:, None] + torch.where(mirror.to(x.device)[:, None], w - 1 - j, j)  # (B, W)
+    cols = ox[:, None] + torch.where(mirror[:, None], w - 1 - j, j)  # (B, W)
     return x.gather(3, cols[:, None, None, :].expand(b, c, h, w))
+
+
+def random_crop_flip(
+    x: torch.Tensor, padding: int, flip: bool, generator: torch.Generator
+) -> torch.Tensor:
+    """Random crop with `padding` and, with `flip`, random horizontal flips of a batch."""
+    return crop_flip(x, padding, *Augment(padding, flip).draw(len(x), generator, x.device))
 
 
 def crop_padding(image_size: int) -> int:
@@ -95,8 +97,23 @@ class Augment:
     padding: int
     flip: bool
 
+    def draw(
+        self, n: int, generator: torch.Generator, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Offsets (oy, ox) and flip marks for `n` images, drawn on the CPU from `generator`
+        and moved to `device` in one transfer (one per epoch, not one per step: a copy from
+        host memory would make the host wait for the device at every step)."""
+        span = 2 * self.padding + 1
+        offsets = torch.randint(0, span, (3, n), generator=generator)
+        if self.flip:
+            offsets[2] = (torch.rand(n, generator=generator) < 0.5).long()
+        else:
+            offsets[2] = 0
+        oy, ox, mirror = offsets.to(device, non_blocking=True)
+        return oy, ox, mirror.bool()
+
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return random_crop_flip(x, self.padding, self.flip, generator)
+        return crop_flip(x, self.padding, *self.draw(len(x), generator, x.device))
 
 
 # ------------------------------------------------------------------------- precision
@@ -226,14 +243,17 @@ def train_epoch(
     n = len(train)
     steps = math.ceil(n / batch_size)
     perm = torch.randperm(n, generator=generator).to(train.images.device)
+    if augment is not None:
+        oy, ox, mirror = augment.draw(n, generator, train.images.device)
     loss_sum = torch.zeros((), device=train.images.device)
     correct = torch.zeros((), device=train.images.device, dtype=torch.long)
     lr = lr_at(epoch)
     for i in range(steps):
-        idx = perm[i * batch_size : (i + 1) * batch_size]
+        rows = slice(i * batch_size, (i + 1) * batch_size)
+        idx = perm[rows]
         x, y = train.images[idx], train.labels[idx]
         if augment is not None:
-            x = augment(x, generator)
+            x = crop_flip(x, augment.padding, oy[rows], ox[rows], mirror[rows])
         lr = lr_at(epoch + i / steps)
         batch_loss, batch_correct = sgd_step(
             model, optimizer, x, y, lr, objective, accumulation, precision
