@@ -245,6 +245,12 @@ def curve_settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     return settings
 
 
+def figure_method(config: Mapping[str, Any]) -> str:
+    """The similarity method of the RQ figures and findings: `figures.method`, else the
+    first of `similarity.methods`."""
+    return config["figures"].get("method") or config["similarity"]["methods"][0]
+
+
 def teacher(config: Mapping[str, Any], run: str) -> tuple[str, int] | None:
     """(teacher run, teacher epoch) of a distilled run, or None; the epoch defaults to the
     teacher's last."""
@@ -365,6 +371,12 @@ def _check_references(config: dict[str, Any]) -> None:
         _check_analysis(config, name)
     for name, c in config["curves"]["connections"].items():
         _check_curve(config, name, c)
+    method = config["figures"].get("method")
+    if method is not None and method not in config["similarity"]["methods"]:
+        raise ConfigError(
+            f"'figures.method' is {method!r}, which similarity.methods does not compute; "
+            f"allowed values: {', '.join(config['similarity']['methods'])}"
+        )
 
 
 def _check_analysis(config: dict[str, Any], name: str) -> None:
