@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -31,6 +32,9 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from closerlook.provenance import atomic_path  # noqa: E402
 from closerlook.results import CurveEvaluation, LayerProfile, diverged_epoch  # noqa: E402
+
+if TYPE_CHECKING:
+    from closerlook.findings import Evidence
 
 PALETTE = plt.get_cmap("tab10").colors
 GREY = (0.3, 0.3, 0.3)
@@ -343,6 +347,86 @@ def summary(
         y -= step
     fig.suptitle("A closer look at deep-learning heuristics: summary", fontsize=14)
     return fig
+
+
+ROLES = {
+    "no_warmup": "large batch, no warmup",
+    "warmup": "large batch, warmup",
+    "frozen": "large batch, classifier frozen",
+    "small_batch": "small batch",
+}
+
+
+def _rq2_setups(ev: Evidence) -> list[tuple[str, str, str]]:
+    """(role, run, analysis) of every RQ2 setup, in the configured order."""
+    return [(role, s["run"], s["analysis"]) for role, s in ev.questions.get("rq2", {}).items()]
+
+
+def _restarts(profiles: Sequence[LayerProfile]) -> list[tuple[LayerProfile, str, object]]:
+    colours = graded(len(profiles))
+    return [
+        (p, f"epoch {p.epoch_a} vs {p.epoch_b}", c) for p, c in zip(profiles, colours, strict=True)
+    ]
+
+
+def _warmup(ev: Evidence, colours: Mapping[str, object]) -> list:
+    drawn = []
+    for role, run, analysis in _rq2_setups(ev):
+        for p in ev.profiles.get(analysis, [])[:1]:
+            label = f"{run} ({ROLES.get(role, role)}): epoch {p.epoch_a} vs {p.epoch_b}"
+            drawn.append((p, label, colours.get(run, GREY)))
+    return drawn
+
+
+def _distillation(profiles: Sequence[LayerProfile], colours: Mapping[str, object]) -> list:
+    return [(p, f"{p.run_a} vs {p.run_b}", colours.get(p.run_b, GREY)) for p in profiles]
+
+
+def study_figure(
+    name: str,
+    ev: Evidence,
+    parts: Mapping[str, Sequence[str]],
+    colours: Mapping[str, object],
+    verdicts: Sequence[tuple[str, str, str]] = (),
+) -> Figure:
+    """The RQ figure `name` (closerlook.config.question_parts) from its evidence."""
+    method = ev.method
+    first = lambda kind: ev.profiles.get(parts[kind][0], []) if parts.get(kind) else []  # noqa: E731
+    if name == "rq1_training":
+        metrics = {r: ev.metrics[r] for r in parts["runs"]}
+        return training_curves(metrics, colours, title="RQ1: SGDR, step decay and cosine")
+    if name == "rq1_line_and_curve":
+        return line_and_curve(ev.curve)
+    if name == "rq1_loss_plane":
+        return loss_plane(ev.curve)
+    if name == "rq1_restart_cca":
+        profiles = first("analyses")
+        run = profiles[0].run_a if profiles else ""
+        return layer_profiles(_restarts(profiles), method, f"RQ1: {run} across restarts")
+    if name == "rq2_warmup":
+        setups = [(role, run) for role, run, _ in _rq2_setups(ev) if run in ev.metrics]
+        metrics = {f"{run} ({ROLES.get(role, role)})": ev.metrics[run] for role, run in setups}
+        shown = {f"{run} ({ROLES.get(role, role)})": colours.get(run, GREY) for role, run in setups}
+        return training_curves(metrics, shown, ("val_acc", "lr"), title="RQ2: warmup setups")
+    if name == "rq2_warmup_cca":
+        return layer_profiles(_warmup(ev, colours), method, "RQ2: initialisation vs end of warmup")
+    if name == "rq3_distillation_cca":
+        return layer_profiles(
+            _distillation(first("analyses"), colours), method, "RQ3: teacher vs student"
+        )
+    if name == "rq4_summary":
+        q = ev.questions
+        panels = [
+            ("RQ1: CCA across SGDR restarts", _restarts(ev.profiles.get(q["rq1"]["restarts"], []))),
+            ("RQ2: CCA initialisation vs end of warmup", _warmup(ev, colours)),
+            (
+                "RQ3: CCA teacher vs students",
+                _distillation(ev.profiles.get(q["rq3"]["analysis"], []), colours),
+            ),
+        ]
+        accuracies = {r: float(df["val_acc"].iloc[-1]) for r, df in ev.metrics.items()}
+        return summary(accuracies, colours, ev.curve, panels, method, verdicts)
+    raise ValueError(f"unknown study figure {name!r}")
 
 
 def save(fig: Figure, paths: Sequence[str | Path], dpi: int) -> None:
