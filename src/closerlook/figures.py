@@ -222,31 +222,7 @@ def loss_plane(ev: CurveEvaluation) -> Figure:
         ax.plot(ends[:, 0], ends[:, 1], "w--", lw=1.5, label="straight line")
         ax.plot(ev.curve_xyz[:, 0], ev.curve_xyz[:, 1], "w-", lw=2, label="fitted curve")
         ax.plot(ev.bends_xyz[1:-1, 0], ev.bends_xyz[1:-1, 1], "wD", ms=6, label="bend")
-        if len(ev.checkpoints_xyz):
-            p = ev.checkpoints_xyz
-            ax.scatter(
-                p[:, 0],
-                p[:, 1],
-                c="red",
-                edgecolors="white",
-                s=45,
-                zorder=5,
-                label=f"{ev.run_a} iterates (projected)",
-            )
-            for (x, y, _), e in zip(p, epochs, strict=True):
-                inside = (ev.plane_x[0] <= x <= ev.plane_x[-1]) and (
-                    ev.plane_y[0] <= y <= ev.plane_y[-1]
-                )
-                if inside:
-                    ax.annotate(
-                        f"e{e}",
-                        (x, y),
-                        textcoords="offset points",
-                        xytext=(4, 4),
-                        color="white",
-                        fontsize=8,
-                        weight="bold",
-                    )
+        _projected_iterates(ax, ev, epochs)
         ax.set_xlim(ev.plane_x[0], ev.plane_x[-1])
         ax.set_ylim(ev.plane_y[0], ev.plane_y[-1])
         ax.set(
@@ -254,10 +230,59 @@ def loss_plane(ev: CurveEvaluation) -> Figure:
             ylabel="v: towards the bend (weight-space distance)",
             title=METRIC_LABELS[metric].split(" (")[0],
         )
-        ax.set_aspect("equal", adjustable="box")
-    axes[1].legend(fontsize="small", loc="upper right", framealpha=0.6)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncol=len(labels),
+        fontsize="small",
+        facecolor="0.55",
+        framealpha=1,
+    )
     fig.suptitle(f"Loss plane through both endpoints and the bend ({_endpoints(ev)})")
     return fig
+
+
+def _projected_iterates(ax, ev: CurveEvaluation, epochs: Sequence[int]) -> None:
+    """The run's saved iterates projected onto the plane: filled inside the grid, hollow on
+    its border (clipped) where they fall outside it."""
+    if not len(ev.checkpoints_xyz):
+        return
+    x0, x1, y0, y1 = ev.plane_x[0], ev.plane_x[-1], ev.plane_y[0], ev.plane_y[-1]
+    xs, ys = ev.checkpoints_xyz[:, 0], ev.checkpoints_xyz[:, 1]
+    inside = (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)
+    cx, cy = np.clip(xs, x0, x1), np.clip(ys, y0, y1)
+    kw = {"s": 50, "zorder": 5, "clip_on": False}
+    ax.scatter(
+        cx[inside],
+        cy[inside],
+        c="red",
+        edgecolors="white",
+        **kw,
+        label=f"{ev.run_a} iterates (projected)",
+    )
+    if (~inside).any():
+        ax.scatter(
+            cx[~inside],
+            cy[~inside],
+            facecolors="none",
+            edgecolors="red",
+            lw=1.5,
+            **kw,
+            label="iterate beyond the grid (clipped)",
+        )
+    for x, y, e, inner in zip(cx, cy, epochs, inside, strict=True):
+        ax.annotate(
+            f"e{e}",
+            (x, y),
+            textcoords="offset points",
+            xytext=(4, 4) if inner else (6, -10),
+            color="white" if inner else "red",
+            fontsize=8,
+            weight="bold",
+            annotation_clip=False,
+        )
 
 
 VERDICT_COLOURS = {"supports": "tab:green", "contradicts": "tab:red", "inconclusive": "tab:gray"}
