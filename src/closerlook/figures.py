@@ -17,6 +17,7 @@ in its pair's colour.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,7 +68,7 @@ def spans_decades(values: np.ndarray | Sequence[float], decades: float = 1.0) ->
 
 def _legend(ax, **kw) -> None:
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize="small", **kw)
+        ax.legend(**{"fontsize": "small", **kw})
 
 
 def training_curves(
@@ -128,7 +129,9 @@ def layer_similarity(table: pd.DataFrame, methods: Sequence[str], title: str) ->
     return fig
 
 
-def _draw_profiles(ax, drawn: Sequence[tuple[LayerProfile, str, object]], method: str) -> None:
+def _draw_profiles(
+    ax, drawn: Sequence[tuple[LayerProfile, str, object]], method: str, legend: str = "below"
+) -> None:
     """Profiles on one axis: solid lines with markers, their shuffled baselines dashed."""
     layers: list[str] = []
     for p, _, _ in drawn:
@@ -148,14 +151,17 @@ def _draw_profiles(ax, drawn: Sequence[tuple[LayerProfile, str, object]], method
         ylim=(0, 1.02),
     )
     ax.grid(alpha=0.3)
-    _legend(ax, loc="lower left")
+    if legend == "below":
+        _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2)
+    else:
+        _legend(ax, loc="lower left", fontsize="x-small")
 
 
 def layer_profiles(
     drawn: Sequence[tuple[LayerProfile, str, object]], method: str, title: str
 ) -> Figure:
     """Per-layer similarity of several pairs on one axis: (profile, label, colour) each."""
-    fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(8.5, 5.2), constrained_layout=True)
     _draw_profiles(ax, drawn, method)
     ax.set_title(title)
     return fig
@@ -312,6 +318,7 @@ def summary(
     lo = min([100 * v for v in accuracies.values() if math.isfinite(v)] or [0])
     ax.set(
         xlabel="final validation accuracy (%)",
+        ylabel="run",
         xlim=(max(0, lo - 5), 100),
         title="accuracy after training",
     )
@@ -345,7 +352,7 @@ def summary(
     for slot, (title, drawn) in zip(slots, panels, strict=False):
         ax = fig.add_subplot(slot)
         if drawn:
-            _draw_profiles(ax, drawn, method)
+            _draw_profiles(ax, drawn, method, legend="inside")
         else:
             ax.text(0.5, 0.5, "not configured", ha="center", va="center")
         ax.set_title(title)
@@ -367,7 +374,7 @@ def summary(
             color=VERDICT_COLOURS.get(verdict, "black"),
             weight="bold",
         )
-        short = reason if len(reason) <= 48 else reason[:45] + "..."
+        short = textwrap.shorten(reason, 56, placeholder="...")
         ax.text(0.42, y, short, fontsize=8, va="top", transform=ax.transAxes)
         y -= step
     fig.suptitle("A closer look at deep-learning heuristics: summary", fontsize=14)

@@ -14,8 +14,9 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from closerlook.compare import SHUFFLED
-
+# The method suffix of a shuffled baseline row (closerlook.compare.SHUFFLED; not imported,
+# so that figures load without torch).
+SHUFFLED = "_shuffled"
 PATHS = ("line", "curve")
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
