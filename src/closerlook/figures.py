@@ -81,7 +81,7 @@ def training_curves(
     ends in a cross at its first diverged epoch. Losses spanning decades are drawn on a
     log scale."""
     fig, axes = plt.subplots(
-        1, len(panels), figsize=(4.4 * len(panels), 3.6), constrained_layout=True, squeeze=False
+        1, len(panels), figsize=(4.4 * len(panels), 4.0), layout="constrained", squeeze=False
     )
     for ax, metric in zip(axes[0], panels, strict=True):
         everything = []
@@ -100,7 +100,10 @@ def training_curves(
         if metric.endswith("loss") and everything and spans_decades(np.concatenate(everything)):
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    _legend(axes[0][-1] if "lr" in panels else axes[0][0], loc="best")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:
+        ncol = min(len(labels), 2 if max(map(len, labels)) > 24 else 4)
+        fig.legend(handles, labels, loc="outside lower center", ncol=ncol, fontsize="small")
     if title:
         fig.suptitle(title)
     return fig
@@ -466,5 +469,5 @@ def save(fig: Figure, paths: Sequence[str | Path], dpi: int) -> None:
     for path in paths:
         path = Path(path)
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip("."))
+            fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip("."), bbox_inches="tight")
     plt.close(fig)
