@@ -96,7 +96,7 @@ def test_similarity_tables_are_tidy_and_bounded(finished):
         assert len(table) > 0
         assert table["value"].between(0, 1 + 1e-9).all()
         pairs = study.analysis_pairs(cfg, analysis)
-        assert table.groupby(["epoch_a", "epoch_b"]).ngroups == len(pairs)
+        assert table.groupby(["run_a", "epoch_a", "run_b", "epoch_b"]).ngroups == len(pairs)
 
 
 def test_a_finished_study_has_nothing_to_do(repo, finished):
@@ -181,7 +181,7 @@ def test_a_figure_setting_reruns_only_figures(repo, finished):
 
 def test_a_colour_reruns_only_the_figures_that_draw_that_run(repo, finished):
     jobs = dry_run_with(repo, finished, lambda c: c["figures"].update(colours={"teacher": "k"}))
-    assert set(jobs) == {"rq3_distillation_cca", "rq4_summary", "figures"}
+    assert set(jobs) == {"learning_curves", "rq3_distillation_cca", "rq4_summary", "figures"}
 
 
 def test_a_findings_setting_reruns_findings_and_summary_only(repo, finished):

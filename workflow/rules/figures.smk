@@ -14,6 +14,7 @@ rule learning_curves:
         CONDA_ENV
     params:
         runs=list(config["runs"]),
+        colours=study.run_colours(config, config["runs"]),
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/learning_curves.py"
