@@ -23,6 +23,9 @@ config.update(
 )
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 
 

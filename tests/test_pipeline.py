@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 from closerlook import config as study
+from closerlook.findings import CLAIMS
 
 from conftest import BIN, reduced_config, tool
 
@@ -94,7 +96,7 @@ def test_similarity_tables_are_tidy_and_bounded(finished):
         assert len(table) > 0
         assert table["value"].between(0, 1 + 1e-9).all()
         pairs = study.analysis_pairs(cfg, analysis)
-        assert table.groupby(["epoch_a", "epoch_b"]).ngroups == len(pairs)
+        assert table.groupby(["run_a", "epoch_a", "run_b", "epoch_b"]).ngroups == len(pairs)
 
 
 def test_a_finished_study_has_nothing_to_do(repo, finished):
@@ -102,6 +104,19 @@ def test_a_finished_study_has_nothing_to_do(repo, finished):
     result = snakemake(repo, workdir, env, "-n", "figures")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def study_figure_names() -> list[str]:
+    return [
+        "rq1_training",
+        "rq1_line_and_curve",
+        "rq1_loss_plane",
+        "rq1_restart_cca",
+        "rq2_warmup",
+        "rq2_warmup_cca",
+        "rq3_distillation_cca",
+        "rq4_summary",
+    ]
 
 
 def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
@@ -130,15 +145,55 @@ def dry_run_with(repo, finished, edit) -> dict[str, int]:
     return planned_jobs(result)
 
 
+FIGURE_RULES = {"learning_curves", "similarity_figure", "figures", *study_figure_names()}
+
+
+def test_every_study_figure_and_findings_exist(finished):
+    workdir, cfg, _ = finished
+    results = workdir / "results" / cfg["preset"]
+    assert set(study.question_parts(cfg)) == set(study_figure_names())
+    for name in study_figure_names():
+        for fmt in cfg["figures"]["formats"]:
+            assert (results / "figures" / f"{name}.{fmt}").stat().st_size > 1000, name
+    text = (results / "findings.md").read_text()
+    for cid, (_, claim) in CLAIMS.items():
+        section = text.split(f"**{cid}** {claim}")[1].split("**RQ")[0]
+        assert "- verdict: **" in section and "- measured: " in section, cid
+        assert re.search(r"\d", section.split("- measured: ")[1]), cid
+    # the reduced study trains 6 epochs, fewer than findings.min_epochs: it says so
+    assert "trained 6 epochs, fewer than 10" in text
+
+
+def test_the_report_holds_every_figure(repo, finished):
+    workdir, _, env = finished
+    result = snakemake(repo, workdir, env, "figures", "--report", "report.html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (workdir / "report.html").read_text(errors="replace")
+    for name in study_figure_names():
+        assert f"{name}.png" in html, name
+
+
 def test_a_figure_setting_reruns_only_figures(repo, finished):
     jobs = dry_run_with(repo, finished, lambda c: c["figures"].update(dpi=90))
-    assert jobs and set(jobs) <= {"learning_curves", "similarity_figure", "figures"}
+    assert jobs and set(jobs) <= FIGURE_RULES
+    assert "rq4_summary" in jobs and "findings" not in jobs
+
+
+def test_a_colour_reruns_only_the_figures_that_draw_that_run(repo, finished):
+    jobs = dry_run_with(repo, finished, lambda c: c["figures"].update(colours={"teacher": "k"}))
+    assert set(jobs) == {"learning_curves", "rq3_distillation_cca", "rq4_summary", "figures"}
+
+
+def test_a_findings_setting_reruns_findings_and_summary_only(repo, finished):
+    jobs = dry_run_with(repo, finished, lambda c: c["findings"].update(margin=0.05))
+    assert set(jobs) == {"findings", "rq4_summary", "figures"}
 
 
 def test_a_similarity_setting_reruns_similarity_and_figures_but_no_training(repo, finished):
     jobs = dry_run_with(repo, finished, lambda c: c["similarity"].update(keep=0.95))
     assert "similarity_pair" in jobs
-    assert not any(rule.startswith(("train_", "activations")) for rule in jobs)
+    assert {"findings", "rq2_warmup_cca", "rq3_distillation_cca"} <= set(jobs)
+    assert not any(rule.startswith(("train_", "activations", "curve_")) for rule in jobs)
 
 
 def test_one_runs_schedule_reruns_that_run_only(repo, finished):

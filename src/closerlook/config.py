@@ -245,6 +245,55 @@ def curve_settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     return settings
 
 
+def figure_method(config: Mapping[str, Any]) -> str:
+    """The similarity method of the RQ figures and findings: `figures.method`, else the
+    first of `similarity.methods`."""
+    return config["figures"].get("method") or config["similarity"]["methods"][0]
+
+
+def run_colours(config: Mapping[str, Any], runs: Iterable[str]) -> dict[str, str]:
+    """Each run's colour in every figure: `figures.colours`, else the tab10 colour ("C0" to
+    "C9") of its position in `runs`."""
+    order = list(config["runs"])
+    overrides = config["figures"].get("colours", {})
+    return {r: overrides.get(r, f"C{order.index(r) % 10}" if r in order else "0.3") for r in runs}
+
+
+def question_parts(config: Mapping[str, Any]) -> dict[str, dict[str, list[str]]]:
+    """What each RQ figure draws, limited to what is configured: figure name -> {"runs",
+    "analyses", "curves"} (lists of names). A figure whose parts are all missing is left
+    out; `rq4_summary` and findings.md take the union of everything."""
+    q = config["questions"]
+    runs = config["runs"]
+    analyses = config["similarity"]["analyses"]
+    curves = config["curves"]["connections"]
+
+    def have(names: Iterable[str], where: Mapping[str, Any]) -> list[str]:
+        return [n for n in dict.fromkeys(names) if n in where]
+
+    rq1, rq2 = q["rq1"], q["rq2"]
+    setups = list(rq2.values())
+    parts = {
+        "rq1_training": {"runs": have(rq1["runs"], runs)},
+        "rq1_line_and_curve": {"curves": have([rq1["curve"]], curves)},
+        "rq1_loss_plane": {"curves": have([rq1["curve"]], curves)},
+        "rq1_restart_cca": {"analyses": have([rq1["restarts"]], analyses)},
+        "rq2_warmup": {"runs": have([s["run"] for s in setups], runs)},
+        "rq2_warmup_cca": {"analyses": have([s["analysis"] for s in setups], analyses)},
+        "rq3_distillation_cca": {"analyses": have([q["rq3"]["analysis"]], analyses)},
+    }
+    parts = {name: p for name, p in parts.items() if any(p.values())}
+    union: dict[str, list[str]] = {"runs": [], "analyses": [], "curves": []}
+    for p in parts.values():
+        for kind, names in p.items():
+            union[kind] += [n for n in names if n not in union[kind]]
+    for a in union["analyses"]:
+        for run_a, _, run_b, _ in analysis_pairs(config, a):
+            union["runs"] += [r for r in (run_a, run_b) if r not in union["runs"]]
+    parts["rq4_summary"] = union
+    return parts
+
+
 def teacher(config: Mapping[str, Any], run: str) -> tuple[str, int] | None:
     """(teacher run, teacher epoch) of a distilled run, or None; the epoch defaults to the
     teacher's last."""
@@ -365,6 +414,12 @@ def _check_references(config: dict[str, Any]) -> None:
         _check_analysis(config, name)
     for name, c in config["curves"]["connections"].items():
         _check_curve(config, name, c)
+    method = config["figures"].get("method")
+    if method is not None and method not in config["similarity"]["methods"]:
+        raise ConfigError(
+            f"'figures.method' is {method!r}, which similarity.methods does not compute; "
+            f"allowed values: {', '.join(config['similarity']['methods'])}"
+        )
 
 
 def _check_analysis(config: dict[str, Any], name: str) -> None:

@@ -135,7 +135,7 @@ def all_figures():
     files = figure_files("learning_curves")
     for analysis in config["similarity"]["analyses"]:
         files += figure_files(f"similarity_{analysis}")
-    return files + all_curves()
+    return files + all_curves() + study_figures() + [findings_file()]
 
 
 def teacher_checkpoint(run):
@@ -154,3 +154,91 @@ def dataset_files():
     """Files a training job reads: the CIFAR-10 batches, or nothing (digits ship with
     scikit-learn)."""
     return cifar10_files() if config["data"]["dataset"] == "cifar10" else []
+
+
+# ----------------------------------------------------------------- figures and findings
+FIGURE_CAPTIONS = "../report"
+
+
+def findings_file():
+    return f"{RESULTS}/findings.md"
+
+
+def study_figure_files(name):
+    """A figure of the study in every format, the raster/vector ones shown in the report
+    under its research question with the caption workflow/report/<name>.rst."""
+    category = name.split("_")[0].upper()
+    files = []
+    for path in figure_files(name):
+        fmt = path.rsplit(".", 1)[1]
+        if fmt != "pdf":  # the report shows images; the PDF stays a plain output
+            path = report(
+                path,
+                caption=f"{FIGURE_CAPTIONS}/{name}.rst",
+                category=category,
+                labels={"figure": name, "format": fmt},
+            )
+        files.append(path)
+    return files
+
+
+def study_parts(name):
+    """Runs, analyses and curves an RQ figure (or the summary, or findings) reads."""
+    return study.question_parts(config).get(
+        name, {"runs": [], "analyses": [], "curves": []}
+    )
+
+
+def study_inputs(name):
+    """Input function factory: metrics, similarity tables and curve files of a figure."""
+
+    def inputs(wildcards):
+        p = study_parts(name)
+        return {
+            "metrics": [metrics(r) for r in p.get("runs", [])],
+            "tables": [similarity_table(a) for a in p.get("analyses", [])],
+            "curves": [curve_file(c) for c in p.get("curves", [])],
+        }
+
+    return inputs
+
+
+def study_params(name):
+    """Exactly the config a figure depends on: what it reads, the colours of its runs, the
+    similarity method, the questions' roles and the figure settings."""
+    p = study_parts(name)
+    runs = list(p.get("runs", []))
+    for a in p.get("analyses", []):
+        for run_a, _, run_b, _ in study.analysis_pairs(config, a):
+            runs += [r for r in (run_a, run_b) if r not in runs]
+    params = {
+        "name": name,
+        "parts": p,
+        "colours": study.run_colours(config, runs),
+        "method": study.figure_method(config),
+        "dpi": config["figures"]["dpi"],
+    }
+    if name.startswith(("rq2", "rq4")):
+        params["questions"] = config["questions"]
+    if name == "rq4_summary":
+        params["findings"] = config["findings"]
+    return params
+
+
+def findings_params():
+    """Exactly the config findings.md depends on (no figure settings)."""
+    return {
+        "parts": study_parts("rq4_summary"),
+        "questions": config["questions"],
+        "method": study.figure_method(config),
+        "findings": config["findings"],
+        "preset": config["preset"],
+    }
+
+
+def study_figures():
+    """Every RQ figure the configured questions can draw."""
+    files = []
+    for name in study.question_parts(config):
+        files += figure_files(name)
+    return files

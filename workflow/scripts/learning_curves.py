@@ -1,11 +1,10 @@
 """Training loss, validation accuracy and learning rate per epoch (rule learning_curves)."""
 
-import pandas as pd
-
 from closerlook import figures, logs
+from closerlook.results import read_metrics
 
 logs.setup(snakemake.log[0])
 runs = snakemake.params.runs
-curves = {run: pd.read_csv(path) for run, path in zip(runs, snakemake.input.metrics, strict=True)}
-fig = figures.learning_curves(curves, runs)
+curves = {run: read_metrics(path) for run, path in zip(runs, snakemake.input.metrics, strict=True)}
+fig = figures.training_curves(curves, snakemake.params.colours)
 figures.save(fig, snakemake.output, snakemake.params.dpi)

@@ -1,0 +1,20 @@
+"""One figure of a research question (rules rq1_* to rq4_summary)."""
+
+from closerlook import figures, findings, logs
+
+logs.setup(snakemake.log[0])
+s = snakemake.params.settings
+ev = findings.load_evidence(
+    s["parts"],
+    snakemake.input.metrics,
+    snakemake.input.tables,
+    snakemake.input.curves,
+    s.get("questions"),
+    s["method"],
+)
+verdicts = []
+if s["name"] == "rq4_summary":
+    found = findings.all_findings(ev, findings.Settings(**s["findings"]))
+    verdicts = [(f.claim_id, f.verdict, f.reason) for f in found]
+fig = figures.study_figure(s["name"], ev, s["parts"], s["colours"], verdicts)
+figures.save(fig, snakemake.output, s["dpi"])
