@@ -14,8 +14,10 @@ Capture uses forward hooks on the layers of :meth:`LayeredNet.layer_names`: each
 its layer's output for the current batch straight to the file, so memory holds one batch
 of activations, never the whole probe set. Datasets are chunked along the rows (whole
 images per chunk, about :data:`CHUNK_BYTES` each), so one layer — or a few rows of it —
-reads without touching the others. The file is written under a temporary name and renamed
-when complete (:func:`closerlook.provenance.atomic_path`).
+reads without touching the others. Every chunk carries a Fletcher-32 checksum that HDF5
+checks on read, so an altered file fails instead of giving wrong numbers. The file is
+written under a temporary name and renamed when complete
+(:func:`closerlook.provenance.atomic_path`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import h5py
 import numpy as np
 
-from closerlook.provenance import atomic_path, write_attrs
+from closerlook.provenance import REBUILD, atomic_path, write_attrs
 
 if TYPE_CHECKING:  # torch loads only for capture, so reading files (and inspect) stays quick
     import torch
@@ -45,6 +47,9 @@ CHUNK_BYTES = 1 << 20  # target size of one stored chunk (HDF5 reads whole chunk
 
 class ActivationFileError(RuntimeError):
     """An activation file that is missing, unreadable, or not written by closerlook."""
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(message.split()))  # always one line
 
 
 class Images(Protocol):
@@ -196,6 +201,7 @@ def dump(
                     shape=(n, *shape),
                     dtype=dtype,
                     chunks=(chunk_rows(shape, dtype.itemsize, min(batch_size, n)), *shape),
+                    fletcher32=True,
                     **storage.filters(),
                 )
             group[name][row : row + len(values)] = values
@@ -308,7 +314,9 @@ class ActivationFile:
             self._f = h5py.File(self.path, "r")
         except OSError as exc:
             reason = " ".join(str(exc).split())
-            raise ActivationFileError(f"{self.path}: not a readable HDF5 file ({reason})") from exc
+            raise ActivationFileError(
+                f"{self.path}: not a readable HDF5 file ({reason}); {REBUILD}"
+            ) from exc
         try:
             self._check()
         except ActivationFileError:
@@ -317,7 +325,9 @@ class ActivationFile:
         except (OSError, KeyError, ValueError, RuntimeError) as exc:
             self._f.close()
             reason = " ".join(str(exc).split())
-            raise ActivationFileError(f"{self.path}: corrupt activation file ({reason})") from exc
+            raise ActivationFileError(
+                f"{self.path}: corrupt activation file ({reason}); {REBUILD}"
+            ) from exc
 
     def _check(self) -> None:
         kind = attribute_value(self._f.attrs.get("kind"))
@@ -367,6 +377,15 @@ class ActivationFile:
     ) -> np.ndarray:
         """Activations of `layer` as an array (N, ...): all rows, a slice, or the given rows
         (any order, repeats allowed, or a boolean mask), in the order asked for."""
+        try:
+            return self._read(layer, rows)
+        except OSError as exc:  # a failed checksum or a damaged chunk
+            reason = " ".join(str(exc).split())
+            raise ActivationFileError(
+                f"{self.path}: layer {layer!r} is corrupt ({reason}); {REBUILD}"
+            ) from exc
+
+    def _read(self, layer: str, rows: slice | Sequence[int] | np.ndarray | None) -> np.ndarray:
         ds = self.dataset(layer)
         if rows is None:
             return ds[()]
