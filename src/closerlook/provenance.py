@@ -6,9 +6,9 @@ looks complete. Every artifact records where it came from (DESIGN.md §4).
 
 Integrity is checked on read, so a job fails instead of computing numbers from bad data:
 
-- a torch file (checkpoint, curve bends) carries the SHA-256 of its tensors
-  (:func:`seal`), recomputed by :func:`load_sealed`; pickle and zip alone would load a
-  file with altered weights without complaint;
+- a torch file (checkpoint, curve bends) carries the SHA-256 of its contents, tensors and
+  plain values (:func:`seal`), recomputed by :func:`load_sealed`; pickle and zip alone
+  would load a file with altered weights without complaint;
 - a downstream artifact records the SHA-256 of the files it was made from, and a job that
   reads it checks that those files, where they still exist, still have it
   (:func:`verify_source`);
@@ -33,8 +33,8 @@ from closerlook import __version__
 
 # What to do about a damaged or stale artifact: Snakemake rebuilds a missing file.
 REBUILD = "delete it and rerun snakemake to rebuild it"
-# The key under which a sealed torch file keeps the SHA-256 of its tensors.
-SEAL = "tensors_sha256"
+# The key under which a sealed torch file keeps the SHA-256 of its contents.
+SEAL = "content_sha256"
 
 
 class IntegrityError(RuntimeError):
@@ -95,9 +95,10 @@ def write_attrs(node: Any, fields: dict[str, Any]) -> None:
 
 
 # ------------------------------------------------------------------------- integrity
-def tensors_sha256(obj: Any) -> str:
-    """SHA-256 over every tensor in a nested structure of mappings and sequences: each
-    tensor's place in the structure, dtype, shape and bytes, in a fixed order."""
+def content_sha256(obj: Any) -> str:
+    """SHA-256 over a nested structure of mappings and sequences, in a fixed order: every
+    tensor's place, dtype, shape and bytes, and every plain value (str, number, bool,
+    None) with its place. Other objects are left out."""
     import torch
 
     h = hashlib.sha256()
@@ -114,19 +115,21 @@ def tensors_sha256(obj: Any) -> str:
         elif isinstance(node, list | tuple):
             for i, item in enumerate(node):
                 walk(item, f"{where}/{i}")
+        elif node is None or isinstance(node, str | int | float | bool):
+            h.update(f"{where}|{type(node).__name__}|{node!r}\n".encode())
 
     walk(obj, "")
     return h.hexdigest()
 
 
 def seal(obj: dict[str, Any]) -> dict[str, Any]:
-    """`obj` with the SHA-256 of its tensors under :data:`SEAL`, for :func:`load_sealed`."""
-    return {**obj, SEAL: tensors_sha256(obj)}
+    """`obj` with the SHA-256 of its contents under :data:`SEAL`, for :func:`load_sealed`."""
+    return {**obj, SEAL: content_sha256(obj)}
 
 
 def load_sealed(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
     """Read a torch file, raising :class:`IntegrityError` if it is unreadable (truncated,
-    not a torch file) or its tensors differ from the SHA-256 sealed into it when written."""
+    not a torch file) or its contents differ from the SHA-256 sealed into it when written."""
     import torch
 
     path = Path(path)
@@ -142,9 +145,9 @@ def load_sealed(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise IntegrityError(f"{path}: holds a {type(obj).__name__}, not a mapping; {REBUILD}")
     expected = obj.get(SEAL)
-    if expected is not None and tensors_sha256(obj) != expected:
+    if expected is not None and content_sha256(obj) != expected:
         raise IntegrityError(
-            f"{path}: its tensors do not match the SHA-256 recorded when it was written "
+            f"{path}: its contents do not match the SHA-256 recorded when it was written "
             f"(the file is corrupt); {REBUILD}"
         )
     return obj

@@ -534,10 +534,6 @@ def _resume(
     if ckpt.get("resume_hash") != resume_hash:
         log.info("resume state %s is from another configuration; starting over", last)
         return None
-    model.load_state_dict(ckpt["model"])
-    optimizer.load_state_dict(ckpt["optimizer"])
-    generator.set_state(ckpt["rng"]["generator"].cpu())
-    torch.set_rng_state(ckpt["rng"]["torch"].cpu())
     position = ckpt["schedule"]
     lost = [
         e for e in wanted if e <= position["epoch"] and not _snapshot_path(resume_dir, e).exists()
@@ -545,6 +541,10 @@ def _resume(
     if lost:
         log.warning("resume state %s lacks the snapshot of epoch %d; starting over", last, lost[0])
         return None
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    generator.set_state(ckpt["rng"]["generator"].cpu())
+    torch.set_rng_state(ckpt["rng"]["torch"].cpu())
     return TrainState(position["epoch"], position["step"], ckpt["diverged"], list(ckpt["metrics"]))
 
 
