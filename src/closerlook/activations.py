@@ -14,14 +14,16 @@ Capture uses forward hooks on the layers of :meth:`LayeredNet.layer_names`: each
 its layer's output for the current batch straight to the file, so memory holds one batch
 of activations, never the whole probe set. Datasets are chunked along the rows (whole
 images per chunk, about :data:`CHUNK_BYTES` each), so one layer — or a few rows of it —
-reads without touching the others. Every chunk carries a Fletcher-32 checksum that HDF5
-checks on read, so an altered file fails instead of giving wrong numbers. The file is
+reads without touching the others. Every chunk carries a Fletcher-32 checksum and the
+file's metadata the checksums of HDF5's latest format, both checked on read, so an altered
+file fails instead of giving wrong numbers. The file is
 written under a temporary name and renamed when complete
 (:func:`closerlook.provenance.atomic_path`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -174,7 +176,8 @@ def dump(
         raise ValueError(f"{n} images but {len(labels)} labels and {len(indices)} indices")
     dtype = np.dtype(storage.dtype)
     torch_dtype = getattr(torch, storage.dtype)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    # the latest format checksums the metadata (attributes, headers) as well as the chunks
+    with atomic_path(path) as tmp, h5py.File(tmp, "w", libver="latest") as f:
         f.attrs["kind"] = KIND
         write_attrs(
             f,
@@ -186,8 +189,8 @@ def dump(
             },
         )
         probe = f.create_group("probe")
-        probe["indices"] = np.asarray(indices, dtype=np.int64)
-        probe["labels"] = np.asarray(labels, dtype=np.int64)
+        for name, values in (("indices", indices), ("labels", labels)):
+            probe.create_dataset(name, data=np.asarray(values, dtype=np.int64), fletcher32=True)
         group = f.create_group("layers", track_order=True)
         group.attrs["layer_order"] = json.dumps(model.layer_names())
 
@@ -333,15 +336,15 @@ class ActivationFile:
         kind = attribute_value(self._f.attrs.get("kind"))
         if kind != KIND:
             what = "no root attribute 'kind'" if kind is None else f"kind is {kind!r}"
-            raise ActivationFileError(f"{self.path}: not a closerlook activation file ({what})")
+            raise ActivationFileError(f"{self.path}: not a closerlook activation file ({what}); {REBUILD}")
         for required in ("layers", "probe/indices", "probe/labels"):
             if required not in self._f:
-                raise ActivationFileError(f"{self.path}: activation file lacks /{required}")
+                raise ActivationFileError(f"{self.path}: activation file lacks /{required}; {REBUILD}")
         if "layer_order" not in self._f["layers"].attrs:
-            raise ActivationFileError(f"{self.path}: /layers lacks the attribute layer_order")
+            raise ActivationFileError(f"{self.path}: /layers lacks the attribute layer_order; {REBUILD}")
         absent = [n for n in self.layer_names() if n not in self._f["layers"]]
         if absent:
-            raise ActivationFileError(f"{self.path}: layers {absent} are listed but not stored")
+            raise ActivationFileError(f"{self.path}: layers {absent} are listed but not stored; {REBUILD}")
 
     def __enter__(self) -> ActivationFile:
         return self
@@ -377,12 +380,18 @@ class ActivationFile:
     ) -> np.ndarray:
         """Activations of `layer` as an array (N, ...): all rows, a slice, or the given rows
         (any order, repeats allowed, or a boolean mask), in the order asked for."""
-        try:
+        with self._reading(f"layer {layer!r}"):
             return self._read(layer, rows)
-        except OSError as exc:  # a failed checksum or a damaged chunk
+
+    @contextlib.contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        """Turn a failed checksum or a damaged chunk while reading `what` into one line."""
+        try:
+            yield
+        except OSError as exc:
             reason = " ".join(str(exc).split())
             raise ActivationFileError(
-                f"{self.path}: layer {layer!r} is corrupt ({reason}); {REBUILD}"
+                f"{self.path}: {what} is corrupt ({reason}); {REBUILD}"
             ) from exc
 
     def _read(self, layer: str, rows: slice | Sequence[int] | np.ndarray | None) -> np.ndarray:
@@ -408,26 +417,29 @@ class ActivationFile:
 
     @property
     def probe(self) -> Probe:
-        attrs = self._f.attrs
+        attrs = self.provenance
         return Probe(
-            self._f["probe/indices"][()],
-            self._f["probe/labels"][()],
-            attribute_value(attrs.get("probe_split")),
-            attribute_value(attrs.get("probe_seed")),
+            self.probe_indices,
+            self.probe_labels,
+            attrs.get("probe_split"),
+            attrs.get("probe_seed"),
         )
 
     @property
     def probe_indices(self) -> np.ndarray:
-        return self._f["probe/indices"][()]
+        with self._reading("/probe/indices"):
+            return self._f["probe/indices"][()]
 
     @property
     def probe_labels(self) -> np.ndarray:
-        return self._f["probe/labels"][()]
+        with self._reading("/probe/labels"):
+            return self._f["probe/labels"][()]
 
     @property
     def provenance(self) -> dict[str, Any]:
         """The root attributes: kind, versions, run, epoch, source checkpoint and SHA-256…"""
-        return {key: attribute_value(value) for key, value in self._f.attrs.items()}
+        with self._reading("the root attributes"):
+            return {key: attribute_value(value) for key, value in self._f.attrs.items()}
 
 
 def open_activations(path: str | Path) -> ActivationFile:

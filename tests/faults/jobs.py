@@ -26,6 +26,7 @@ PROBE = {
     "compression": "gzip",
     "compression_level": 1,
 }
+SECONDS: dict[str, float] = {}  # how long each job took uninterrupted (set by the tests)
 
 
 def digits() -> Dataset:
@@ -69,7 +70,7 @@ def train_job(folder: Path, dataset: Dataset | None = None) -> train.TrainState:
     )
 
 
-def dump_job(folder: Path) -> Path:
+def dump_job(folder: Path, dataset: Dataset | None = None) -> Path:
     """Dump the last checkpoint's activations on the probe set to folder/activations.h5."""
     return activations.dump_checkpoint(
         checkpoint(folder, EPOCHS[-1]), folder / "activations.h5", DATA, PROBE, EPOCHS[-1], "cpu"

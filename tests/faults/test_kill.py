@@ -51,25 +51,22 @@ def same_run(folder: Path, reference: Path) -> None:
     assert not (folder / "resume").exists()
 
 
-def kill_at_random(
-    child, kind: str, folder: Path, seconds: float, rng: random.Random, check
-) -> None:
-    """Start `kind` KILLS times, SIGKILL it a random time into its work, check the outputs."""
+def kill_at_random(child, kind: str, folder: Path, rng: random.Random, check) -> None:
+    """Start `kind` KILLS times, SIGKILL it a random time into its work (up to as long as
+    the uninterrupted job took), and check the outputs after each kill."""
     for _ in range(KILLS):
         c = child(kind, folder)
-        time.sleep(rng.uniform(0, seconds))
+        time.sleep(rng.uniform(0, jobs.SECONDS[kind]))
         assert c.kill() in (0, -signal.SIGKILL)
         check(folder)
 
 
 @pytest.mark.slow
-def test_training_killed_at_random_points_resumes_to_the_same_run(tmp_path, child):
-    reference = tmp_path / "reference"
-    seconds = child("train", reference).finish()
+def test_training_killed_at_random_points_resumes_to_the_same_run(made, tmp_path, child):
     folder = tmp_path / "killed"
-    kill_at_random(child, "train", folder, seconds, random.Random(9), outputs_are_complete)
+    kill_at_random(child, "train", folder, random.Random(9), outputs_are_complete)
     child("train", folder).finish()
-    same_run(folder, reference)
+    same_run(folder, made)
 
 
 def test_a_kill_while_the_resume_state_is_removed_leaves_a_run_that_completes(
@@ -133,7 +130,8 @@ def same_activations(path: Path, reference: Path) -> None:
             np.testing.assert_array_equal(f.read(layer), g.read(layer))
 
 
-def test_a_dump_killed_while_writing_leaves_no_file(made, tmp_path, child):
+@pytest.mark.slow
+def test_dumps_killed_while_writing_and_at_random_rerun_to_the_same_file(made, tmp_path, child):
     folder = tmp_path / "run"
     shutil.copytree(made / "checkpoints", folder / "checkpoints")
     c = child("dump", folder)
@@ -141,22 +139,11 @@ def test_a_dump_killed_while_writing_leaves_no_file(made, tmp_path, child):
     while not list(folder.glob(".activations.h5.tmp-*")):
         assert time.monotonic() < deadline and c.proc.poll() is None, "the dump ended unseen"
         time.sleep(0.001)
-    assert c.kill() == -signal.SIGKILL
+    assert c.kill() == -signal.SIGKILL  # while the file is being written
     assert not (folder / "activations.h5").exists()
+    kill_at_random(child, "dump", folder, random.Random(3), activations_are_complete)
     child("dump", folder).finish()
     same_activations(folder / "activations.h5", made / "activations.h5")
-
-
-@pytest.mark.slow
-def test_dumps_killed_at_random_points_rerun_to_the_same_file(made, tmp_path, child):
-    reference = tmp_path / "reference"
-    shutil.copytree(made / "checkpoints", reference / "checkpoints")
-    seconds = child("dump", reference).finish()
-    folder = tmp_path / "killed"
-    shutil.copytree(made / "checkpoints", folder / "checkpoints")
-    kill_at_random(child, "dump", folder, seconds, random.Random(3), activations_are_complete)
-    child("dump", folder).finish()
-    same_activations(folder / "activations.h5", reference / "activations.h5")
 
 
 def curve_is_complete(folder: Path) -> None:
@@ -169,13 +156,10 @@ def curve_is_complete(folder: Path) -> None:
 def test_curve_fits_killed_at_random_points_rerun_to_the_same_curve(made, tmp_path, child):
     folder = tmp_path / "killed"
     shutil.copytree(made / "checkpoints", folder / "checkpoints")
-    reference = tmp_path / "reference"
-    shutil.copytree(made / "checkpoints", reference / "checkpoints")
-    seconds = child("curve", reference).finish()
-    kill_at_random(child, "curve", folder, seconds, random.Random(5), curve_is_complete)
+    kill_at_random(child, "curve", folder, random.Random(5), curve_is_complete)
     child("curve", folder).finish()
     got, _ = curves.load_curve(folder / "curve.pt")
-    want, _ = curves.load_curve(reference / "curve.pt")
+    want, _ = curves.load_curve(made / "curve.pt")
     assert torch.equal(got.bends(), want.bends())
 
 
