@@ -336,15 +336,23 @@ class ActivationFile:
         kind = attribute_value(self._f.attrs.get("kind"))
         if kind != KIND:
             what = "no root attribute 'kind'" if kind is None else f"kind is {kind!r}"
-            raise ActivationFileError(f"{self.path}: not a closerlook activation file ({what}); {REBUILD}")
+            raise ActivationFileError(
+                f"{self.path}: not a closerlook activation file ({what}); {REBUILD}"
+            )
         for required in ("layers", "probe/indices", "probe/labels"):
             if required not in self._f:
-                raise ActivationFileError(f"{self.path}: activation file lacks /{required}; {REBUILD}")
+                raise ActivationFileError(
+                    f"{self.path}: activation file lacks /{required}; {REBUILD}"
+                )
         if "layer_order" not in self._f["layers"].attrs:
-            raise ActivationFileError(f"{self.path}: /layers lacks the attribute layer_order; {REBUILD}")
+            raise ActivationFileError(
+                f"{self.path}: /layers lacks the attribute layer_order; {REBUILD}"
+            )
         absent = [n for n in self.layer_names() if n not in self._f["layers"]]
         if absent:
-            raise ActivationFileError(f"{self.path}: layers {absent} are listed but not stored; {REBUILD}")
+            raise ActivationFileError(
+                f"{self.path}: layers {absent} are listed but not stored; {REBUILD}"
+            )
 
     def __enter__(self) -> ActivationFile:
         return self

@@ -7,6 +7,7 @@ fits in memory and is moved to the training device once (DESIGN.md §7).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import pickle
 import tarfile
@@ -191,15 +192,21 @@ def load(data_config: dict[str, Any]) -> Dataset:
     return load_cifar10(data_config["data_dir"])
 
 
+@functools.cache
+def _digits_labels() -> np.ndarray:
+    from sklearn.datasets import load_digits as sk_digits
+
+    return sk_digits().target
+
+
 def split_sizes(data_config: dict[str, Any]) -> dict[str, int]:
     """Images in each split of the dataset a config's `data` section names, without
     loading the images (for checking a config before any job runs)."""
     if data_config["dataset"] == "cifar10":
         return dict(CIFAR10_SIZES)
-    from sklearn.datasets import load_digits as sk_digits
-
-    labels = sk_digits().target
-    tr, va = stratified_split(labels, data_config["val_fraction"], data_config["split_seed"])
+    tr, va = stratified_split(
+        _digits_labels(), data_config["val_fraction"], data_config["split_seed"]
+    )
     return {"train": len(tr), "val": len(va)}
 
 
