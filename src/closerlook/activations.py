@@ -14,12 +14,16 @@ Capture uses forward hooks on the layers of :meth:`LayeredNet.layer_names`: each
 its layer's output for the current batch straight to the file, so memory holds one batch
 of activations, never the whole probe set. Datasets are chunked along the rows (whole
 images per chunk, about :data:`CHUNK_BYTES` each), so one layer — or a few rows of it —
-reads without touching the others. The file is written under a temporary name and renamed
-when complete (:func:`closerlook.provenance.atomic_path`).
+reads without touching the others. Every chunk carries a Fletcher-32 checksum and the
+file's metadata the checksums of HDF5's latest format, both checked on read, so an altered
+file fails instead of giving wrong numbers. The file is
+written under a temporary name and renamed when complete
+(:func:`closerlook.provenance.atomic_path`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -29,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import h5py
 import numpy as np
 
-from closerlook.provenance import atomic_path, write_attrs
+from closerlook.provenance import REBUILD, atomic_path, write_attrs
 
 if TYPE_CHECKING:  # torch loads only for capture, so reading files (and inspect) stays quick
     import torch
@@ -45,6 +49,9 @@ CHUNK_BYTES = 1 << 20  # target size of one stored chunk (HDF5 reads whole chunk
 
 class ActivationFileError(RuntimeError):
     """An activation file that is missing, unreadable, or not written by closerlook."""
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(message.split()))  # always one line
 
 
 class Images(Protocol):
@@ -169,7 +176,8 @@ def dump(
         raise ValueError(f"{n} images but {len(labels)} labels and {len(indices)} indices")
     dtype = np.dtype(storage.dtype)
     torch_dtype = getattr(torch, storage.dtype)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    # the latest format checksums the metadata (attributes, headers) as well as the chunks
+    with atomic_path(path) as tmp, h5py.File(tmp, "w", libver="latest") as f:
         f.attrs["kind"] = KIND
         write_attrs(
             f,
@@ -181,8 +189,8 @@ def dump(
             },
         )
         probe = f.create_group("probe")
-        probe["indices"] = np.asarray(indices, dtype=np.int64)
-        probe["labels"] = np.asarray(labels, dtype=np.int64)
+        for name, values in (("indices", indices), ("labels", labels)):
+            probe.create_dataset(name, data=np.asarray(values, dtype=np.int64), fletcher32=True)
         group = f.create_group("layers", track_order=True)
         group.attrs["layer_order"] = json.dumps(model.layer_names())
 
@@ -196,6 +204,7 @@ def dump(
                     shape=(n, *shape),
                     dtype=dtype,
                     chunks=(chunk_rows(shape, dtype.itemsize, min(batch_size, n)), *shape),
+                    fletcher32=True,
                     **storage.filters(),
                 )
             group[name][row : row + len(values)] = values
@@ -308,7 +317,9 @@ class ActivationFile:
             self._f = h5py.File(self.path, "r")
         except OSError as exc:
             reason = " ".join(str(exc).split())
-            raise ActivationFileError(f"{self.path}: not a readable HDF5 file ({reason})") from exc
+            raise ActivationFileError(
+                f"{self.path}: not a readable HDF5 file ({reason}); {REBUILD}"
+            ) from exc
         try:
             self._check()
         except ActivationFileError:
@@ -317,21 +328,31 @@ class ActivationFile:
         except (OSError, KeyError, ValueError, RuntimeError) as exc:
             self._f.close()
             reason = " ".join(str(exc).split())
-            raise ActivationFileError(f"{self.path}: corrupt activation file ({reason})") from exc
+            raise ActivationFileError(
+                f"{self.path}: corrupt activation file ({reason}); {REBUILD}"
+            ) from exc
 
     def _check(self) -> None:
         kind = attribute_value(self._f.attrs.get("kind"))
         if kind != KIND:
             what = "no root attribute 'kind'" if kind is None else f"kind is {kind!r}"
-            raise ActivationFileError(f"{self.path}: not a closerlook activation file ({what})")
+            raise ActivationFileError(
+                f"{self.path}: not a closerlook activation file ({what}); {REBUILD}"
+            )
         for required in ("layers", "probe/indices", "probe/labels"):
             if required not in self._f:
-                raise ActivationFileError(f"{self.path}: activation file lacks /{required}")
+                raise ActivationFileError(
+                    f"{self.path}: activation file lacks /{required}; {REBUILD}"
+                )
         if "layer_order" not in self._f["layers"].attrs:
-            raise ActivationFileError(f"{self.path}: /layers lacks the attribute layer_order")
+            raise ActivationFileError(
+                f"{self.path}: /layers lacks the attribute layer_order; {REBUILD}"
+            )
         absent = [n for n in self.layer_names() if n not in self._f["layers"]]
         if absent:
-            raise ActivationFileError(f"{self.path}: layers {absent} are listed but not stored")
+            raise ActivationFileError(
+                f"{self.path}: layers {absent} are listed but not stored; {REBUILD}"
+            )
 
     def __enter__(self) -> ActivationFile:
         return self
@@ -367,6 +388,21 @@ class ActivationFile:
     ) -> np.ndarray:
         """Activations of `layer` as an array (N, ...): all rows, a slice, or the given rows
         (any order, repeats allowed, or a boolean mask), in the order asked for."""
+        with self._reading(f"layer {layer!r}"):
+            return self._read(layer, rows)
+
+    @contextlib.contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        """Turn a failed checksum or a damaged chunk while reading `what` into one line."""
+        try:
+            yield
+        except OSError as exc:
+            reason = " ".join(str(exc).split())
+            raise ActivationFileError(
+                f"{self.path}: {what} is corrupt ({reason}); {REBUILD}"
+            ) from exc
+
+    def _read(self, layer: str, rows: slice | Sequence[int] | np.ndarray | None) -> np.ndarray:
         ds = self.dataset(layer)
         if rows is None:
             return ds[()]
@@ -389,26 +425,29 @@ class ActivationFile:
 
     @property
     def probe(self) -> Probe:
-        attrs = self._f.attrs
+        attrs = self.provenance
         return Probe(
-            self._f["probe/indices"][()],
-            self._f["probe/labels"][()],
-            attribute_value(attrs.get("probe_split")),
-            attribute_value(attrs.get("probe_seed")),
+            self.probe_indices,
+            self.probe_labels,
+            attrs.get("probe_split"),
+            attrs.get("probe_seed"),
         )
 
     @property
     def probe_indices(self) -> np.ndarray:
-        return self._f["probe/indices"][()]
+        with self._reading("/probe/indices"):
+            return self._f["probe/indices"][()]
 
     @property
     def probe_labels(self) -> np.ndarray:
-        return self._f["probe/labels"][()]
+        with self._reading("/probe/labels"):
+            return self._f["probe/labels"][()]
 
     @property
     def provenance(self) -> dict[str, Any]:
         """The root attributes: kind, versions, run, epoch, source checkpoint and SHA-256…"""
-        return {key: attribute_value(value) for key, value in self._f.attrs.items()}
+        with self._reading("the root attributes"):
+            return {key: attribute_value(value) for key, value in self._f.attrs.items()}
 
 
 def open_activations(path: str | Path) -> ActivationFile:

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from closerlook.activations import ActivationFile
-from closerlook.provenance import atomic_path, record, sha256, write_attrs
+from closerlook.provenance import atomic_path, record, sha256, verify_source, write_attrs
 from closerlook.similarity import Similarity, layer_similarity
 
 KIND = "similarity"
@@ -103,6 +103,8 @@ def compare_pair(
         ):
             raise ProbeMismatchError(f"{path_a} and {path_b} were dumped on different probe sets")
         pa, pb = fa.provenance, fb.provenance
+        for path, p in ((path_a, pa), (path_b, pb)):  # the checkpoints are still those dumped
+            verify_source(p.get("source_checkpoint"), p.get("source_sha256"), path)
         diverged = bool(pa.get("diverged")) or bool(pb.get("diverged"))
         names_b = set(fb.layer_names())
         shared = [n for n in fa.layer_names() if n in names_b]

@@ -6,7 +6,8 @@ A config is checked in two passes before any job runs:
 2. the cross-references the schema cannot express: a run's model exists, a schedule has
    the parameters its kind needs, frozen layer groups exist in the run's model, a
    distillation teacher is another run (no run is its own teacher, however indirectly) and
-   a saved epoch of it, an analysis names a run and epochs that are saved.
+   a saved epoch of it, an analysis names a run and epochs that are saved, the probe set
+   fits in its split.
 
 Every failure is a :class:`ConfigError` whose message names the key and what is allowed.
 """
@@ -37,7 +38,11 @@ SCHEDULE_PARAMETERS: dict[str, tuple[str, ...]] = {
 
 
 class ConfigError(ValueError):
-    """A configuration value that closerlook cannot run with; the message names the key."""
+    """A configuration value that closerlook cannot run with; the message names the key and
+    is always one line (a line break in a key or value is shown as \\n)."""
+
+    def __init__(self, message: str):
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 def load_schema(path: Path | None = None) -> dict[str, Any]:
@@ -410,6 +415,7 @@ def _check_references(config: dict[str, Any]) -> None:
                 f"'{where}.save_epochs' has {late[0]}; allowed: 0 to epochs ({run['epochs']})"
             )
     _check_teachers(config)
+    _check_probe(config)
     for name in config["similarity"]["analyses"]:
         _check_analysis(config, name)
     for name, c in config["curves"]["connections"].items():
@@ -419,6 +425,19 @@ def _check_references(config: dict[str, Any]) -> None:
         raise ConfigError(
             f"'figures.method' is {method!r}, which similarity.methods does not compute; "
             f"allowed values: {', '.join(config['similarity']['methods'])}"
+        )
+
+
+def _check_probe(config: dict[str, Any]) -> None:
+    """The probe set is no larger than the split it is drawn from."""
+    from closerlook.data import split_sizes
+
+    probe, data = config["probe"], config["data"]
+    available = split_sizes(data)[probe["split"]]
+    if probe["size"] > available:
+        raise ConfigError(
+            f"'probe.size' is {probe['size']} but the {probe['split']!r} split of "
+            f"{data['dataset']} has {available} images; allowed: 2 to {available}"
         )
 
 

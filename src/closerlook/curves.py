@@ -62,7 +62,15 @@ from closerlook import device as devices
 from closerlook import schedules, train
 from closerlook.data import Dataset, Split
 from closerlook.models import LayeredNet
-from closerlook.provenance import atomic_path, record, sha256, write_attrs
+from closerlook.provenance import (
+    atomic_path,
+    load_sealed,
+    record,
+    seal,
+    sha256,
+    verify_source,
+    write_attrs,
+)
 
 log = logging.getLogger("closerlook.curves")
 
@@ -450,12 +458,13 @@ def save_curve(
         **meta,
     }
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        torch.save(seal(obj), tmp)
 
 
 def load_curve(path: str | Path) -> tuple[Curve, dict[str, Any]]:
-    """The curve a file written by :func:`save_curve` holds, on the CPU, and the raw dict."""
-    obj = torch.load(path, map_location="cpu", weights_only=False)
+    """The curve a file written by :func:`save_curve` holds, on the CPU, and the raw dict
+    (a truncated or altered file raises :class:`closerlook.provenance.IntegrityError`)."""
+    obj = load_sealed(path)
     if obj.get("kind") != KIND:
         raise ValueError(f"{path}: not a curve checkpoint (kind {obj.get('kind')!r})")
     from closerlook import models
@@ -529,6 +538,13 @@ def evaluate_curve_file(
     onto it. Writes the curve's HDF5 file (kind="curve") to `out`."""
     dev = devices.resolve(device)
     curve, obj = load_curve(curve_path)
+    made_from = obj.get("provenance", {})
+    for end in ("a", "b"):
+        verify_source(
+            made_from.get(f"source_checkpoint_{end}"),
+            made_from.get(f"source_sha256_{end}"),
+            curve_path,
+        )
     curve.to(dev)
     net = curve.net
     tr, va = data.train.to(dev), data.val.to(dev)

@@ -7,6 +7,7 @@ fits in memory and is moved to the training device once (DESIGN.md §7).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import pickle
 import tarfile
@@ -24,6 +25,7 @@ CIFAR10_TEST_BATCH = "test_batch"
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
 CIFAR10_FOLDER = "cifar-10-batches-py"
+CIFAR10_SIZES = {"train": 50_000, "val": 10_000}
 
 
 class DataError(RuntimeError):
@@ -190,8 +192,30 @@ def load(data_config: dict[str, Any]) -> Dataset:
     return load_cifar10(data_config["data_dir"])
 
 
+@functools.cache
+def _digits_labels() -> np.ndarray:
+    from sklearn.datasets import load_digits as sk_digits
+
+    return sk_digits().target
+
+
+def split_sizes(data_config: dict[str, Any]) -> dict[str, int]:
+    """Images in each split of the dataset a config's `data` section names, without
+    loading the images (for checking a config before any job runs)."""
+    if data_config["dataset"] == "cifar10":
+        return dict(CIFAR10_SIZES)
+    tr, va = stratified_split(
+        _digits_labels(), data_config["val_fraction"], data_config["split_seed"]
+    )
+    return {"train": len(tr), "val": len(va)}
+
+
 def probe_indices(n_available: int, size: int, seed: int) -> np.ndarray:
     """A fixed, sorted random subset of `size` rows out of `n_available`."""
+    if size < 1 or n_available < 1:
+        raise DataError(
+            f"empty probe set: probe.size is {size}, the split has {n_available} images"
+        )
     if size > n_available:
         raise DataError(f"probe.size is {size} but the split has only {n_available} images")
     rng = np.random.default_rng(seed)

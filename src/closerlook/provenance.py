@@ -1,8 +1,20 @@
-"""Safe writes and provenance, shared by every artifact.
+"""Safe writes, provenance and integrity, shared by every artifact.
 
 Every artifact is written to a temporary name in its own folder and renamed with
 `os.replace` once complete, so a killed job never leaves a file under the final name that
 looks complete. Every artifact records where it came from (DESIGN.md §4).
+
+Integrity is checked on read, so a job fails instead of computing numbers from bad data:
+
+- a torch file (checkpoint, curve bends) carries the SHA-256 of its contents, tensors and
+  plain values (:func:`seal`), recomputed by :func:`load_sealed`; pickle and zip alone
+  would load a file with altered weights without complaint;
+- a downstream artifact records the SHA-256 of the files it was made from, and a job that
+  reads it checks that those files, where they still exist, still have it
+  (:func:`verify_source`);
+- HDF5 datasets carry Fletcher-32 checksums, which HDF5 checks on every read.
+
+Every failure is an :class:`IntegrityError` of one line naming the path and the remedy.
 """
 
 from __future__ import annotations
@@ -18,6 +30,18 @@ from pathlib import Path
 from typing import Any
 
 from closerlook import __version__
+
+# What to do about a damaged or stale artifact: Snakemake rebuilds a missing file.
+REBUILD = "delete it and rerun snakemake to rebuild it"
+# The key under which a sealed torch file keeps the SHA-256 of its contents.
+SEAL = "content_sha256"
+
+
+class IntegrityError(RuntimeError):
+    """An artifact that is truncated, altered, or made from a file that has changed since."""
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(message.split()))  # always one line
 
 
 @contextlib.contextmanager
@@ -68,3 +92,78 @@ def write_attrs(node: Any, fields: dict[str, Any]) -> None:
         elif isinstance(value, str):
             value = str(value)  # plain str: h5py cannot store str subclasses
         node.attrs[key] = value
+
+
+# ------------------------------------------------------------------------- integrity
+def content_sha256(obj: Any) -> str:
+    """SHA-256 over a nested structure of mappings and sequences, in a fixed order: every
+    tensor's place, dtype, shape and bytes, and every plain value (str, number, bool,
+    None) with its place. Other objects are left out."""
+    import torch
+
+    h = hashlib.sha256()
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, torch.Tensor):
+            t = node.detach().cpu().contiguous()
+            h.update(f"{where}|{t.dtype}|{tuple(t.shape)}|".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(node, dict):
+            for key in sorted(node, key=str):
+                if key != SEAL:
+                    walk(node[key], f"{where}/{key}")
+        elif isinstance(node, list | tuple):
+            for i, item in enumerate(node):
+                walk(item, f"{where}/{i}")
+        elif node is None or isinstance(node, str | int | float | bool):
+            h.update(f"{where}|{type(node).__name__}|{node!r}\n".encode())
+
+    walk(obj, "")
+    return h.hexdigest()
+
+
+def seal(obj: dict[str, Any]) -> dict[str, Any]:
+    """`obj` with the SHA-256 of its contents under :data:`SEAL`, for :func:`load_sealed`."""
+    return {**obj, SEAL: content_sha256(obj)}
+
+
+def load_sealed(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """Read a torch file, raising :class:`IntegrityError` if it is unreadable (truncated,
+    not a torch file) or its contents differ from the SHA-256 sealed into it when written."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise IntegrityError(f"{path}: no such file; rerun snakemake to build it")
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - zip, pickle and OS errors all mean a bad file
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        raise IntegrityError(
+            f"{path}: unreadable, truncated or not a torch file ({reason}); {REBUILD}"
+        ) from exc
+    if not isinstance(obj, dict):
+        raise IntegrityError(f"{path}: holds a {type(obj).__name__}, not a mapping; {REBUILD}")
+    expected = obj.get(SEAL)
+    if expected is not None and content_sha256(obj) != expected:
+        raise IntegrityError(
+            f"{path}: its contents do not match the SHA-256 recorded when it was written "
+            f"(the file is corrupt); {REBUILD}"
+        )
+    return obj
+
+
+def verify_source(source: str | Path | None, expected: str | None, recorded_in: str | Path) -> None:
+    """Check that `source`, recorded with SHA-256 `expected` in the provenance of
+    `recorded_in`, still has it. A source that no longer exists (or was not recorded) is
+    not checked: the recording artifact stands on its own."""
+    if not source or not expected or not Path(source).is_file():
+        return
+    actual = sha256(source)
+    if actual != expected:
+        raise IntegrityError(
+            f"{recorded_in} was made from {source} with SHA-256 {expected[:12]}…, but that "
+            f"file now has {actual[:12]}… (it changed or is corrupt); if {source} is right, "
+            f"delete {recorded_in} and rerun snakemake, else delete {source} and rerun "
+            f"snakemake to rebuild both"
+        )

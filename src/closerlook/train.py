@@ -40,7 +40,7 @@ from closerlook import device as devices
 from closerlook import distill, models, schedules
 from closerlook.config import config_hash as hash_of
 from closerlook.data import Dataset, Split
-from closerlook.provenance import atomic_path, record, sha256
+from closerlook.provenance import atomic_path, load_sealed, record, seal, sha256
 
 log = logging.getLogger("closerlook.train")
 
@@ -335,7 +335,7 @@ def _snapshot(
 
 def _save(obj: dict[str, Any], path: Path) -> None:
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        torch.save(seal(obj), tmp)
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -347,8 +347,9 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by :func:`train_run`."""
-    return torch.load(path, map_location=map_location, weights_only=False)
+    """Read a checkpoint written by :func:`train_run`; a truncated or altered file raises
+    :class:`closerlook.provenance.IntegrityError` naming the path and the remedy."""
+    return load_sealed(path, map_location=map_location)
 
 
 def model_from_checkpoint(ckpt: Mapping[str, Any]) -> models.LayeredNet:
@@ -438,7 +439,7 @@ def train_run(
 
     train = data.train.to(dev)
     val = data.val.to(dev)
-    state = _resume(resume_dir, resume_hash, model, optimizer, generator)
+    state = _resume(resume_dir, resume_hash, wanted, model, optimizer, generator)
     if state is None:
         shutil.rmtree(resume_dir, ignore_errors=True)
         resume_dir.mkdir(parents=True)
@@ -530,9 +531,14 @@ def train_run(
     return state
 
 
+def _snapshot_path(resume_dir: Path, epoch: int) -> Path:
+    return resume_dir / f"epoch{epoch:03d}.pt"
+
+
 def _resume(
     resume_dir: Path,
     resume_hash: str,
+    wanted: Mapping[int, Path],
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
@@ -548,11 +554,17 @@ def _resume(
     if ckpt.get("resume_hash") != resume_hash:
         log.info("resume state %s is from another configuration; starting over", last)
         return None
+    position = ckpt["schedule"]
+    lost = [
+        e for e in wanted if e <= position["epoch"] and not _snapshot_path(resume_dir, e).exists()
+    ]
+    if lost:
+        log.warning("resume state %s lacks the snapshot of epoch %d; starting over", last, lost[0])
+        return None
     model.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
     generator.set_state(ckpt["rng"]["generator"].cpu())
     torch.set_rng_state(ckpt["rng"]["torch"].cpu())
-    position = ckpt["schedule"]
     return TrainState(position["epoch"], position["step"], ckpt["diverged"], list(ckpt["metrics"]))
 
 
@@ -569,7 +581,7 @@ def _checkpoint(
     """Save the resume state, and a snapshot if this epoch is one to keep."""
     snap = _snapshot(model, optimizer, state, generator, meta, lr)
     if state.epoch in wanted:
-        _save(snap, resume_dir / f"epoch{state.epoch:03d}.pt")
+        _save(snap, _snapshot_path(resume_dir, state.epoch))
     _save(snap, resume_dir / "last.pt")
 
 
@@ -589,11 +601,14 @@ def _finish(
     After a divergence, the epochs not reached are written with the weights at divergence
     and marked as diverged placeholders, so downstream jobs run and figures show the failure."""
     for epoch, final in sorted(wanted.items()):
-        snap = resume_dir / f"epoch{epoch:03d}.pt"
+        snap = _snapshot_path(resume_dir, epoch)
         if not snap.exists():
             if not state.diverged:
                 raise RuntimeError(f"checkpoint for epoch {epoch} is missing in {resume_dir}")
             _save(_snapshot(model, optimizer, state, generator, meta, lr, epoch=epoch), snap)
         _link_or_copy(snap, final)
     write_metrics(state.metrics, metrics_path)
+    # The resume state goes first: a kill while the folder is removed leaves no state that
+    # claims snapshots it no longer has.
+    (resume_dir / "last.pt").unlink(missing_ok=True)
     shutil.rmtree(resume_dir, ignore_errors=True)
