@@ -13,7 +13,7 @@ from closerlook import data
 from closerlook.activations import ActivationFile
 from closerlook.cli import main
 
-from conftest import tool
+from support import tool
 
 
 def snakemake(repo, workdir, config_path, env, *args: str) -> subprocess.CompletedProcess:

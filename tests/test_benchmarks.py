@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from support import REPO
 
 SCRIPTS = sorted((REPO / "benchmarks").glob("*.py"))
 

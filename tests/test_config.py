@@ -8,7 +8,7 @@ import pytest
 from closerlook import config as study
 from closerlook.cli import main
 
-from conftest import tool
+from support import tool
 
 
 def check(cfg):

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from conftest import tool
+from support import tool
 
 
 def run(repo, *cmd):

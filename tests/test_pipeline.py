@@ -15,7 +15,7 @@ import yaml
 from closerlook import config as study
 from closerlook.findings import CLAIMS
 
-from conftest import BIN, reduced_config, tool
+from support import BIN, reduced_config, tool
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import yaml
 from closerlook import compare
 from closerlook import config as study
 
-from conftest import reduced_config, tool
+from support import reduced_config, tool
 
 
 @pytest.mark.slow

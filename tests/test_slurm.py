@@ -30,7 +30,7 @@ from snakemake_executor_plugin_slurm.utils import set_gres_string
 
 from closerlook import config as study
 
-from conftest import REPO, reduced_config, tool
+from support import REPO, reduced_config, tool
 
 PROFILE = REPO / "workflow/profiles/slurm/profile.yaml"
 PAPER = REPO / "workflow/configs/paper.yaml"

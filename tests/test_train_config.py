@@ -8,7 +8,7 @@ import yaml
 
 from closerlook import config as study
 
-from conftest import tool
+from support import tool
 
 RQ_RUNS = {
     "sgdr",

@@ -8,7 +8,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import tool
+from support import tool
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ written under a temporary name and renamed when complete
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -176,7 +177,8 @@ def dump(
         raise ValueError(f"{n} images but {len(labels)} labels and {len(indices)} indices")
     dtype = np.dtype(storage.dtype)
     torch_dtype = getattr(torch, storage.dtype)
-    # the latest format checksums the metadata (attributes, headers) as well as the chunks
+    # the latest format checksums object headers and chunks; attributes kept in a heap are
+    # not, so the root attributes carry a digest of their own (ATTRIBUTES_DIGEST)
     with atomic_path(path) as tmp, h5py.File(tmp, "w", libver="latest") as f:
         f.attrs["kind"] = KIND
         write_attrs(
@@ -191,6 +193,7 @@ def dump(
         probe = f.create_group("probe")
         for name, values in (("indices", indices), ("labels", labels)):
             probe.create_dataset(name, data=np.asarray(values, dtype=np.int64), fletcher32=True)
+        f.attrs[ATTRIBUTES_DIGEST] = attributes_digest(f.attrs)
         group = f.create_group("layers", track_order=True)
         group.attrs["layer_order"] = json.dumps(model.layer_names())
 
@@ -299,6 +302,15 @@ def attribute_value(value: Any) -> Any:
     return value
 
 
+ATTRIBUTES_DIGEST = "attributes_sha256"
+
+
+def attributes_digest(attrs: Any) -> str:
+    """SHA-256 of the root attributes (all but the digest itself) as sorted JSON."""
+    plain = {k: attribute_value(v) for k, v in attrs.items() if k != ATTRIBUTES_DIGEST}
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()
+
+
 class ActivationFile:
     """Read access to one activation file.
 
@@ -338,6 +350,11 @@ class ActivationFile:
             what = "no root attribute 'kind'" if kind is None else f"kind is {kind!r}"
             raise ActivationFileError(
                 f"{self.path}: not a closerlook activation file ({what}); {REBUILD}"
+            )
+        recorded = attribute_value(self._f.attrs.get(ATTRIBUTES_DIGEST))
+        if recorded is not None and recorded != attributes_digest(self._f.attrs):
+            raise ActivationFileError(
+                f"{self.path}: the root attributes (provenance) are corrupt; {REBUILD}"
             )
         for required in ("layers", "probe/indices", "probe/labels"):
             if required not in self._f:
@@ -396,7 +413,9 @@ class ActivationFile:
         """Turn a failed checksum or a damaged chunk while reading `what` into one line."""
         try:
             yield
-        except OSError as exc:
+        except ActivationFileError:
+            raise
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:
             reason = " ".join(str(exc).split())
             raise ActivationFileError(
                 f"{self.path}: {what} is corrupt ({reason}); {REBUILD}"

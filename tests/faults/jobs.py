@@ -6,7 +6,6 @@ Run as a script (``python jobs.py KIND FOLDER``) it is a child process to kill: 
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -29,18 +28,7 @@ PROBE = {
 }
 
 
-def _suite_conftest():
-    """tests/conftest.py under its own name (this folder's conftest shadows `conftest`)."""
-    spec = importlib.util.spec_from_file_location(
-        "closerlook_suite_conftest", Path(__file__).resolve().parents[1] / "conftest.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-reduced_config = _suite_conftest().reduced_config
-tool = _suite_conftest().tool
+from support import reduced_config, tool  # noqa: E402, F401
 
 SECONDS: dict[str, float] = {}  # how long each job took uninterrupted (set by the tests)
 

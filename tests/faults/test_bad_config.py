@@ -11,10 +11,11 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jobs import reduced_config, tool
 
 from closerlook import config as study
 from closerlook.config import ConfigError
+
+from jobs import reduced_config, tool
 
 SCHEMA = study.load_schema()
 CASES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -7,7 +7,6 @@ import shutil
 import zipfile
 
 import h5py
-import jobs
 import numpy as np
 import pytest
 import torch
@@ -17,6 +16,8 @@ from hypothesis import strategies as st
 from closerlook import activations, compare, curves, train
 from closerlook.activations import ActivationFileError
 from closerlook.provenance import REBUILD, IntegrityError, seal
+
+import jobs
 
 FLIPS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -9,13 +9,14 @@ import signal
 import time
 from pathlib import Path
 
-import jobs
 import numpy as np
 import pytest
 import torch
 
 from closerlook import activations, curves, train
 from closerlook.provenance import IntegrityError
+
+import jobs
 
 KILLS = 2  # random kill points per job kind
 

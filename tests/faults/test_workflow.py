@@ -11,9 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import yaml
-from jobs import reduced_config, tool
 
 from closerlook import train
+
+from jobs import reduced_config, tool
 
 
 @pytest.mark.slow

@@ -1,0 +1,30 @@
+"""Helpers shared by the test modules: the repository, the venv's tools, a reduced preset."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str:
+    """A console script of the running interpreter's environment (the project venv)."""
+    path = BIN / name
+    return str(path) if path.exists() else (shutil.which(name) or name)
+
+
+def reduced_config(base: dict) -> dict:
+    """The embedded preset scaled down for tests: same rules and code paths, fewer epochs."""
+    cfg = copy.deepcopy(base)
+    cfg["training"]["epochs"] = 6
+    cfg["runs"]["step"]["schedule"]["milestones"] = [3, 5]
+    cfg["runs"]["step"]["save_epochs"] = [3]
+    cfg["probe"]["size"] = 200
+    cfg["curves"]["connections"]["sgdr_restarts"]["train_epochs"] = 2
+    cfg["curves"]["points"] = 5
+    cfg["curves"]["plane"]["grid"] = 3
+    return cfg
