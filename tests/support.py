@@ -10,6 +10,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
+# The study's figures (DESIGN.md §1), in the order of the research questions.
+STUDY_FIGURES = [
+    "rq1_training",
+    "rq1_line_and_curve",
+    "rq1_loss_plane",
+    "rq1_restart_cca",
+    "rq2_warmup",
+    "rq2_warmup_cca",
+    "rq3_distillation_cca",
+    "rq4_summary",
+]
+
 
 def tool(name: str) -> str:
     """A console script of the running interpreter's environment (the project venv)."""

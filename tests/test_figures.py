@@ -13,6 +13,8 @@ from test_findings import LAYERS, paper_like  # noqa: E402
 from closerlook import config as study  # noqa: E402
 from closerlook import figures, findings  # noqa: E402
 
+from support import STUDY_FIGURES  # noqa: E402
+
 
 @pytest.fixture
 def evidence(embedded_config):
@@ -29,16 +31,7 @@ def draw(cfg, ev, name):
     return figures.study_figure(name, ev, parts, study.run_colours(cfg, runs), verdicts)
 
 
-NAMES = [
-    "rq1_training",
-    "rq1_line_and_curve",
-    "rq1_loss_plane",
-    "rq1_restart_cca",
-    "rq2_warmup",
-    "rq2_warmup_cca",
-    "rq3_distillation_cca",
-    "rq4_summary",
-]
+NAMES = STUDY_FIGURES
 
 
 @pytest.mark.parametrize("name", NAMES)

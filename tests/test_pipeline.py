@@ -15,7 +15,7 @@ import yaml
 from closerlook import config as study
 from closerlook.findings import CLAIMS
 
-from support import BIN, reduced_config, tool
+from support import BIN, STUDY_FIGURES, reduced_config, tool
 
 pytestmark = pytest.mark.slow
 
@@ -107,16 +107,7 @@ def test_a_finished_study_has_nothing_to_do(repo, finished):
 
 
 def study_figure_names() -> list[str]:
-    return [
-        "rq1_training",
-        "rq1_line_and_curve",
-        "rq1_loss_plane",
-        "rq1_restart_cca",
-        "rq2_warmup",
-        "rq2_warmup_cca",
-        "rq3_distillation_cca",
-        "rq4_summary",
-    ]
+    return list(STUDY_FIGURES)
 
 
 def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
