@@ -365,6 +365,25 @@ def _singular_values(m: torch.Tensor) -> torch.Tensor:
     """Singular values of each matrix, descending, as √eig(M Mᴴ) (or Mᴴ M, the smaller):
     a Hermitian eigenvalue problem is cheaper than an SVD, and ρ ≥ 1e-8 keeps full
     accuracy (δρ ≈ ε / 2ρ)."""
+    if m.is_cuda and m.shape[-2] >= m.shape[-1]:
+        # cuSOLVER's batched gesvda solves all frequencies in one call, where eigvalsh
+        # solves matrices of this size one at a time (0.003 s vs 0.14 s for 136 × 128²).
+        # It is approximate: keep its answer where Σσ² matches ‖M‖²_F, and solve the
+        # rest (or all, if it fails, e.g. on zero matrices) as below.
+        try:
+            s = torch.linalg.svdvals(m, driver="gesvda")
+        except torch.linalg.LinAlgError:
+            return _singular_values_eigh(m)
+        frobenius = (m.abs() ** 2).sum(dim=(-2, -1))
+        bad = ((s**2).sum(-1) - frobenius).abs() > 1e-10 * frobenius.clamp_min(1.0)
+        if bad.any():
+            s[bad] = _singular_values_eigh(m[bad])
+        return s
+    return _singular_values_eigh(m)
+
+
+def _singular_values_eigh(m: torch.Tensor) -> torch.Tensor:
+    """Singular values as √eig of the smaller Gram matrix (see _singular_values)."""
     gram = m @ m.mH if m.shape[-2] <= m.shape[-1] else m.mH @ m
     lam = torch.linalg.eigvalsh(gram).flip(-1)
     return lam.clamp_min(0.0).sqrt()
