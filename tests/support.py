@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -40,3 +41,24 @@ def reduced_config(base: dict) -> dict:
     cfg["curves"]["points"] = 5
     cfg["curves"]["plane"]["grid"] = 3
     return cfg
+
+
+def run_snakemake(
+    workdir: Path, env: dict, *args: str, cores: int = 2, timeout: float | None = None
+) -> subprocess.CompletedProcess:
+    """Snakemake on the repository's workflow, in `workdir` with its config.yaml."""
+    cmd = [
+        tool("snakemake"),
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--cores",
+        str(cores),
+        *args,
+    ]
+    return subprocess.run(
+        cmd, capture_output=True, text=True, env=env, cwd=workdir, timeout=timeout
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from pathlib import Path
 
 import h5py
 import pandas as pd
@@ -15,25 +14,9 @@ import yaml
 from closerlook import config as study
 from closerlook.findings import CLAIMS
 
-from support import BIN, STUDY_FIGURES, reduced_config, tool
+from support import BIN, STUDY_FIGURES, reduced_config, run_snakemake
 
 pytestmark = pytest.mark.slow
-
-
-def snakemake(repo: Path, workdir: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
-    cmd = [
-        tool("snakemake"),
-        "--snakefile",
-        str(repo / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        "--cores",
-        "2",
-        *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +26,7 @@ def finished(repo, tmp_path_factory, embedded_config):
     cfg = reduced_config(embedded_config)
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    result = snakemake(repo, workdir, env, "figures")
+    result = run_snakemake(workdir, env, "figures")
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir, study.validate(cfg), env
 
@@ -101,7 +84,7 @@ def test_similarity_tables_are_tidy_and_bounded(finished):
 
 def test_a_finished_study_has_nothing_to_do(repo, finished):
     workdir, _, env = finished
-    result = snakemake(repo, workdir, env, "-n", "figures")
+    result = run_snakemake(workdir, env, "-n", "figures")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
 
@@ -131,7 +114,7 @@ def dry_run_with(repo, finished, edit) -> dict[str, int]:
     edit(cfg)
     changed = workdir / "changed.yaml"
     changed.write_text(yaml.safe_dump(cfg))
-    result = snakemake(repo, workdir, env, "-n", "figures", "--configfile", str(changed))
+    result = run_snakemake(workdir, env, "-n", "figures", "--configfile", str(changed))
     assert result.returncode == 0, result.stderr[-3000:]
     return planned_jobs(result)
 
@@ -157,7 +140,7 @@ def test_every_study_figure_and_findings_exist(finished):
 
 def test_the_report_holds_every_figure(repo, finished):
     workdir, _, env = finished
-    result = snakemake(repo, workdir, env, "figures", "--report", "report.html")
+    result = run_snakemake(workdir, env, "figures", "--report", "report.html")
     assert result.returncode == 0, result.stderr[-3000:]
     html = (workdir / "report.html").read_text(errors="replace")
     for name in study_figure_names():

@@ -1,14 +1,13 @@
 """End to end through Snakemake: a diverging run and a distilled student complete the DAG."""
 
 import copy
-import subprocess
 
 import pandas as pd
 import pytest
 import torch
 import yaml
 
-from support import tool
+from support import run_snakemake
 
 
 @pytest.mark.slow
@@ -32,23 +31,8 @@ def test_divergence_and_distillation_through_the_pipeline(
     }
     cfg["figures"]["formats"] = ["png"]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-    result = subprocess.run(
-        [
-            tool("snakemake"),
-            "--snakefile",
-            str(repo / "Snakefile"),
-            "--directory",
-            str(tmp_path),
-            "--configfile",
-            str(tmp_path / "config.yaml"),
-            "--cores",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        env={**snakemake_env, "PYTHONPATH": str(repo / "src")},
-        cwd=tmp_path,
-    )
+    env = {**snakemake_env, "PYTHONPATH": str(repo / "src")}
+    result = run_snakemake(tmp_path, env, cores=2)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = tmp_path / "results/embedded/runs"
     metrics = pd.read_csv(runs / "blowup/metrics.csv")

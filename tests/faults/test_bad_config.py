@@ -4,7 +4,6 @@ Snakefile runs before any job) with a one-line ConfigError naming the key."""
 from __future__ import annotations
 
 import copy
-import subprocess
 from typing import Any
 
 import pytest
@@ -15,7 +14,8 @@ from hypothesis import strategies as st
 from closerlook import config as study
 from closerlook.config import ConfigError
 
-from jobs import reduced_config, tool
+from jobs import reduced_config
+from support import run_snakemake
 
 SCHEMA = study.load_schema()
 CASES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -234,24 +234,8 @@ def test_snakemake_refuses_a_bad_config_before_any_job(repo, tmp_path, base, sna
     bad = set_at(base, ("runs", "student_distill", "distill", "teacher", "run"), "student_plain")
     bad["runs"]["student_plain"]["distill"] = {"teacher": {"run": "student_distill"}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(bad))
-    result = subprocess.run(
-        [
-            tool("snakemake"),
-            "--snakefile",
-            str(repo / "Snakefile"),
-            "--directory",
-            str(tmp_path),
-            "--configfile",
-            str(tmp_path / "config.yaml"),
-            "--cores",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        env={**snakemake_env, "PYTHONPATH": str(repo / "src")},
-        cwd=tmp_path,
-        timeout=300,
-    )
+    env = {**snakemake_env, "PYTHONPATH": str(repo / "src")}
+    result = run_snakemake(tmp_path, env, cores=1, timeout=300)
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if "cycle of teachers" in line]
     assert lines and "runs.student_" in lines[0] and "distill.teacher.run" in lines[0]
