@@ -26,11 +26,13 @@ import numpy as np
 import pandas as pd
 
 from closerlook.provenance import atomic_path
-from closerlook.results import (
+from closerlook.results import (  # noqa: F401  (Evidence, load_evidence: re-exported)
     CurveEvaluation,
+    Evidence,
     LayerProfile,
     diverged_epoch,
     final_accuracy,
+    load_evidence,
 )
 
 SUPPORTS, CONTRADICTS, INCONCLUSIVE = "supports", "contradicts", "inconclusive"
@@ -117,17 +119,6 @@ class Finding:
     @property
     def claim(self) -> str:
         return CLAIMS[self.claim_id][1]
-
-
-@dataclass
-class Evidence:
-    """What the findings are computed from; anything not configured is left out."""
-
-    questions: Mapping[str, Any]
-    method: str
-    metrics: dict[str, pd.DataFrame] = field(default_factory=dict)
-    profiles: dict[str, list[LayerProfile]] = field(default_factory=dict)
-    curve: CurveEvaluation | None = None
 
 
 # ------------------------------------------------------------------------- measures
@@ -463,28 +454,3 @@ def render(findings: Sequence[Finding], preset: str, method: str) -> str:
 def write(findings: Sequence[Finding], path: str | Path, preset: str, method: str) -> None:
     with atomic_path(path) as tmp:
         Path(tmp).write_text(render(findings, preset, method))
-
-
-def load_evidence(
-    parts: Mapping[str, Sequence[str]],
-    metric_paths: Sequence[str | Path],
-    table_paths: Sequence[str | Path],
-    curve_paths: Sequence[str | Path],
-    questions: Mapping[str, Any] | None,
-    method: str,
-) -> Evidence:
-    """Evidence from files: `metric_paths` in the order of parts["runs"], `table_paths` in
-    the order of parts["analyses"], at most one curve file."""
-    from closerlook.results import layer_profiles, read_curve, read_metrics
-
-    runs, analyses = list(parts.get("runs", [])), list(parts.get("analyses", []))
-    return Evidence(
-        questions=questions or {},
-        method=method,
-        metrics={r: read_metrics(p) for r, p in zip(runs, metric_paths, strict=True)},
-        profiles={
-            a: layer_profiles(pd.read_csv(p), method)
-            for a, p in zip(analyses, table_paths, strict=True)
-        },
-        curve=read_curve(curve_paths[0]) if len(curve_paths) else None,
-    )
