@@ -17,13 +17,11 @@ one method (`figures.method`), accuracies are validation accuracies after the la
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from closerlook.provenance import atomic_path
 from closerlook.results import (  # noqa: F401  (Evidence, load_evidence: re-exported)
