@@ -62,3 +62,18 @@ def run_snakemake(
     return subprocess.run(
         cmd, capture_output=True, text=True, env=env, cwd=workdir, timeout=timeout
     )
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table of a dry run (empty: nothing to do)."""
+    text = result.stdout + result.stderr
+    if "Nothing to be done" in text:
+        return {}
+    lines = text.split("Job stats:")[1].splitlines()
+    jobs = {}
+    for line in lines[3:]:
+        parts = line.split()
+        if not parts or parts[0] == "total":
+            break
+        jobs[parts[0]] = int(parts[1])
+    return jobs

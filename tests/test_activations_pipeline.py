@@ -32,7 +32,7 @@ def test_activation_rule_dumps_a_checkpoint_and_reruns_only_on_probe_changes(
     cfg["probe"].update(size=120, batch_size=32, compression="gzip")
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(cfg))
-    target = tmp_path / "results" / "embedded" / "runs" / "step" / "activations" / "epoch003.h5"
+    target = tmp_path / "results/embedded/runs/step/seed0/activations/epoch003.h5"
     done = snakemake(repo, tmp_path, config_path, snakemake_env, str(target))
     assert done.returncode == 0, done.stderr[-3000:]
 
@@ -43,7 +43,7 @@ def test_activation_rule_dumps_a_checkpoint_and_reruns_only_on_probe_changes(
         np.testing.assert_array_equal(f.probe.labels, dataset.train.labels[rows].numpy())
         prov = f.provenance
         assert (prov["run"], prov["epoch"], prov["compression"]) == ("step", 3, "gzip")
-        assert prov["source_checkpoint"].endswith("runs/step/checkpoints/epoch003.pt")
+        assert prov["source_checkpoint"].endswith("runs/step/seed0/checkpoints/epoch003.pt")
         assert f.layer_names() == ["conv1", "conv2", "conv3", "conv4", "fc1", "logits"]
 
     assert main(["inspect", str(target), "--json"]) == 0

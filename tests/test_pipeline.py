@@ -1,10 +1,10 @@
-"""The embedded pipeline end to end, through a real Snakemake DAG in a temporary folder."""
+"""The embedded pipeline end to end, through a real Snakemake DAG in a temporary folder,
+with two seeds per run."""
 
 from __future__ import annotations
 
 import os
 import re
-import subprocess
 
 import h5py
 import pandas as pd
@@ -14,7 +14,7 @@ import yaml
 from closerlook import config as study
 from closerlook.findings import CLAIMS
 
-from support import BIN, STUDY_FIGURES, reduced_config, run_snakemake
+from support import BIN, STUDY_FIGURES, planned_jobs, reduced_config, run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -24,6 +24,7 @@ def finished(repo, tmp_path_factory, embedded_config):
     """A reduced embedded study, run to completion once for the whole module."""
     workdir = tmp_path_factory.mktemp("pipeline")
     cfg = reduced_config(embedded_config)
+    cfg["seeds"] = 2
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     result = run_snakemake(workdir, env, "figures")
@@ -36,23 +37,33 @@ def test_artifacts_land_where_the_design_says(finished):
     results = workdir / "results" / cfg["preset"]
     for run in cfg["runs"]:
         epochs = study.checkpoint_epochs(study.run_config(cfg, run))
-        for e in epochs:
-            assert (results / "runs" / run / "checkpoints" / f"epoch{e:03d}.pt").stat().st_size > 0
-        metrics = pd.read_csv(results / "runs" / run / "metrics.csv")
-        assert list(metrics["epoch"]) == list(range(cfg["training"]["epochs"] + 1))
-        assert not metrics["diverged"].any()
-        assert not (results / "runs" / run / "resume").exists()
+        for k in (0, 1):
+            folder = results / "runs" / run / f"seed{k}"
+            for e in epochs:
+                assert (folder / "checkpoints" / f"epoch{e:03d}.pt").stat().st_size > 0
+            metrics = pd.read_csv(folder / "metrics.csv")
+            assert list(metrics["epoch"]) == list(range(cfg["training"]["epochs"] + 1))
+            assert not metrics["diverged"].any()
+            assert not (folder / "resume").exists()
+    for curve in cfg["curves"]["connections"]:
+        assert {p.name for p in (results / "curves" / curve).iterdir()} == {
+            "seed0.pt",
+            "seed0.h5",
+            "seed1.pt",
+            "seed1.h5",
+        }
     for fmt in cfg["figures"]["formats"]:
         assert (results / "figures" / f"learning_curves.{fmt}").stat().st_size > 1000
 
 
 def test_activation_files_hold_every_layer_for_the_probe_rows(finished):
     workdir, cfg, _ = finished
-    files = sorted((workdir / "results" / cfg["preset"]).glob("runs/*/activations/*.h5"))
+    files = sorted((workdir / "results" / cfg["preset"]).glob("runs/*/seed*/activations/*.h5"))
     assert files
     for path in files:
         with h5py.File(path) as f:
             assert f.attrs["kind"] == "activations"
+            assert f"seed{f.attrs['replicate']}" == path.parents[1].name
             assert len(f.attrs["source_sha256"]) == 64
             n = cfg["probe"]["size"]
             assert f["probe/indices"].shape == (n,)
@@ -67,6 +78,7 @@ def test_similarity_tables_are_tidy_and_bounded(finished):
         table = pd.read_csv(workdir / "results" / cfg["preset"] / "similarity" / f"{analysis}.csv")
         assert {
             "analysis",
+            "seed",
             "run_a",
             "epoch_a",
             "run_b",
@@ -80,6 +92,9 @@ def test_similarity_tables_are_tidy_and_bounded(finished):
         assert table["value"].between(0, 1 + 1e-9).all()
         pairs = study.analysis_pairs(cfg, analysis)
         assert table.groupby(["run_a", "epoch_a", "run_b", "epoch_b"]).ngroups == len(pairs)
+        assert sorted(table["seed"].unique()) == [0, 1]
+        per_seed = table.groupby("seed")["value"].apply(lambda v: v.to_numpy())
+        assert len(per_seed[0]) == len(per_seed[1])  # the same comparisons in every seed
 
 
 def test_a_finished_study_has_nothing_to_do(repo, finished):
@@ -91,21 +106,6 @@ def test_a_finished_study_has_nothing_to_do(repo, finished):
 
 def study_figure_names() -> list[str]:
     return list(STUDY_FIGURES)
-
-
-def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
-    """Rule -> job count from the 'Job stats' table of a dry run."""
-    text = result.stdout + result.stderr
-    if "Nothing to be done" in text:
-        return {}
-    lines = text.split("Job stats:")[1].splitlines()
-    jobs = {}
-    for line in lines[3:]:
-        parts = line.split()
-        if not parts or parts[0] == "total":
-            break
-        jobs[parts[0]] = int(parts[1])
-    return jobs
 
 
 def dry_run_with(repo, finished, edit) -> dict[str, int]:
@@ -168,6 +168,22 @@ def test_a_similarity_setting_reruns_similarity_and_figures_but_no_training(repo
     assert "similarity_pair" in jobs
     assert {"findings", "rq2_warmup_cca", "rq3_distillation_cca"} <= set(jobs)
     assert not any(rule.startswith(("train_", "activations", "curve_")) for rule in jobs)
+
+
+def test_a_third_seed_trains_only_the_third_replicates(repo, finished):
+    jobs = dry_run_with(repo, finished, lambda c: c.update(seeds=3))
+    assert all(n == 1 for rule, n in jobs.items() if rule.startswith(("train_", "curve_")))
+    assert jobs["activations"] == 19 and jobs["similarity_pair"] == 13
+    assert {"findings", "rq4_summary", "learning_curves"} <= set(jobs)
+
+
+def test_the_replicates_differ_and_figures_show_their_spread(finished):
+    workdir, cfg, _ = finished
+    runs = workdir / "results" / cfg["preset"] / "runs"
+    a, b = (pd.read_csv(runs / "sgdr" / f"seed{k}" / "metrics.csv") for k in (0, 1))
+    assert not a["train_loss"].equals(b["train_loss"])  # seeds 0 and 1 train differently
+    text = (workdir / "results" / cfg["preset"] / "findings.md").read_text()
+    assert "2 seeds" in text
 
 
 def test_one_runs_schedule_reruns_that_run_only(repo, finished):

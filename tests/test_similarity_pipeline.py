@@ -50,7 +50,7 @@ def test_similarity_tables_and_pair_files(repo, tmp_path, embedded_config, snake
         assert table["value"].notna().all()
         for run_a, epoch_a, run_b, epoch_b in pairs:
             name = f"{run_a}.e{epoch_a:03d}--{run_b}.e{epoch_b:03d}.h5"
-            h5 = tmp_path / "results/embedded/similarity" / analysis / name
+            h5 = tmp_path / "results/embedded/similarity" / analysis / "seed0" / name
             with h5py.File(h5) as f:
                 assert f.attrs["kind"] == "similarity"
 

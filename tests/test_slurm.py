@@ -409,7 +409,7 @@ def test_embedded_pipeline_runs_through_sbatch(
     # Same seed, same CPU arithmetic: the cluster reproduces the local run exactly.
     root = f"results/{cfg['preset']}"
     for run in runs:
-        metrics = f"{root}/runs/{run}/metrics.csv"
+        metrics = f"{root}/runs/{run}/seed0/metrics.csv"
         assert read_metrics(cluster_dir / metrics) == read_metrics(local_dir / metrics)
     table = f"{root}/similarity/{analysis}.csv"
     a, b = pd.read_csv(cluster_dir / table), pd.read_csv(local_dir / table)

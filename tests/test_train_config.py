@@ -152,7 +152,7 @@ def test_the_teacher_is_a_dag_dependency_of_its_student(repo, tmp_path, snakemak
         [
             tool("snakemake"),
             "-n",
-            "results/embedded/runs/student_distill/metrics.csv",
+            "results/embedded/runs/student_distill/seed0/metrics.csv",
             "--snakefile",
             str(repo / "Snakefile"),
             "--directory",
@@ -178,7 +178,7 @@ def test_cifar10_training_reads_the_data_and_can_download_it(repo, tmp_path, sna
         [
             tool("snakemake"),
             "-n",
-            "results/paper/runs/sgdr/metrics.csv",
+            "results/paper/runs/sgdr/seed0/metrics.csv",
             "--snakefile",
             str(repo / "Snakefile"),
             "--directory",

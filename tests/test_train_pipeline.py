@@ -35,16 +35,18 @@ def test_divergence_and_distillation_through_the_pipeline(
     result = run_snakemake(tmp_path, env, cores=2)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = tmp_path / "results/embedded/runs"
-    metrics = pd.read_csv(runs / "blowup/metrics.csv")
+    metrics = pd.read_csv(runs / "blowup/seed0/metrics.csv")
     assert metrics["diverged"].tolist() == [False, True]
     assert (
-        "DIVERGED in epoch 1" in (tmp_path / "results/embedded/logs/train/blowup.log").read_text()
+        "DIVERGED in epoch 1"
+        in (tmp_path / "results/embedded/logs/train/blowup.seed0.log").read_text()
     )
-    last = torch.load(runs / "blowup/checkpoints/epoch003.pt", weights_only=False)
+    last = torch.load(runs / "blowup/seed0/checkpoints/epoch003.pt", weights_only=False)
     assert last["placeholder"] and last["provenance"]["epoch"] == 3
     table = pd.read_csv(tmp_path / "results/embedded/similarity/blowup.csv")
     assert table["value"].isna().any()
     assert (tmp_path / "results/embedded/figures/similarity_blowup.png").exists()
-    student = torch.load(runs / "student/checkpoints/epoch003.pt", weights_only=False)
-    assert student["provenance"]["teacher_checkpoint"].endswith("sgdr/checkpoints/epoch003.pt")
-    assert not (runs / "student/resume").exists()
+    student = torch.load(runs / "student/seed0/checkpoints/epoch003.pt", weights_only=False)
+    teacher = student["provenance"]["teacher_checkpoint"]
+    assert teacher.endswith("sgdr/seed0/checkpoints/epoch003.pt")
+    assert not (runs / "student/seed0/resume").exists()

@@ -244,6 +244,7 @@ def dump_checkpoint(
     rows = data.probe_indices(len(split), probe["size"], probe["seed"])
     provenance = record(
         run=ckpt["provenance"]["run"],
+        replicate=int(ckpt["provenance"].get("replicate", 0)),
         epoch=epoch,
         config_hash=ckpt["provenance"]["config_hash"],
         diverged=bool(ckpt["diverged"]),

@@ -40,6 +40,7 @@ SHUFFLED = "_shuffled"
 
 COLUMNS = [
     "analysis",
+    "seed",
     "run_a",
     "epoch_a",
     "run_b",
@@ -91,9 +92,11 @@ def compare_pair(
     seed: int = 0,
     device: str = "auto",
     precision: str = "mixed",
+    replicate: int = 0,
 ) -> PairComparison:
     """Similarity of every shared layer (by name, in `a`'s network order) of two activation
-    files by every method, plus the shuffled baseline of each."""
+    files by every method, plus the shuffled baseline of each (shuffled with `seed`);
+    `replicate` is the training seed k both files come from (the table's `seed` column)."""
     rows: list[dict[str, Any]] = []
     results: dict[tuple[str, str], Similarity] = {}
     with ActivationFile(path_a) as fa, ActivationFile(path_b) as fb:
@@ -128,6 +131,7 @@ def compare_pair(
                 rows.append(
                     {
                         "analysis": analysis,
+                        "seed": replicate,
                         "run_a": pa["run"],
                         "epoch_a": int(pa["epoch"]),
                         "run_b": pb["run"],
@@ -142,6 +146,7 @@ def compare_pair(
                 )
     provenance = record(
         analysis=analysis,
+        replicate=replicate,
         run_a=pa["run"],
         epoch_a=int(pa["epoch"]),
         run_b=pb["run"],

@@ -140,6 +140,16 @@ def run_config(config: Mapping[str, Any], run: str) -> dict[str, Any]:
     return resolved
 
 
+def replicates(config: Mapping[str, Any]) -> list[int]:
+    """The replicate indices k = 0 .. seeds−1 (folders seed{k})."""
+    return list(range(config.get("seeds", 1)))
+
+
+def run_seed(config: Mapping[str, Any], run: str, replicate: int) -> int:
+    """The torch seed of a run's replicate k: the run's `seed` (default 0) + k."""
+    return int(run_config(config, run)["seed"]) + int(replicate)
+
+
 def model_config(config: Mapping[str, Any], run: str) -> dict[str, Any]:
     return copy.deepcopy(config["models"][run_config(config, run)["model"]])
 
@@ -254,6 +264,12 @@ def figure_method(config: Mapping[str, Any]) -> str:
     """The similarity method of the RQ figures and findings: `figures.method`, else the
     first of `similarity.methods`."""
     return config["figures"].get("method") or config["similarity"]["methods"][0]
+
+
+def figure_methods(config: Mapping[str, Any]) -> list[str]:
+    """Every similarity measure the figures draw and findings judge: the primary one
+    (`figure_method`) first, then the rest of `similarity.methods`."""
+    return list(dict.fromkeys([figure_method(config), *config["similarity"]["methods"]]))
 
 
 def run_colours(config: Mapping[str, Any], runs: Iterable[str]) -> dict[str, str]:

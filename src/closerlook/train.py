@@ -411,7 +411,12 @@ def train_run(
     groups = models.layer_groups(model_spec)
     augment = Augment(crop_padding(data.image_shape[-1]), run["flip"]) if run["augment"] else None
 
-    provenance: dict[str, Any] = {"run": run["name"], "config_hash": config_hash}
+    provenance: dict[str, Any] = {
+        "run": run["name"],
+        "replicate": int(run.get("replicate", 0)),
+        "seed": int(run["seed"]),
+        "config_hash": config_hash,
+    }
     objective: Objective = cross_entropy
     if run.get("distill"):
         if teacher_checkpoint is None:

@@ -3,11 +3,11 @@
 
 rule activations:
     input:
-        checkpoint=checkpoint("{run}", "{epoch}"),
+        checkpoint=checkpoint("{run}", "{seed}", "{epoch}"),
     output:
-        activation("{run}", "{epoch}"),
+        activation("{run}", "{seed}", "{epoch}"),
     log:
-        f"{LOGS}/activations/{{run}}.epoch{{epoch}}.log",
+        f"{LOGS}/activations/{{run}}.seed{{seed}}.epoch{{epoch}}.log",
     conda:
         CONDA_ENV
     params:

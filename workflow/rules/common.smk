@@ -7,8 +7,12 @@ CONDA_ENV = "../envs/closerlook.yaml"
 CIFAR10_FILES = [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]
 
 
+SEEDS = study.replicates(config)
+
+
 wildcard_constraints:
     run="[A-Za-z0-9_]+",
+    seed=r"\d+",
     analysis="[A-Za-z0-9_]+",
     epoch=r"\d{3}",
     curve="[A-Za-z0-9_]+",
@@ -19,9 +23,12 @@ def run_settings(run):
     return study.run_config(config, run)
 
 
-def train_params(run):
-    """Exactly the config that a run's checkpoints depend on."""
+def train_params(run, seed):
+    """Exactly the config that one replicate's checkpoints depend on (its torch seed is the
+    run's `seed` + the replicate index)."""
     settings = run_settings(run)
+    settings["seed"] = study.run_seed(config, run, seed)
+    settings["replicate"] = int(seed)
     return {
         "run": settings,
         "model": config["models"][settings["model"]],
@@ -34,41 +41,53 @@ def epoch_tag(epoch):
     return f"{epoch:03d}" if isinstance(epoch, int) else epoch
 
 
-def checkpoint(run, epoch):
-    return f"{RESULTS}/runs/{run}/checkpoints/epoch{epoch_tag(epoch)}.pt"
+def run_dir(run, seed):
+    """One replicate's folder: runs/{run}/seed{k}."""
+    return f"{RESULTS}/runs/{run}/seed{seed}"
+
+
+def checkpoint(run, seed, epoch):
+    return f"{run_dir(run, seed)}/checkpoints/epoch{epoch_tag(epoch)}.pt"
 
 
 def saved_epochs(run):
     return study.checkpoint_epochs(run_settings(run))
 
 
-def activation(run, epoch):
-    return f"{RESULTS}/runs/{run}/activations/epoch{epoch_tag(epoch)}.h5"
+def activation(run, seed, epoch):
+    return f"{run_dir(run, seed)}/activations/epoch{epoch_tag(epoch)}.h5"
 
 
-def metrics(run):
-    return f"{RESULTS}/runs/{run}/metrics.csv"
+def metrics(run, seed):
+    return f"{run_dir(run, seed)}/metrics.csv"
 
 
-def pair_table(analysis, run_a, epoch_a, run_b, epoch_b):
+def all_metrics(runs):
+    """metrics.csv of every replicate of `runs`, run-major (what figures and findings read)."""
+    return [metrics(run, seed) for run in runs for seed in SEEDS]
+
+
+def pair_table(analysis, seed, run_a, epoch_a, run_b, epoch_b):
+    """One pair's table: seed k of run_a against seed k of run_b."""
     return (
-        f"{RESULTS}/similarity/{analysis}/"
+        f"{RESULTS}/similarity/{analysis}/seed{seed}/"
         f"{run_a}.e{epoch_tag(epoch_a)}--{run_b}.e{epoch_tag(epoch_b)}.csv"
     )
 
 
-def pair_coefficients(analysis, run_a, epoch_a, run_b, epoch_b):
+def pair_coefficients(analysis, seed, run_a, epoch_a, run_b, epoch_b):
     """The HDF5 file of one pair's coefficient vectors, beside its table."""
     return (
-        pair_table(analysis, run_a, epoch_a, run_b, epoch_b).removesuffix(".csv")
+        pair_table(analysis, seed, run_a, epoch_a, run_b, epoch_b).removesuffix(".csv")
         + ".h5"
     )
 
 
 def analysis_pair_tables(wildcards):
-    """Input function: the per-pair tables of one analysis."""
+    """Input function: the per-pair tables of one analysis, every seed."""
     return [
-        pair_table(wildcards.analysis, *pair)
+        pair_table(wildcards.analysis, seed, *pair)
+        for seed in SEEDS
         for pair in study.analysis_pairs(config, wildcards.analysis)
     ]
 
@@ -77,23 +96,31 @@ def similarity_table(analysis):
     return f"{RESULTS}/similarity/{analysis}.csv"
 
 
-def curve_bends(curve):
-    """The fitted bends of a curve, a checkpoint of their own."""
-    return f"{RESULTS}/curves/{curve}.pt"
+def curve_bends(curve, seed):
+    """The fitted bends of a curve between seed k's endpoints, a checkpoint of their own."""
+    return f"{RESULTS}/curves/{curve}/seed{seed}.pt"
 
 
-def curve_file(curve):
-    return f"{RESULTS}/curves/{curve}.h5"
+def curve_file(curve, seed):
+    return f"{RESULTS}/curves/{curve}/seed{seed}.h5"
+
+
+def curve_files(curve):
+    """A curve's evaluation in every seed."""
+    return [curve_file(curve, seed) for seed in SEEDS]
 
 
 def all_curves():
-    return [curve_file(c) for c in config["curves"]["connections"]]
+    return [f for c in config["curves"]["connections"] for f in curve_files(c)]
 
 
 def curve_endpoint_checkpoints(wildcards):
-    """Input function: the checkpoints (a, b) a curve joins."""
-    ends = study.curve_endpoints(config, wildcards.curve)
-    return {"a": checkpoint(*ends[0]), "b": checkpoint(*ends[1])}
+    """Input function: the checkpoints (a, b) a curve joins, of the same seed."""
+    (run_a, epoch_a), (run_b, epoch_b) = study.curve_endpoints(config, wildcards.curve)
+    return {
+        "a": checkpoint(run_a, wildcards.seed, epoch_a),
+        "b": checkpoint(run_b, wildcards.seed, epoch_b),
+    }
 
 
 def curve_projected(curve):
@@ -104,14 +131,16 @@ def curve_projected(curve):
 
 
 def curve_projection_checkpoints(wildcards):
-    """Input function: the checkpoints projected onto a curve's loss plane."""
-    return [checkpoint(run, e) for _, run, e in curve_projected(wildcards.curve)]
+    """Input function: the checkpoints (of the same seed) projected onto a curve's plane."""
+    seed = wildcards.seed
+    return [checkpoint(run, seed, e) for _, run, e in curve_projected(wildcards.curve)]
 
 
 def curve_fit_params(wildcards):
     """Exactly the config a curve's bends depend on."""
     return {
         "endpoints": study.curve_endpoints(config, wildcards.curve),
+        "seed": int(wildcards.seed),
         "fit": study.curve_settings(config, wildcards.curve),
         "data": config["data"],
     }
@@ -139,9 +168,14 @@ def all_figures():
 
 
 def teacher_checkpoint(run):
-    """The teacher checkpoint a distilled run reads (a DAG edge), or nothing."""
+    """Input function factory: the checkpoint of the same seed of a distilled run's teacher
+    (a DAG edge), or nothing."""
     t = study.teacher(config, run)
-    return [checkpoint(*t)] if t else []
+
+    def inputs(wildcards):
+        return [checkpoint(t[0], wildcards.seed, t[1])] if t else []
+
+    return inputs
 
 
 def cifar10_files():
@@ -195,9 +229,9 @@ def study_inputs(name):
     def inputs(wildcards):
         p = study_parts(name)
         return {
-            "metrics": [metrics(r) for r in p.get("runs", [])],
+            "metrics": all_metrics(p.get("runs", [])),
             "tables": [similarity_table(a) for a in p.get("analyses", [])],
-            "curves": [curve_file(c) for c in p.get("curves", [])],
+            "curves": [f for c in p.get("curves", [])[:1] for f in curve_files(c)],
         }
 
     return inputs
@@ -216,6 +250,8 @@ def study_params(name):
         "parts": p,
         "colours": study.run_colours(config, runs),
         "method": study.figure_method(config),
+        "methods": study.figure_methods(config),
+        "seeds": SEEDS,
         "dpi": config["figures"]["dpi"],
     }
     if name.startswith(("rq2", "rq4")):
@@ -231,6 +267,8 @@ def findings_params():
         "parts": study_parts("rq4_summary"),
         "questions": config["questions"],
         "method": study.figure_method(config),
+        "methods": study.figure_methods(config),
+        "seeds": SEEDS,
         "findings": config["findings"],
         "preset": config["preset"],
     }

@@ -1,5 +1,6 @@
-# Mode connectivity: fit a curve between two checkpoints (its bends are a checkpoint of
-# their own), then evaluate line, curve and loss plane into one HDF5 file per curve.
+# Mode connectivity: fit a curve between two checkpoints of the same seed (its bends are a
+# checkpoint of their own), then evaluate line, curve and loss plane into one HDF5 file
+# per curve and seed.
 # Evaluation settings (points, BN subset, plane grid) rerun only the evaluation.
 
 
@@ -7,9 +8,9 @@ rule curve_fit:
     input:
         unpack(curve_endpoint_checkpoints),
     output:
-        curve_bends("{curve}"),
+        curve_bends("{curve}", "{seed}"),
     log:
-        f"{LOGS}/curves/{{curve}}.fit.log",
+        f"{LOGS}/curves/{{curve}}.seed{{seed}}.fit.log",
     conda:
         CONDA_ENV
     params:
@@ -20,12 +21,12 @@ rule curve_fit:
 
 rule curve_evaluate:
     input:
-        bends=curve_bends("{curve}"),
+        bends=curve_bends("{curve}", "{seed}"),
         projected=curve_projection_checkpoints,
     output:
-        curve_file("{curve}"),
+        curve_file("{curve}", "{seed}"),
     log:
-        f"{LOGS}/curves/{{curve}}.evaluate.log",
+        f"{LOGS}/curves/{{curve}}.seed{{seed}}.evaluate.log",
     conda:
         CONDA_ENV
     params:

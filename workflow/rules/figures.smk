@@ -4,7 +4,7 @@
 
 rule learning_curves:
     input:
-        metrics=[metrics(run) for run in config["runs"]],
+        metrics=all_metrics(config["runs"]),
     output:
         figure_files("learning_curves"),
     log:
@@ -14,6 +14,7 @@ rule learning_curves:
         CONDA_ENV
     params:
         runs=list(config["runs"]),
+        seeds=SEEDS,
         colours=study.run_colours(config, config["runs"]),
         dpi=config["figures"]["dpi"],
     script:
@@ -31,7 +32,7 @@ rule similarity_figure:
     conda:
         CONDA_ENV
     params:
-        methods=config["similarity"]["methods"],
+        methods=study.figure_methods(config),
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/similarity_figure.py"

@@ -1,18 +1,20 @@
-# Similarity: one job per pair of activation files (a tidy table and an HDF5 file of
-# coefficient vectors), then one tidy table per analysis.
+# Similarity: one job per pair of activation files of the same seed (a tidy table and an
+# HDF5 file of coefficient vectors), then one tidy table per analysis holding every seed.
 
 
 rule similarity_pair:
     input:
-        a=activation("{run_a}", "{epoch_a}"),
-        b=activation("{run_b}", "{epoch_b}"),
+        a=activation("{run_a}", "{seed}", "{epoch_a}"),
+        b=activation("{run_b}", "{seed}", "{epoch_b}"),
     output:
-        table=pair_table("{analysis}", "{run_a}", "{epoch_a}", "{run_b}", "{epoch_b}"),
+        table=pair_table(
+            "{analysis}", "{seed}", "{run_a}", "{epoch_a}", "{run_b}", "{epoch_b}"
+        ),
         coefficients=pair_coefficients(
-            "{analysis}", "{run_a}", "{epoch_a}", "{run_b}", "{epoch_b}"
+            "{analysis}", "{seed}", "{run_a}", "{epoch_a}", "{run_b}", "{epoch_b}"
         ),
     log:
-        f"{LOGS}/similarity/{{analysis}}/{{run_a}}.e{{epoch_a}}--{{run_b}}.e{{epoch_b}}.log",
+        f"{LOGS}/similarity/{{analysis}}/seed{{seed}}/{{run_a}}.e{{epoch_a}}--{{run_b}}.e{{epoch_b}}.log",
     wildcard_constraints:
         run_a="[A-Za-z0-9_]+",
         run_b="[A-Za-z0-9_]+",

@@ -1,7 +1,8 @@
-# Train: one job per configured run. It writes the checkpoint of every saved epoch
-# (initialisation, SGDR cycle ends, save_epochs, the last) and metrics.csv. Progress
-# lives in runs/{run}/resume/, outside the declared outputs, so a killed job resumes.
-# A distilled run reads its teacher's checkpoint: the teacher trains first.
+# Train: one job per configured run and seed. It writes the checkpoint of every saved
+# epoch (initialisation, SGDR cycle ends, save_epochs, the last) and metrics.csv under
+# runs/{run}/seed{k}/. Progress lives in runs/{run}/seed{k}/resume/, outside the declared
+# outputs, so a killed job resumes. A distilled run reads the checkpoint of the same seed of
+# its teacher: that teacher trains first.
 
 
 rule download_cifar10:
@@ -28,16 +29,18 @@ for run in config["runs"]:
             data=dataset_files(),
             teacher=teacher_checkpoint(run),
         output:
-            checkpoints=[checkpoint(run, e) for e in saved_epochs(run)],
-            metrics=metrics(run),
+            checkpoints=[checkpoint(run, "{seed}", e) for e in saved_epochs(run)],
+            metrics=metrics(run, "{seed}"),
         log:
-            f"{LOGS}/train/{run}.log",
+            f"{LOGS}/train/{run}.seed{{seed}}.log",
         conda:
             CONDA_ENV
         params:
-            settings=train_params(run),
+            settings=lambda wildcards, run=run: train_params(run, wildcards.seed),
             epochs=saved_epochs(run),
-            config_hash=study.config_hash(train_params(run)),
-            resume_dir=f"{RESULTS}/runs/{run}/resume",
+            config_hash=lambda wildcards, run=run: study.config_hash(
+                train_params(run, wildcards.seed)
+            ),
+            resume_dir=lambda wildcards, run=run: f"{run_dir(run, wildcards.seed)}/resume",
         script:
             "../scripts/train.py"

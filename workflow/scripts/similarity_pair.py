@@ -16,6 +16,7 @@ pair = compare.compare_pair(
     seed=p.seed,
     device=p.device,
     precision=p.precision,
+    replicate=int(snakemake.wildcards.seed),
 )
 compare.write_coefficients(pair, snakemake.output.coefficients)
 compare.write_table(pair.table, snakemake.output.table)

@@ -1,0 +1,114 @@
+"""Seeds fan the DAG out: every run, dump, comparison and curve once per seed, each pairing
+like with like (seed k with seed k), and the aggregates once over all seeds."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+import yaml
+
+from closerlook import config as study
+
+from support import BIN, planned_jobs, run_snakemake
+
+PER_SEED = ("train_", "activations", "similarity_pair", "curve_fit", "curve_evaluate")
+
+
+def dry_run(tmp_path, env, cfg, *targets):
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    result = run_snakemake(tmp_path, env, "-n", *(targets or ("figures",)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def job_blocks(result, rule: str) -> list[str]:
+    """The printed blocks (input, output, ...) of every planned job of `rule`."""
+    text = result.stdout + result.stderr
+    return [
+        b for b in re.split(r"\n(?=\[|rule |localrule )", text) if b.startswith(f"rule {rule}:")
+    ]
+
+
+@pytest.fixture(scope="module")
+def plans(tmp_path_factory, embedded_config):
+    """Dry runs of the embedded preset with one, two and three seeds."""
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    out = {}
+    for n in (1, 2, 3):
+        cfg = {**embedded_config, "seeds": n}
+        out[n] = dry_run(tmp_path_factory.mktemp(f"seeds{n}"), env, cfg)
+    return out
+
+
+def test_per_seed_jobs_scale_with_seeds_and_aggregates_do_not(plans, embedded_config):
+    one = planned_jobs(plans[1])
+    cfg = study.validate(embedded_config)
+    compared = {
+        end
+        for a in cfg["similarity"]["analyses"]
+        for p in study.analysis_pairs(cfg, a)
+        for end in ((p[0], p[1]), (p[2], p[3]))
+    }
+    assert one["activations"] == len(compared)  # one dump per compared checkpoint
+    for n in (2, 3):
+        jobs = planned_jobs(plans[n])
+        assert set(jobs) == set(one)
+        for rule, count in one.items():
+            want = n * count if rule.startswith(PER_SEED) else count
+            assert jobs[rule] == want, (n, rule, jobs[rule])
+
+
+def seed_of(path: str) -> str:
+    return re.search(r"/seed(\d+)[/.]", path).group(1)
+
+
+def test_comparisons_pair_seed_k_with_seed_k(plans):
+    blocks = job_blocks(plans[3], "similarity_pair")
+    assert len(blocks) == planned_jobs(plans[3])["similarity_pair"]
+    for block in blocks:
+        inputs = re.search(r"input: (.*)", block).group(1).split(", ")
+        outputs = re.search(r"output: (.*)", block).group(1).split(", ")
+        assert len({seed_of(p) for p in inputs + outputs}) == 1, block
+    seeds = {seed_of(re.search(r"output: (\S+)", b).group(1)) for b in blocks}
+    assert seeds == {"0", "1", "2"}
+
+
+def test_a_student_learns_from_the_teacher_of_its_own_seed(plans):
+    blocks = job_blocks(plans[3], "train_student_distill")
+    assert len(blocks) == 3
+    for block in blocks:
+        teacher = re.search(r"input: (\S+)", block).group(1)
+        output = re.search(r"output: (\S+)", block).group(1)
+        assert "/runs/teacher/" in teacher and seed_of(teacher) == seed_of(output)
+
+
+def test_curves_join_checkpoints_of_one_seed(plans):
+    blocks = job_blocks(plans[2], "curve_fit")
+    assert len(blocks) == 2
+    for block in blocks:
+        paths = re.search(r"input: (.*)", block).group(1).split(", ")
+        out = re.search(r"output: (\S+)", block).group(1)
+        assert len(paths) == 2 and {seed_of(p) for p in paths} == {seed_of(out)}
+
+
+def test_findings_read_every_seed_of_every_run(plans, embedded_config):
+    (block,) = job_blocks(plans[3], "findings")
+    inputs = re.search(r"input: (.*)", block).group(1).split(", ")
+    metrics = [p for p in inputs if p.endswith("metrics.csv")]
+    runs = {p.split("/runs/")[1].split("/")[0] for p in metrics}
+    assert len(metrics) == 3 * len(runs) and {seed_of(p) for p in metrics} == {"0", "1", "2"}
+
+
+def test_seeds_must_be_a_positive_count(embedded_config):
+    with pytest.raises(study.ConfigError, match="'seeds'"):
+        study.validate({**embedded_config, "seeds": 0})
+    assert study.replicates(study.validate({**embedded_config, "seeds": 3})) == [0, 1, 2]
+
+
+def test_replicate_k_trains_with_the_runs_seed_plus_k(embedded_config):
+    cfg = study.validate({**embedded_config, "seeds": 3})
+    cfg["runs"]["teacher"]["seed"] = 7
+    assert [study.run_seed(cfg, "teacher", k) for k in (0, 1, 2)] == [7, 8, 9]
+    assert [study.run_seed(cfg, "sgdr", k) for k in (0, 1, 2)] == [0, 1, 2]
