@@ -1,5 +1,6 @@
 """The study's figures on hand-made evidence: labelled axes, layer order, log scales,
-baselines dashed, colours stable per run, and files in every format."""
+baselines dashed, colours stable per run, files in every format; means over seeds with a
+95% t-interval band (none with one seed) and one panel per similarity measure."""
 
 from __future__ import annotations
 
@@ -7,36 +8,70 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.colors as mcolors  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from test_findings import LAYERS, paper_like  # noqa: E402
+from evidence import LAYERS, METHODS, curve, paper_like  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
+from matplotlib.container import BarContainer  # noqa: E402
 
 from closerlook import config as study  # noqa: E402
-from closerlook import figures, findings  # noqa: E402
+from closerlook import figures  # noqa: E402
 
 from support import STUDY_FIGURES  # noqa: E402
 
+VERDICTS = [
+    ("RQ1.1", "supports", "the straight line crosses a barrier of 1.49"),
+    ("RQ2.1", "inconclusive", "large_batch diverged"),
+    ("RQ3.1", "contradicts", "distillation lowers deeper-layer similarity"),
+]
+PROFILE_FIGURES = ["rq1_restart_cca", "rq2_warmup_cca", "rq3_distillation_cca"]
+
 
 @pytest.fixture
-def evidence(embedded_config):
-    cfg = study.validate(embedded_config)
-    return cfg, paper_like(cfg["questions"])
+def cfg(embedded_config):
+    return study.validate(embedded_config)
+
+
+def evidence(cfg, seeds=(0,), methods=("dft_svcca",)):
+    return paper_like(cfg["questions"], seeds=seeds, methods=methods)
 
 
 def draw(cfg, ev, name):
     parts = study.question_parts(cfg)[name]
-    runs = list(cfg["runs"])
-    verdicts = [
-        (f.claim_id, f.verdict, f.reason) for f in findings.all_findings(ev, findings.Settings())
-    ]
-    return figures.study_figure(name, ev, parts, study.run_colours(cfg, runs), verdicts)
+    colours = study.run_colours(cfg, list(cfg["runs"]))
+    return figures.study_figure(name, ev, parts, colours, VERDICTS)
 
 
-NAMES = STUDY_FIGURES
+def bands(ax) -> list[PolyCollection]:
+    return [c for c in ax.collections if isinstance(c, PolyCollection)]
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_every_axis_is_labelled(evidence, name):
-    fig = draw(*evidence, name)
+def bar_container(ax) -> BarContainer:
+    (bars,) = [c for c in ax.containers if isinstance(c, BarContainer)]
+    return bars
+
+
+def plot_axes(fig) -> list:
+    """Axes that hold data (no colorbars, no text-only panels)."""
+    return [ax for ax in fig.axes if ax.axison and ax.lines]
+
+
+@pytest.fixture
+def one(cfg):
+    return cfg, evidence(cfg)
+
+
+@pytest.fixture
+def three(cfg):
+    return cfg, evidence(cfg, seeds=(0, 1, 2), methods=METHODS)
+
+
+@pytest.mark.parametrize("name", STUDY_FIGURES)
+@pytest.mark.parametrize("seeds", [(0,), (0, 1, 2)])
+def test_every_axis_is_labelled(cfg, name, seeds):
+    ev = evidence(cfg, seeds=seeds, methods=METHODS[: len(seeds) + 1])
+    fig = draw(cfg, ev, name)
     axes = [ax for ax in fig.axes if ax.axison and ax.get_label() != "<colorbar>"]
     assert axes
     for ax in axes:
@@ -46,18 +81,86 @@ def test_every_axis_is_labelled(evidence, name):
     figures.plt.close(fig)
 
 
-def test_layer_axes_are_in_network_order_with_dashed_baselines(evidence):
-    fig = draw(*evidence, "rq3_distillation_cca")
+def test_layer_axes_are_in_network_order_with_dashed_baselines(one):
+    fig = draw(*one, "rq3_distillation_cca")
     (ax,) = fig.axes
     assert [t.get_text() for t in ax.get_xticklabels()] == LAYERS
     styles = [line.get_linestyle() for line in ax.lines]
     assert styles.count("-") == 2 and styles.count("--") >= 2
-    assert ax.get_legend() is not None
+    assert fig.legends
     figures.plt.close(fig)
 
 
-def test_losses_spanning_decades_get_a_log_axis(evidence):
-    fig = draw(*evidence, "rq1_training")
+@pytest.mark.parametrize("name", PROFILE_FIGURES)
+def test_profile_figures_have_one_panel_per_measure_titled_by_it(three, name):
+    cfg, ev = three
+    fig = draw(cfg, ev, name)
+    panels = plot_axes(fig)
+    assert [ax.get_title() for ax in panels] == ["DFT-SVCCA", "SVCCA", "PWCCA", "linear CKA"]
+    for ax in panels:
+        assert [t.get_text() for t in ax.get_xticklabels()] == LAYERS
+        assert ax.get_title() in ax.get_ylabel()
+        assert any(line.get_linestyle() == "--" for line in ax.lines)
+        assert bands(ax), (name, ax.get_title())
+    assert "mean of 3 seeds, band: 95% t-interval" in fig._suptitle.get_text()
+    figures.plt.close(fig)
+
+
+def test_profile_panels_draw_the_mean_with_its_interval(three):
+    cfg, ev = three
+    fig = draw(cfg, ev, "rq3_distillation_cca")
+    ax = plot_axes(fig)[0]
+    distilled = next(line for line in ax.lines if line.get_label() == "teacher vs student_distill")
+    # the seeds are shifted by 0, -0.005, +0.005: the mean is the unshifted profile
+    np.testing.assert_allclose(distilled.get_ydata(), [0.8, 0.75, 0.7, 0.7, 0.8, 0.85])
+    (path,) = bands(ax)[0].get_paths()
+    ys = path.vertices[:, 1]
+    half = 4.302653 * 0.005 / np.sqrt(3)  # t_{0.975, 2} s / sqrt(n), s = 0.005
+    assert ys.min() == pytest.approx(0.7 - half, abs=1e-6)
+    assert ys.max() == pytest.approx(0.85 + half, abs=1e-6)
+    figures.plt.close(fig)
+
+
+@pytest.mark.parametrize("name", ["rq1_training", "rq2_warmup", "rq1_line_and_curve"])
+def test_three_seeds_draw_bands_and_say_so(three, name):
+    fig = draw(*three, name)
+    assert any(bands(ax) for ax in fig.axes)
+    assert "mean of 3 seeds, band: 95% t-interval" in fig._suptitle.get_text()
+    figures.plt.close(fig)
+
+
+@pytest.mark.parametrize("name", [*STUDY_FIGURES])
+def test_one_seed_draws_no_band(one, name):
+    fig = draw(*one, name)
+    assert not any(bands(ax) for ax in fig.axes), name
+    title = fig._suptitle.get_text() if fig._suptitle else ""
+    assert "seeds" not in title
+    figures.plt.close(fig)
+
+
+def test_training_curves_are_the_mean_over_seeds(three):
+    cfg, ev = three
+    fig = draw(cfg, ev, "rq1_training")
+    acc = fig.axes[1]
+    sgdr = next(line for line in acc.lines if line.get_label() == "sgdr")
+    assert sgdr.get_ydata()[-1] == pytest.approx(98.0)  # JITTER averages out over seeds 0-2
+    figures.plt.close(fig)
+
+
+def test_summary_accuracy_bars_carry_interval_error_bars(three, one):
+    fig = draw(*three, "rq4_summary")
+    bars = fig.axes[0]
+    assert len(bars.patches) == len(three[1].metrics)
+    assert bar_container(bars).errorbar is not None
+    assert any(bands(ax) for ax in fig.axes[1:2])
+    figures.plt.close(fig)
+    fig = draw(*one, "rq4_summary")
+    assert bar_container(fig.axes[0]).errorbar is None
+    figures.plt.close(fig)
+
+
+def test_losses_spanning_decades_get_a_log_axis(one):
+    fig = draw(*one, "rq1_training")
     loss, acc, lr = fig.axes[:3]
     assert loss.get_yscale() == "log" and acc.get_yscale() == "linear"
     assert "%" in acc.get_ylabel() and "epoch" in loss.get_xlabel()
@@ -65,10 +168,11 @@ def test_losses_spanning_decades_get_a_log_axis(evidence):
     assert figures.spans_decades([1.0, 0.001]) and not figures.spans_decades([1.0, 0.5])
 
 
-def test_a_setup_has_the_same_colour_in_every_figure(evidence):
-    cfg, ev = evidence
+@pytest.mark.parametrize("seeds", [(0,), (0, 1, 2)])
+def test_a_setup_has_the_same_colour_in_every_figure(cfg, seeds):
+    ev = evidence(cfg, seeds=seeds, methods=METHODS[:2])
     want = mcolors.to_rgba(study.run_colours(cfg, ["large_batch"])["large_batch"])
-    seen = []
+    seen, shaded = [], []
     for name in ("rq2_warmup", "rq2_warmup_cca"):
         fig = draw(cfg, ev, name)
         for ax in fig.axes:
@@ -77,19 +181,76 @@ def test_a_setup_has_the_same_colour_in_every_figure(evidence):
                 for line in ax.lines
                 if line.get_label().startswith("large_batch (")
             ]
+            shaded += [tuple(c.get_facecolor()[0][:3]) for c in bands(ax)]
         figures.plt.close(fig)
-    assert len(seen) >= 2 and all(c == want for c in seen)
+    assert len(seen) >= 3 and all(c == want for c in seen)
+    if len(seeds) > 1:
+        assert want[:3] in shaded
 
 
-def test_barrier_heights_appear_in_the_legend(evidence):
-    fig = draw(*evidence, "rq1_line_and_curve")
+def test_barrier_heights_appear_in_the_legend(one):
+    fig = draw(*one, "rq1_line_and_curve")
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert any("straight line (barrier 1.49)" in s for s in labels)
     figures.plt.close(fig)
 
 
-def test_save_writes_every_format(evidence, tmp_path):
-    fig = draw(*evidence, "rq4_summary")
+def test_barrier_legend_shows_the_interval_over_seeds(three):
+    fig = draw(*three, "rq1_line_and_curve")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    # barriers 1.49, 1.44, 1.54: s = 0.05, half-width 4.303 * 0.05 / sqrt(3) = 0.124
+    assert any("train loss, straight line (barrier 1.49 [1.37, 1.61])" in s for s in labels)
+    figures.plt.close(fig)
+
+
+def test_small_barriers_keep_three_significant_digits():
+    lc = figures.line_and_curve({0: curve(line_peak=0.0223, curve_peak=0.0101, end=0.01)})
+    labels = [t.get_text() for t in lc.axes[0].get_legend().get_texts()]
+    assert any("straight line (barrier 0.0123)" in s for s in labels)
+    figures.plt.close(lc)
+
+
+def test_loss_plane_names_its_seed(three):
+    fig = draw(*three, "rq1_loss_plane")
+    assert "seed 0" in fig._suptitle.get_text()
+    figures.plt.close(fig)
+
+
+def test_layer_similarity_draws_every_pairs_mean_per_measure():
+    rows = []
+    for seed, shift in enumerate([0.0, -0.01, 0.01]):
+        for m in ("svcca", "cka"):
+            for i, layer in enumerate(LAYERS):
+                for method, value in ((m, 0.5 + 0.05 * i + shift), (f"{m}_shuffled", 0.1)):
+                    rows.append(("a", 1, "b", 2, layer, i, method, value, seed))
+    cols = ["run_a", "epoch_a", "run_b", "epoch_b", "layer", "layer_index", "method", "value"]
+    table = pd.DataFrame(rows, columns=[*cols, "seed"]).sample(frac=1, random_state=0)
+    fig = figures.layer_similarity(table, ["svcca", "cka"], "a vs b")
+    panels = plot_axes(fig)
+    assert [ax.get_title() for ax in panels] == ["SVCCA", "linear CKA"]
+    for ax in panels:
+        assert [t.get_text() for t in ax.get_xticklabels()] == LAYERS
+        solid = [line for line in ax.lines if line.get_linestyle() == "-"]
+        assert len(solid) == 1
+        np.testing.assert_allclose(solid[0].get_ydata(), 0.5 + 0.05 * np.arange(6))
+        assert len(bands(ax)) == 1
+    figures.plt.close(fig)
+
+
+def test_learning_curves_average_every_runs_seeds():
+    from evidence import metrics
+
+    frames = {"a": {0: metrics(0.9), 1: metrics(0.8)}, "b": {0: metrics(0.7)}}
+    fig = figures.learning_curves(frames, {"a": "C0", "b": "C1"})
+    acc = fig.axes[1]
+    ends = {line.get_label(): line.get_ydata()[-1] for line in acc.lines}
+    assert ends == {"a": pytest.approx(85.0), "b": pytest.approx(70.0)}
+    assert len(bands(acc)) == 1  # run b has one seed: no band
+    figures.plt.close(fig)
+
+
+def test_save_writes_every_format(three, tmp_path):
+    fig = draw(*three, "rq4_summary")
     paths = [tmp_path / "summary.png", tmp_path / "summary.pdf"]
     figures.save(fig, paths, dpi=60)
     assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"

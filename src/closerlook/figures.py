@@ -6,8 +6,13 @@ writes it in every configured format. Colours are fixed per run name (`run_colou
 setup looks the same in every figure; the shuffled baseline of a similarity is drawn dashed
 in its pair's colour.
 
+Every per-run quantity is drawn as its mean across seeds; with two or more seeds a band of
+the same colour (or error bars) shows the 95% Student-t interval of that mean
+(closerlook.stats). Per-layer similarity is drawn as small multiples, one panel per computed
+measure, the primary measure first.
+
 - RQ1: `training_curves` (loss, accuracy, learning rate per epoch), `line_and_curve`
-  (Gotmare et al. Fig. 2), `loss_plane` (Fig. 3), `layer_profiles` across restarts;
+  (Gotmare et al. Fig. 2), `loss_plane` (Fig. 3, one seed), `layer_profiles` across restarts;
 - RQ2: `training_curves` of the warmup setups (Fig. 4a, b), `layer_profiles` of
   initialisation against the end of warmup (Fig. 4c);
 - RQ3: `layer_profiles` of teacher against both students (Fig. 6);
@@ -32,13 +37,25 @@ from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from closerlook.provenance import atomic_path  # noqa: E402
-from closerlook.results import CurveEvaluation, LayerProfile, diverged_epoch  # noqa: E402
+from closerlook.results import (  # noqa: E402
+    CurveEvaluation,
+    LayerProfile,
+    barrier_intervals,
+    diverged_epoch,
+    final_accuracies,
+    mean_metrics,
+    mean_paths,
+    mean_profiles,
+    profiles_by_seed,
+)
+from closerlook.stats import Interval, mean_interval  # noqa: E402
 
 if TYPE_CHECKING:
-    from closerlook.findings import Evidence
+    from closerlook.results import Evidence
 
 PALETTE = plt.get_cmap("tab10").colors
 GREY = (0.3, 0.3, 0.3)
+BAND_ALPHA = 0.2
 METRIC_LABELS = {
     "train_loss": "training loss (cross-entropy)",
     "val_loss": "validation loss (cross-entropy)",
@@ -46,6 +63,14 @@ METRIC_LABELS = {
     "val_acc": "validation accuracy (%)",
     "lr": "learning rate",
 }
+MEASURES = {"svcca": "SVCCA", "pwcca": "PWCCA", "cka": "linear CKA", "dft_svcca": "DFT-SVCCA"}
+
+Profiles = Sequence[tuple[LayerProfile, str, object]]  # (profile, label, colour) each
+
+
+def measure_name(method: str) -> str:
+    """How a similarity measure is named in titles and axis labels."""
+    return MEASURES.get(method, method.upper().replace("_", "-"))
 
 
 def colour(name: str, names: Sequence[str]) -> tuple[float, float, float]:
@@ -66,9 +91,41 @@ def spans_decades(values: np.ndarray | Sequence[float], decades: float = 1.0) ->
     return len(v) > 1 and math.log10(v.max() / v.min()) > decades
 
 
+def seeds_note(n: int) -> str:
+    """What a band means, for titles and legends ("" with a single seed: no band)."""
+    return f"mean of {n} seeds, band: 95% t-interval" if n >= 2 else ""
+
+
+def _titled(title: str | None, n: int) -> str:
+    note = seeds_note(n)
+    return f"{title} ({note})" if title and note else title or note
+
+
 def _legend(ax, **kw) -> None:
     if ax.get_legend_handles_labels()[0]:
         ax.legend(**{"fontsize": "small", **kw})
+
+
+def _band(ax, x, low, high, c, scale: float = 1.0) -> None:
+    """The interval [low, high] as a shaded band in colour `c`, where it is defined."""
+    if low is None or high is None:
+        return
+    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    ok = np.isfinite(low) & np.isfinite(high)
+    if ok.any():
+        ax.fill_between(
+            np.asarray(x, dtype=float),
+            scale * low,
+            scale * high,
+            where=ok,
+            color=c,
+            alpha=BAND_ALPHA,
+            lw=0,
+        )
+
+
+def _seed_count(df: pd.DataFrame) -> int:
+    return int(df["seeds"].max()) if "seeds" in df.columns and len(df) else 1
 
 
 def training_curves(
@@ -77,9 +134,10 @@ def training_curves(
     panels: Sequence[str] = ("train_loss", "val_acc", "lr"),
     title: str | None = None,
 ) -> Figure:
-    """Per-epoch curves, one panel per metric of `panels`, one line per run; a diverged run
-    ends in a cross at its first diverged epoch. Losses spanning decades are drawn on a
-    log scale."""
+    """Per-epoch curves, one panel per metric of `panels`, one line per run: the mean over
+    seeds (a frame of `results.mean_metrics`) with its 95% t-interval as a band when there
+    are two or more seeds. A run that diverged in any seed ends in a cross at its first
+    diverged epoch. Losses spanning decades are drawn on a log scale."""
     fig, axes = plt.subplots(
         1, len(panels), figsize=(4.4 * len(panels), 4.0), layout="constrained", squeeze=False
     )
@@ -88,14 +146,17 @@ def training_curves(
         for name, df in metrics.items():
             c = colours.get(name, GREY)
             rows = df[df["epoch"] > 0] if metric in ("lr", "train_loss") else df
-            y = rows[metric].to_numpy(dtype=float) * (100 if metric.endswith("acc") else 1)
+            scale = 100 if metric.endswith("acc") else 1
+            y = rows[metric].to_numpy(dtype=float) * scale
             everything.append(y)
             style = {"drawstyle": "steps-pre"} if metric == "lr" else {}
             ax.plot(rows["epoch"], y, color=c, label=name, lw=1.6, **style)
+            if metric != "lr" and f"{metric}_low" in rows.columns:
+                _band(ax, rows["epoch"], rows[f"{metric}_low"], rows[f"{metric}_high"], c, scale)
             bad = diverged_epoch(df)
             if bad is not None:
                 ax.axvline(bad, color=c, ls=":", lw=1)
-                ax.plot([bad], [np.nanmax(y) if len(y) else 0], "x", color=c, ms=8)
+                ax.plot([bad], [np.nanmax(y) if np.isfinite(y).any() else 0], "x", color=c, ms=8)
         ax.set(xlabel="epoch", ylabel=METRIC_LABELS[metric])
         if metric.endswith("loss") and everything and spans_decades(np.concatenate(everything)):
             ax.set_yscale("log")
@@ -104,38 +165,25 @@ def training_curves(
     if handles:
         ncol = min(len(labels), 2 if max(map(len, labels)) > 24 else 4)
         fig.legend(handles, labels, loc="outside lower center", ncol=ncol, fontsize="small")
-    if title:
-        fig.suptitle(title)
+    n = max((_seed_count(df) for df in metrics.values()), default=1)
+    if heading := _titled(title, n):
+        fig.suptitle(heading)
     return fig
 
 
-def learning_curves(metrics: Mapping[str, pd.DataFrame], run_order: Sequence[str]) -> Figure:
-    """Training loss, validation accuracy and learning rate per epoch, one line per run."""
-    return training_curves(metrics, run_colours(run_order))
+def learning_curves(
+    metrics: Mapping[str, Mapping[int, pd.DataFrame]], colours: Mapping[str, object]
+) -> Figure:
+    """Training loss, validation accuracy and learning rate per epoch, one line per run:
+    `metrics` run -> seed -> metrics frame, drawn as the mean over seeds."""
+    means = {run: mean_metrics(frames) for run, frames in metrics.items()}
+    return training_curves(means, colours, title="Learning curves")
 
 
-def layer_similarity(table: pd.DataFrame, methods: Sequence[str], title: str) -> Figure:
-    """Per-layer similarity (layers in network order on x), one line per compared pair and
-    one panel per method; the shuffled baseline dashed."""
-    from closerlook.results import layer_profiles as profiles_of
-
-    fig, axes = plt.subplots(
-        1, len(methods), figsize=(6.5 * len(methods), 3.8), constrained_layout=True, squeeze=False
-    )
-    cmap = plt.get_cmap("viridis")
-    for ax, method in zip(axes[0], methods, strict=True):
-        profiles = profiles_of(table, method)
-        n = max(1, len(profiles) - 1)
-        drawn = [(p, p.label(), cmap(k / n)) for k, p in enumerate(profiles)]
-        _draw_profiles(ax, drawn, method)
-        ax.set_title(title)
-    return fig
-
-
-def _draw_profiles(
-    ax, drawn: Sequence[tuple[LayerProfile, str, object]], method: str, legend: str = "below"
-) -> None:
-    """Profiles on one axis: solid lines with markers, their shuffled baselines dashed."""
+# ------------------------------------------------------------------ per-layer profiles
+def _draw_profiles(ax, drawn: Profiles, method: str, legend: str | None = None) -> None:
+    """Profiles of one measure on one axis: solid lines with markers and, for a mean over
+    seeds, its interval as a band; the shuffled baselines dashed."""
     layers: list[str] = []
     for p, _, _ in drawn:
         if len(p.layers) > len(layers):
@@ -143,6 +191,7 @@ def _draw_profiles(
     for p, label, c in drawn:
         x = [layers.index(name) for name in p.layers]
         ax.plot(x, p.values, marker="o", color=c, label=label, lw=1.8)
+        _band(ax, x, p.low, p.high, c)
         if np.isfinite(p.baseline).any():
             ax.plot(x, p.baseline, ls="--", color=c, lw=1, alpha=0.8)
     if any(np.isfinite(p.baseline).any() for p, _, _ in drawn):
@@ -150,24 +199,61 @@ def _draw_profiles(
     ax.set_xticks(range(len(layers)), layers, rotation=45, ha="right")
     ax.set(
         xlabel="layer (network order)",
-        ylabel=f"{method.upper().replace('_', '-')} similarity (mean correlation)",
+        ylabel=f"{measure_name(method)} similarity",
         ylim=(0, 1.02),
     )
     ax.grid(alpha=0.3)
-    if legend == "below":
-        _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2)
-    else:
+    if legend == "inside":
         _legend(ax, loc="lower left", fontsize="x-small")
 
 
-def layer_profiles(
-    drawn: Sequence[tuple[LayerProfile, str, object]], method: str, title: str
-) -> Figure:
-    """Per-layer similarity of several pairs on one axis: (profile, label, colour) each."""
-    fig, ax = plt.subplots(figsize=(8.5, 5.2), constrained_layout=True)
-    _draw_profiles(ax, drawn, method)
-    ax.set_title(title)
+def layer_profiles(by_method: Mapping[str, Profiles], title: str) -> Figure:
+    """Per-layer similarity as small multiples, one panel per measure of `by_method`
+    (measure -> (profile, label, colour) of each pair, in the mapping's order), each
+    panel titled by its measure; one legend below for all panels."""
+    methods = list(by_method)
+    ncols = len(methods) if len(methods) <= 3 else 2
+    nrows = math.ceil(len(methods) / ncols)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(5.6 * ncols, 4.2 * nrows + 0.8),
+        layout="constrained",
+        squeeze=False,
+        sharey=True,
+    )
+    flat = list(axes.ravel())
+    n = 1
+    for ax, method in zip(flat, methods, strict=False):
+        drawn = by_method[method]
+        if drawn:
+            _draw_profiles(ax, drawn, method)
+            n = max([n, *(p.n for p, _, _ in drawn)])
+        else:
+            ax.text(0.5, 0.5, "not computed", ha="center", va="center", transform=ax.transAxes)
+            ax.set(xlabel="layer (network order)", ylabel=f"{measure_name(method)} similarity")
+        ax.set_title(measure_name(method))
+    for ax in flat[len(methods) :]:
+        ax.set_axis_off()
+    handles, labels = flat[0].get_legend_handles_labels()
+    if handles:
+        ncol = min(len(labels), 2 if max(map(len, labels)) > 30 else 3)
+        fig.legend(handles, labels, loc="outside lower center", ncol=ncol, fontsize="small")
+    fig.suptitle(_titled(title, n))
     return fig
+
+
+def layer_similarity(table: pd.DataFrame, methods: Sequence[str], title: str) -> Figure:
+    """Per-layer similarity of one tidy table (layers in network order on x), one panel per
+    measure of `methods`, one line per compared pair: its mean across the table's seeds with
+    the 95% t-interval; the shuffled baseline dashed."""
+    cmap = plt.get_cmap("viridis")
+    by_method = {}
+    for method in methods:
+        profiles = mean_profiles(profiles_by_seed(table, method))
+        k = max(1, len(profiles) - 1)
+        by_method[method] = [(p, p.label(), cmap(0.85 * i / k)) for i, p in enumerate(profiles)]
+    return layer_profiles(by_method, title)
 
 
 def graded(n: int, cmap: str = "viridis") -> list:
@@ -176,33 +262,52 @@ def graded(n: int, cmap: str = "viridis") -> list:
     return [m(0.85 * k / max(1, n - 1)) for k in range(n)]
 
 
+# ------------------------------------------------------------------ mode connectivity
 def _endpoints(ev: CurveEvaluation) -> str:
     return f"t = 0: {ev.run_a} epoch {ev.epoch_a}; t = 1: {ev.run_b} epoch {ev.epoch_b}"
 
 
-def line_and_curve(ev: CurveEvaluation, colour_of_run: object = None) -> Figure:
+def _per_seed(curves: Mapping[int, CurveEvaluation] | CurveEvaluation) -> dict:
+    return {0: curves} if isinstance(curves, CurveEvaluation) else dict(sorted(curves.items()))
+
+
+def barrier_label(b: Interval) -> str:
+    """A barrier height with three significant digits and, over seeds, its interval:
+    "1.49 [1.37, 1.61]"."""
+    scale = abs(b.mean) if math.isfinite(b.mean) and b.mean != 0 else 1.0
+    return b.format(digits=max(0, 2 - math.floor(math.log10(scale))))
+
+
+def line_and_curve(curves: Mapping[int, CurveEvaluation] | CurveEvaluation) -> Figure:
     """Loss and accuracy along the straight line and the fitted curve between two iterates
-    (Gotmare et al. Fig. 2), with the barrier heights max_t L − max(L(0), L(1))."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    (Gotmare et al. Fig. 2): the mean over seeds with its 95% t-interval as a band, and the
+    barrier heights max_t L − max(L(0), L(1)) with their intervals."""
+    curves = _per_seed(curves)
+    first = curves[min(curves)]
+    means, barriers = mean_paths(curves), barrier_intervals(curves)
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     paths = {"line": ("straight line", "--"), "curve": ("curve", "-")}
     split_colour = {"train": "tab:blue", "val": "tab:orange"}
     losses = []
     for path, (name, ls) in paths.items():
         for split, c in split_colour.items():
-            b = ev.barriers[path].get(f"{split}_loss", math.nan)
-            y = ev.paths[path][f"{split}_loss"]
+            b = barriers[path].get(f"{split}_loss", Interval(math.nan, math.nan, math.nan, 0))
+            y, low, high = means[path][f"{split}_loss"]
             losses.append(y)
             ax_loss.plot(
-                ev.t, y, ls=ls, color=c, marker=".", label=f"{split} loss, {name} (barrier {b:.3g})"
-            )
-            ax_acc.plot(
-                ev.t,
-                100 * ev.paths[path][f"{split}_acc"],
+                first.t,
+                y,
                 ls=ls,
                 color=c,
                 marker=".",
-                label=f"{split} accuracy, {name}",
+                label=f"{split} loss, {name} (barrier {barrier_label(b)})",
             )
+            _band(ax_loss, first.t, low, high, c)
+            y, low, high = means[path][f"{split}_acc"]
+            ax_acc.plot(
+                first.t, 100 * y, ls=ls, color=c, marker=".", label=f"{split} accuracy, {name}"
+            )
+            _band(ax_acc, first.t, low, high, c, scale=100)
     if spans_decades(np.concatenate(losses)):
         ax_loss.set_yscale("log")
     ax_loss.set(xlabel="t along the path", ylabel="loss (cross-entropy)", title="loss")
@@ -211,15 +316,17 @@ def line_and_curve(ev: CurveEvaluation, colour_of_run: object = None) -> Figure:
         ax.grid(alpha=0.3)
         ax.set_xlim(0, 1)
         _legend(ax, loc="best")
-    fig.suptitle(f"Mode connectivity between SGDR restarts ({_endpoints(ev)})")
+    heading = f"Mode connectivity between SGDR restarts ({_endpoints(first)})"
+    note = seeds_note(len(curves))
+    fig.suptitle(f"{heading}\n{note}" if note else heading)
     return fig
 
 
-def loss_plane(ev: CurveEvaluation) -> Figure:
+def loss_plane(ev: CurveEvaluation, seed: int | None = None) -> Figure:
     """Training and validation loss over the plane through {w_a, w_b, θ} (log colour scale)
     with the bends, the curve, the straight line and the run's saved iterates projected
-    (Gotmare et al. Fig. 3)."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5), constrained_layout=True)
+    (Gotmare et al. Fig. 3); the plane of one seed, named in the title when given."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
     xx, yy = np.meshgrid(ev.plane_x, ev.plane_y, indexing="ij")
     epochs = ev.checkpoint_epochs()
     for ax, metric in zip(axes, ("train_loss", "val_loss"), strict=True):
@@ -249,7 +356,8 @@ def loss_plane(ev: CurveEvaluation) -> Figure:
         facecolor="0.55",
         framealpha=1,
     )
-    fig.suptitle(f"Loss plane through both endpoints and the bend ({_endpoints(ev)})")
+    which = f"seed {seed}; " if seed is not None else ""
+    fig.suptitle(f"Loss plane through both endpoints and the bend ({which}{_endpoints(ev)})")
     return fig
 
 
@@ -297,59 +405,72 @@ def _projected_iterates(ax, ev: CurveEvaluation, epochs: Sequence[int]) -> None:
 VERDICT_COLOURS = {"supports": "tab:green", "contradicts": "tab:red", "inconclusive": "tab:gray"}
 
 
-def summary(
-    accuracies: Mapping[str, float],
-    colours: Mapping[str, object],
-    curve: CurveEvaluation | None,
-    panels: Sequence[tuple[str, Sequence[tuple[LayerProfile, str, object]]]],
-    method: str,
-    verdicts: Sequence[tuple[str, str, str]],
-) -> Figure:
-    """RQ4 on one page: final accuracies, the barrier along line vs curve, the per-layer
-    similarity panels of RQ1–RQ3 and every claim's verdict (id, verdict, short reason)."""
-    fig = plt.figure(figsize=(16, 10), constrained_layout=True)
-    grid = fig.add_gridspec(2, 3)
-    ax = fig.add_subplot(grid[0, 0])
+def _accuracy_bars(ax, accuracies: Mapping[str, Interval], colours: Mapping[str, object]) -> None:
+    """Final validation accuracy per run: the mean over seeds, error bars its interval."""
     names = list(accuracies)
+    means = np.array([100 * accuracies[n].mean for n in names])
+    half = np.array([100 * accuracies[n].half_width for n in names])
+    has_interval = np.isfinite(half).any()
     ax.barh(
         range(len(names)),
-        [100 * accuracies[n] for n in names],
+        means,
         color=[colours.get(n, GREY) for n in names],
+        xerr=np.nan_to_num(half) if has_interval else None,
+        error_kw={"ecolor": "black", "capsize": 3, "lw": 1},
     )
     ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
-    lo = min([100 * v for v in accuracies.values() if math.isfinite(v)] or [0])
+    lo = min([m for m in means if math.isfinite(m)] or [0])
+    n = max((a.n for a in accuracies.values()), default=1)
+    note = f"\nmean of {n} seeds, bars: 95% t-interval" if n >= 2 else ""
     ax.set(
         xlabel="final validation accuracy (%)",
         ylabel="run",
         xlim=(max(0, lo - 5), 100),
-        title="accuracy after training",
+        title=f"accuracy after training{note}",
     )
     ax.grid(alpha=0.3, axis="x")
 
-    ax = fig.add_subplot(grid[0, 1])
-    if curve is None:
+
+def _barrier_panel(ax, curves: Mapping[int, CurveEvaluation]) -> None:
+    """Training loss along line and curve, mean over seeds with bands."""
+    if not curves:
         ax.text(0.5, 0.5, "no curve configured", ha="center", va="center")
         ax.set_axis_off()
-    else:
-        for path, ls in (("line", "--"), ("curve", "-")):
-            b = curve.barriers[path]["train_loss"]
-            ax.plot(
-                curve.t,
-                curve.paths[path]["train_loss"],
-                ls=ls,
-                color="tab:blue",
-                label=f"{path} (barrier {b:.3g})",
-            )
-        if spans_decades(np.concatenate([curve.paths[p]["train_loss"] for p in ("line", "curve")])):
-            ax.set_yscale("log")
-        ax.set(
-            xlabel=f"t (0: epoch {curve.epoch_a}, 1: epoch {curve.epoch_b})",
-            ylabel="training loss (cross-entropy)",
-            title="RQ1: line vs curve between restarts",
-        )
-        ax.grid(alpha=0.3)
-        _legend(ax, loc="best")
+        return
+    first = curves[min(curves)]
+    means, barriers = mean_paths(curves), barrier_intervals(curves)
+    for path, ls in (("line", "--"), ("curve", "-")):
+        y, low, high = means[path]["train_loss"]
+        b = barriers[path]["train_loss"]
+        ax.plot(first.t, y, ls=ls, color="tab:blue", label=f"{path} (barrier {barrier_label(b)})")
+        _band(ax, first.t, low, high, "tab:blue")
+    if spans_decades(np.concatenate([means[p]["train_loss"][0] for p in ("line", "curve")])):
+        ax.set_yscale("log")
+    ax.set(
+        xlabel=f"t (0: epoch {first.epoch_a}, 1: epoch {first.epoch_b})",
+        ylabel="training loss (cross-entropy)",
+        title="RQ1: line vs curve between restarts",
+    )
+    ax.grid(alpha=0.3)
+    _legend(ax, loc="best")
+
+
+def summary(
+    accuracies: Mapping[str, Interval],
+    colours: Mapping[str, object],
+    curves: Mapping[int, CurveEvaluation],
+    panels: Sequence[tuple[str, Profiles]],
+    method: str,
+    verdicts: Sequence[tuple[str, str, str]],
+) -> Figure:
+    """RQ4 on one page: final accuracies (mean over seeds with interval error bars), the
+    barrier along line vs curve, the per-layer similarity panels of RQ1–RQ3 under the
+    primary measure `method` and every claim's verdict (id, verdict, short reason)."""
+    fig = plt.figure(figsize=(16, 10), layout="constrained")
+    grid = fig.add_gridspec(2, 3)
+    _accuracy_bars(fig.add_subplot(grid[0, 0]), accuracies, colours)
+    _barrier_panel(fig.add_subplot(grid[0, 1]), curves)
 
     slots = [grid[0, 2], grid[1, 0], grid[1, 1]]
     for slot, (title, drawn) in zip(slots, panels, strict=False):
@@ -380,7 +501,12 @@ def summary(
         short = textwrap.shorten(reason, 56, placeholder="...")
         ax.text(0.42, y, short, fontsize=8, va="top", transform=ax.transAxes)
         y -= step
-    fig.suptitle("A closer look at deep-learning heuristics: summary", fontsize=14)
+    n = len(curves) or max((a.n for a in accuracies.values()), default=1)
+    heading = "A closer look at deep-learning heuristics: summary"
+    note = seeds_note(n)
+    fig.suptitle(
+        f"{heading}\n{note}; similarity: {measure_name(method)}" if note else heading, fontsize=14
+    )
     return fig
 
 
@@ -404,10 +530,10 @@ def _restarts(profiles: Sequence[LayerProfile]) -> list[tuple[LayerProfile, str,
     ]
 
 
-def _warmup(ev: Evidence, colours: Mapping[str, object]) -> list:
+def _warmup(ev: Evidence, colours: Mapping[str, object], method: str) -> list:
     drawn = []
     for role, run, analysis in _rq2_setups(ev):
-        for p in ev.profiles.get(analysis, [])[:1]:
+        for p in ev.mean_profiles(analysis, method)[:1]:
             label = f"{run} ({ROLES.get(role, role)}): epoch {p.epoch_a} vs {p.epoch_b}"
             drawn.append((p, label, colours.get(run, GREY)))
     return drawn
@@ -424,43 +550,55 @@ def study_figure(
     colours: Mapping[str, object],
     verdicts: Sequence[tuple[str, str, str]] = (),
 ) -> Figure:
-    """The RQ figure `name` (closerlook.config.question_parts) from its evidence."""
-    method = ev.method
-    first = lambda kind: ev.profiles.get(parts[kind][0], []) if parts.get(kind) else []  # noqa: E731
+    """The RQ figure `name` (closerlook.config.question_parts) from its evidence: means over
+    ev.seeds with their intervals, per-layer figures with one panel per measure of
+    ev.methods."""
+    first = parts["analyses"][0] if parts.get("analyses") else None
+
+    def per_measure(draw) -> dict[str, Profiles]:
+        return {m: draw(m) for m in ev.methods}
+
+    def means(analysis: str | None, method: str) -> list[LayerProfile]:
+        return ev.mean_profiles(analysis, method) if analysis else []
+
     if name == "rq1_training":
-        metrics = {r: ev.metrics[r] for r in parts["runs"]}
+        metrics = {r: ev.mean_metrics(r) for r in parts["runs"]}
         return training_curves(metrics, colours, title="RQ1: SGDR, step decay and cosine")
     if name == "rq1_line_and_curve":
-        return line_and_curve(ev.curve)
+        return line_and_curve(ev.curves)
     if name == "rq1_loss_plane":
-        return loss_plane(ev.curve)
+        return loss_plane(ev.curve, min(ev.curves))
     if name == "rq1_restart_cca":
-        profiles = first("analyses")
+        profiles = means(first, ev.method)
         run = profiles[0].run_a if profiles else ""
-        return layer_profiles(_restarts(profiles), method, f"RQ1: {run} across restarts")
+        by_method = per_measure(lambda m: _restarts(means(first, m)))
+        return layer_profiles(by_method, f"RQ1: {run} across restarts")
     if name == "rq2_warmup":
         setups = [(role, run) for role, run, _ in _rq2_setups(ev) if run in ev.metrics]
-        metrics = {f"{run} ({ROLES.get(role, role)})": ev.metrics[run] for role, run in setups}
+        metrics = {f"{run} ({ROLES.get(role, role)})": ev.mean_metrics(run) for role, run in setups}
         shown = {f"{run} ({ROLES.get(role, role)})": colours.get(run, GREY) for role, run in setups}
         return training_curves(metrics, shown, ("val_acc", "lr"), title="RQ2: warmup setups")
     if name == "rq2_warmup_cca":
-        return layer_profiles(_warmup(ev, colours), method, "RQ2: initialisation vs end of warmup")
+        by_method = per_measure(lambda m: _warmup(ev, colours, m))
+        return layer_profiles(by_method, "RQ2: initialisation vs end of warmup")
     if name == "rq3_distillation_cca":
-        return layer_profiles(
-            _distillation(first("analyses"), colours), method, "RQ3: teacher vs student"
-        )
+        by_method = per_measure(lambda m: _distillation(means(first, m), colours))
+        return layer_profiles(by_method, "RQ3: teacher vs student")
     if name == "rq4_summary":
-        q = ev.questions
+        q, m = ev.questions, ev.method
         panels = [
-            ("RQ1: CCA across SGDR restarts", _restarts(ev.profiles.get(q["rq1"]["restarts"], []))),
-            ("RQ2: CCA initialisation vs end of warmup", _warmup(ev, colours)),
+            ("RQ1: CCA across SGDR restarts", _restarts(means(q["rq1"]["restarts"], m))),
+            ("RQ2: CCA initialisation vs end of warmup", _warmup(ev, colours, m)),
             (
                 "RQ3: CCA teacher vs students",
-                _distillation(ev.profiles.get(q["rq3"]["analysis"], []), colours),
+                _distillation(means(q["rq3"]["analysis"], m), colours),
             ),
         ]
-        accuracies = {r: float(df["val_acc"].iloc[-1]) for r, df in ev.metrics.items()}
-        return summary(accuracies, colours, ev.curve, panels, method, verdicts)
+        accuracies = {
+            r: mean_interval(list(final_accuracies(frames).values()))
+            for r, frames in ev.metrics.items()
+        }
+        return summary(accuracies, colours, ev.curves, panels, m, verdicts)
     raise ValueError(f"unknown study figure {name!r}")
 
 

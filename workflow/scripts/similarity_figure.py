@@ -1,4 +1,5 @@
-"""Per-layer similarity of one analysis (rule similarity_figure)."""
+"""Per-layer similarity of one analysis, one panel per measure, each pair's mean over the
+table's seeds with its 95% t-interval (rule similarity_figure)."""
 
 import pandas as pd
 

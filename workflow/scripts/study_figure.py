@@ -1,16 +1,18 @@
 """One figure of a research question (rules rq1_* to rq4_summary)."""
 
-from closerlook import figures, findings, logs
+from closerlook import figures, findings, logs, results
 
 logs.setup(snakemake.log[0])
 s = snakemake.params.settings
-ev = findings.load_evidence(
+ev = results.load_evidence(
     s["parts"],
+    s["seeds"],
     snakemake.input.metrics,
     snakemake.input.tables,
     snakemake.input.curves,
     s.get("questions"),
     s["method"],
+    s["methods"],
 )
 verdicts = []
 if s["name"] == "rq4_summary":
