@@ -32,9 +32,10 @@ def test_lock_kill_unlock_and_resume(repo, tmp_path, embedded_config, snakemake_
             [*base, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
         )
 
-    run = tmp_path / "results/embedded/runs/sgdr"
+    run = tmp_path / "results/embedded/runs/sgdr/seed0"
+    target = str(run / "metrics.csv")  # train_sgdr, seed 0
     first = subprocess.Popen(
-        [*base, "train_sgdr"],
+        [*base, target],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
@@ -51,8 +52,8 @@ def test_lock_kill_unlock_and_resume(repo, tmp_path, embedded_config, snakemake_
         # because the running job's outputs are incomplete, the one told to redo
         # incomplete outputs by the lock
         with ThreadPoolExecutor(2) as pool:
-            second = pool.submit(snakemake, "train_sgdr")
-            forced = pool.submit(snakemake, "train_sgdr", "--rerun-incomplete")
+            second = pool.submit(snakemake, target)
+            forced = pool.submit(snakemake, target, "--rerun-incomplete")
             second, forced = second.result(), forced.result()
         assert first.poll() is None, "the first invocation ended too soon for this test"
         assert second.returncode != 0
@@ -69,12 +70,13 @@ def test_lock_kill_unlock_and_resume(repo, tmp_path, embedded_config, snakemake_
         first.wait()
     assert not (run / "metrics.csv").exists()
 
-    stale = snakemake("train_sgdr", "--rerun-incomplete")  # the kill left its lock behind
+    stale = snakemake(target, "--rerun-incomplete")  # the kill left its lock behind
     assert stale.returncode != 0 and "--unlock" in stale.stderr
     assert snakemake("--unlock").returncode == 0
-    resumed = snakemake("train_sgdr", "--rerun-incomplete")
+    resumed = snakemake(target, "--rerun-incomplete")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "resuming after epoch" in (tmp_path / "results/embedded/logs/train/sgdr.log").read_text()
+    log = tmp_path / "results/embedded/logs/train/sgdr.seed0.log"
+    assert "resuming after epoch" in log.read_text()
     assert len(train.read_metrics(run / "metrics.csv")) == 13
     for path in (run / "checkpoints").glob("epoch*.pt"):
         train.load_checkpoint(path)
