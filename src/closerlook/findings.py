@@ -117,6 +117,11 @@ class Settings:
 
 
 # ------------------------------------------------------------------------- deciding
+def _bound(x: float) -> str:
+    """A band's bound with its sign: "+0.02", "-0.02", "0"."""
+    return "0" if x == 0 else f"{x:+g}"
+
+
 @dataclass(frozen=True)
 class Band:
     """The decision band of an effect: above `upper` supports, below `lower` contradicts,
@@ -138,7 +143,7 @@ class Band:
 
     def rule(self) -> str:
         """The condition to support, e.g. "> +0.02" or "≥ -0.02"."""
-        return f"{'≥' if self.lower == self.upper else '>'} {self.upper:+g}"
+        return f"{'≥' if self.lower == self.upper else '>'} {_bound(self.upper)}"
 
 
 @dataclass
@@ -177,19 +182,19 @@ def decide(effects: Mapping[int, float], band: Band, what: str, opposite: str) -
     if verdict == SUPPORTS:
         reason = f"{what}: {text} ({band.rule()})"
     elif verdict == CONTRADICTS:
-        reason = f"{opposite}: {text} (< {band.lower:+g})"
+        reason = f"{opposite}: {text} (< {_bound(band.lower)})"
     elif band.supports(iv.mean):
         reason = (
-            f"the mean {iv.mean:+.3f} passes {band.upper:+g}, but its 95% interval "
-            f"[{iv.low:.3f}, {iv.high:.3f}] reaches below {band.lower:+g}"
+            f"the mean {iv.mean:+.3f} passes {_bound(band.upper)}, but its 95% interval "
+            f"[{iv.low:.3f}, {iv.high:.3f}] reaches below {_bound(band.lower)}"
         )
     elif band.contradicts(iv.mean):
         reason = (
-            f"the mean {iv.mean:+.3f} is below {band.lower:+g}, but its 95% interval "
-            f"[{iv.low:.3f}, {iv.high:.3f}] reaches above {band.upper:+g}"
+            f"the mean {iv.mean:+.3f} is below {_bound(band.lower)}, but its 95% interval "
+            f"[{iv.low:.3f}, {iv.high:.3f}] reaches above {_bound(band.upper)}"
         )
     else:
-        reason = f"{text} lies between {band.lower:+g} and {band.upper:+g}"
+        reason = f"{text} lies between {_bound(band.lower)} and {_bound(band.upper)}"
     return Decision(verdict, reason, iv, k, n, effects)
 
 
@@ -425,7 +430,12 @@ def rq1(ev: Evidence, s: Settings) -> list[Finding]:
                     "RQ1.1",
                     names["RQ1.1"],
                     numbers,
-                    decide(over, at_zero, "the line crosses a barrier", "the line has none"),
+                    decide(
+                        over,
+                        at_zero,
+                        "the line's barrier exceeds the threshold",
+                        "the line has no barrier",
+                    ),
                 )
             )
             out.append(
@@ -433,7 +443,12 @@ def rq1(ev: Evidence, s: Settings) -> list[Finding]:
                     "RQ1.2",
                     names["RQ1.2"],
                     numbers,
-                    decide(under, at_zero, "the curve stays below", "the curve has a barrier too"),
+                    decide(
+                        under,
+                        at_zero,
+                        "the curve stays below the threshold",
+                        "the curve has a barrier too",
+                    ),
                 )
             )
 
@@ -476,7 +491,7 @@ def rq1(ev: Evidence, s: Settings) -> list[Finding]:
                     names["RQ1.3"],
                     numbers,
                     Band(s.margin, 0.25),
-                    "every layer stays above its shuffled baseline by at least",
+                    "every layer stays well above its shuffled baseline",
                     "some layer is at its shuffled baseline",
                     lowest_gap,
                 )
@@ -711,7 +726,10 @@ def rq4(findings: Sequence[Finding]) -> Finding:
     similar = [f for f in findings if f.by_method]
     agree = [f for f in similar if len(set(f.by_method.values())) == 1]
     measures = max((len(f.by_method) for f in similar), default=0)
-    agreement = f"{len(agree)} of {len(similar)} similarity claims agree across {measures} measures"
+    plural = "s" if measures != 1 else ""
+    agreement = (
+        f"{len(agree)} of {len(similar)} similarity claims agree across {measures} measure{plural}"
+    )
     numbers += f"; {agreement}"
     n_seeds = max((f.n_seeds for f in findings), default=0)
 
@@ -745,7 +763,7 @@ def effect_line(f: Finding) -> str:
     holds for svcca, pwcca and cka (3/3 seeds)"."""
     seeds = f"{f.seeds_supporting}/{f.n_seeds} seeds"
     if f.effect is None:
-        size = "not measured" if not f.seeds_supporting else "no interval"
+        size = "not measured"
     else:
         plural = "s" if f.effect.n != 1 else ""
         size = f"{f.effect.format(signed=True)} over {f.effect.n} seed{plural}"
