@@ -9,7 +9,14 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from evidence import JITTER, LAYERS, METHODS, curve, metrics, paper_like  # noqa: F401
+from evidence import (  # noqa: F401  (LAYERS, paper_like: test_figures imports them here)
+    JITTER,
+    LAYERS,
+    METHODS,
+    curve,
+    metrics,
+    paper_like,
+)
 
 from closerlook import config as study
 from closerlook import findings
