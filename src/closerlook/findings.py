@@ -544,7 +544,9 @@ def rq2(ev: Evidence, s: Settings) -> list[Finding]:
         if not gains:
             d = Decision(SUPPORTS, note, None, k, n)
         else:
-            d = decide(gains, greater, "warmup is more accurate", "the run without warmup is")
+            d = decide(
+                gains, greater, "warmup is more accurate", "the run without warmup is more accurate"
+            )
             d.seeds_supporting += k
             d.n_seeds = n
             if k and d.verdict == CONTRADICTS:
@@ -557,11 +559,8 @@ def rq2(ev: Evidence, s: Settings) -> list[Finding]:
         by_seed, trouble = _seed_profiles(ev, analysis, m)
         return {seed: ps[0] for seed, ps in by_seed.items()}, trouble
 
-    means = {
-        role: ev.mean_profiles(setup["analysis"])[0]
-        for role, setup in setups.items()
-        if ev.mean_profiles(setup["analysis"])
-    }
+    means = {role: ev.mean_profiles(setup["analysis"]) for role, setup in setups.items()}
+    means = {role: ps[0] for role, ps in means.items() if ps}
     cca_text = f"{ev.method}, initialisation vs end of warmup; " + "; ".join(
         f"{run[role]} (epoch {p.epoch_b}): shallow {depth_halves(p.values)[0]:.3f}, "
         f"deeper {depth_halves(p.values)[1]:.3f} [{_fmt_layers(p)}]"
@@ -590,7 +589,7 @@ def rq2(ev: Evidence, s: Settings) -> list[Finding]:
                 cca_text,
                 greater,
                 "the deeper layers are less similar to initialisation",
-                "the shallow layers are",
+                "the shallow layers moved more",
                 shallow_minus_deep,
             )
         )
@@ -624,7 +623,7 @@ def rq2(ev: Evidence, s: Settings) -> list[Finding]:
                 cca_text,
                 greater,
                 "with warmup the deeper layers stay closer",
-                "without warmup they do",
+                "without warmup the deeper layers stay closer",
                 deep_difference,
             )
         )
@@ -685,8 +684,13 @@ def rq3(ev: Evidence, s: Settings) -> list[Finding]:
     out = []
     problem = run_problem(ev, [distilled.run_a, distilled.run_b, plain.run_b], s)
     claims = (
-        ("RQ3.1", deep_gain, "the distilled student is closer", "the plain student is"),
-        ("RQ3.2", deep_minus_shallow, "the gain is larger in the deeper layers", "in the shallow"),
+        ("RQ3.1", deep_gain, "the distilled student is closer", "the plain student is closer"),
+        (
+            "RQ3.2",
+            deep_minus_shallow,
+            "the gain is larger in the deeper layers",
+            "the gain is larger in the shallow layers",
+        ),
     )
     for cid, effects_of, what, opposite in claims:
         if problem:
