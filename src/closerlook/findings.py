@@ -815,7 +815,8 @@ def render(findings: Sequence[Finding], preset: str, method: str) -> str:
     ]
     for f in findings:
         effect = f.effect.format(signed=True) if f.effect is not None else "—"
-        seeds = f"{f.seeds_supporting}/{f.n_seeds}" if f.effect_name else "—"
+        measured = f.effect is not None or f.seeds_supporting
+        seeds = f"{f.seeds_supporting}/{f.n_seeds}" if measured else "—"
         holds = sum(v == SUPPORTS for v in f.by_method.values())
         measures = f"{holds}/{len(f.by_method)} support" if f.by_method else "n/a"
         lines.append(
