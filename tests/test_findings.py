@@ -369,3 +369,47 @@ def test_colours_are_stable_per_run_and_overridable(embedded_config):
     assert a == {"step": "C1", "sgdr": "C0"}
     cfg["figures"]["colours"] = {"sgdr": "black"}
     assert study.run_colours(cfg, ["sgdr"]) == {"sgdr": "black"}
+
+
+def test_findings_from_files_over_seeds_and_measures(ev, tmp_path):
+    """The script's path: metrics run-major over seeds and one tidy table per analysis
+    (every seed and measure, with shuffled baselines) read back by load_evidence."""
+    runs, analyses = list(ev.metrics), list(ev.profiles)
+    metric_paths = []
+    for run in runs:
+        for s in SEEDS:
+            metric_paths.append(tmp_path / f"{run}.{s}.csv")
+            ev.metrics[run][s].to_csv(metric_paths[-1], index=False)
+    table_paths = []
+    for a in analyses:
+        rows = [
+            dict(
+                analysis=a,
+                run_a=p.run_a,
+                epoch_a=p.epoch_a,
+                run_b=p.run_b,
+                epoch_b=p.epoch_b,
+                layer=layer,
+                layer_index=i,
+                method=m + suffix,
+                value=v,
+                seed=s,
+            )
+            for m, by_seed in ev.profiles[a].items()
+            for s, ps in by_seed.items()
+            for p in ps
+            for suffix, values in (("", p.values), ("_shuffled", p.baseline))
+            for i, (layer, v) in enumerate(zip(p.layers, values, strict=True))
+        ]
+        table_paths.append(tmp_path / f"{a}.csv")
+        pd.DataFrame(rows).to_csv(table_paths[-1], index=False)
+    parts = {"runs": runs, "analyses": analyses}
+    loaded = findings.load_evidence(
+        parts, SEEDS, metric_paths, table_paths, [], ev.questions, "dft_svcca", METHODS
+    )
+    found = by_id(findings.all_findings(loaded, Settings()))
+    assert found["RQ1.1"].verdict == INCONCLUSIVE  # no curve files given
+    for cid in [*SIMILARITY, "RQ1.4", "RQ2.1", "RQ2.4", "RQ3.3"]:
+        assert found[cid].verdict == SUPPORTS, (cid, found[cid].reason)
+        assert (found[cid].seeds_supporting, found[cid].n_seeds) == (3, 3)
+    assert found["RQ3.1"].by_method == dict.fromkeys(METHODS, SUPPORTS)
