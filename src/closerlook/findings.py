@@ -4,8 +4,9 @@ numbers, across seeds and similarity measures.
 Every claim (DESIGN.md §1, RQ1–RQ4) is an *effect* measured in each seed — a difference of
 accuracies, a barrier height against its threshold, a gain in similarity — and a decision
 band [lower, upper]. One seed **supports** the claim when its effect is above `upper`,
-**contradicts** it when below `lower`, and is undecided in between; a non-inferiority claim
-("on par with") has lower = upper = −margin, and its boundary supports.
+**contradicts** it when below `lower`, and is undecided in between. A band with lower =
+upper has no middle (a barrier against its threshold, or non-inferiority: "on par with" is
+lower = upper = −margin), and its boundary supports.
 
 Across the n seeds the effects x_1 … x_n are summarised by their mean x̄ and 95% Student-t
 interval [lo, hi] (closerlook.stats), and the claim is
