@@ -1,77 +1,40 @@
-"""Verdicts of findings.md on hand-made evidence whose answers are known."""
+"""Verdicts of findings.md on hand-made evidence whose answers are known: effects per seed
+with their 95% intervals, decided under every similarity measure."""
 
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
+from evidence import (  # noqa: F401  (LAYERS, paper_like: test_figures imports them here)
+    JITTER,
+    LAYERS,
+    METHODS,
+    curve,
+    metrics,
+    paper_like,
+)
 
 from closerlook import config as study
 from closerlook import findings
-from closerlook.findings import CLAIMS, CONTRADICTS, INCONCLUSIVE, SUPPORTS, Evidence, Settings
-from closerlook.results import CurveEvaluation, LayerProfile, layer_profiles
+from closerlook.findings import (
+    CLAIMS,
+    CONTRADICTS,
+    INCONCLUSIVE,
+    SUPPORTS,
+    Band,
+    Evidence,
+    Settings,
+)
+from closerlook.results import layer_profiles
 
 from support import STUDY_FIGURES
 
-LAYERS = ["conv1", "conv2", "conv3", "conv4", "fc1", "logits"]
-
-
-def metrics(final_acc: float, epochs: int = 30, diverged_at: int | None = None) -> pd.DataFrame:
-    e = np.arange(epochs + 1)
-    acc = np.linspace(0.1, final_acc, epochs + 1)
-    return pd.DataFrame(
-        {
-            "epoch": e,
-            "lr": 0.05,
-            "train_loss": np.geomspace(2.3, 0.01, epochs + 1),
-            "train_acc": acc,
-            "val_loss": np.geomspace(2.3, 0.1, epochs + 1),
-            "val_acc": acc,
-            "diverged": [diverged_at is not None and x >= diverged_at for x in e],
-        }
-    )
-
-
-def profile(run_a, ea, run_b, eb, values, baseline=0.05) -> LayerProfile:
-    v = np.asarray(values, dtype=float)
-    return LayerProfile(run_a, ea, run_b, eb, list(LAYERS), v, np.full_like(v, baseline))
-
-
-def curve(line_peak: float, curve_peak: float, end: float = 0.01) -> CurveEvaluation:
-    t = np.linspace(0, 1, 11)
-    bump = np.sin(np.pi * t)
-    line = end + (line_peak - end) * bump
-    path = end + (curve_peak - end) * bump
-    paths = {
-        name: {"train_loss": y, "val_loss": y + 0.1, "train_acc": 1 - y / 3, "val_acc": 1 - y / 3}
-        for name, y in (("line", line), ("curve", path))
-    }
-    barriers = {
-        name: {
-            k: float(paths[name][k].max() - max(paths[name][k][0], paths[name][k][-1]))
-            for k in ("train_loss", "val_loss")
-        }
-        for name in paths
-    }
-    grid = np.linspace(-1, 2, 3)
-    return CurveEvaluation(
-        "sgdr",
-        14,
-        "sgdr",
-        30,
-        t,
-        paths,
-        barriers,
-        grid,
-        grid,
-        {k: np.ones((3, 3)) for k in ("train_loss", "train_acc", "val_loss", "val_acc")},
-        np.array([[0, 0, 0], [0.5, 1, 0], [1, 0, 0]]),
-        np.zeros((11, 3)),
-        np.array([[0, 0, 0.1], [1, 0, 0.2]]),
-        ["sgdr.e014", "sgdr.e030"],
-    )
+SIMILARITY = ("RQ1.3", "RQ2.2", "RQ2.3", "RQ3.1", "RQ3.2")
+SEEDS = (0, 1, 2)
 
 
 @pytest.fixture
@@ -79,55 +42,72 @@ def questions(embedded_config) -> dict:
     return study.validate(embedded_config)["questions"]
 
 
-def paper_like(questions) -> Evidence:
-    """Numbers shaped like the paper's: every claim holds."""
-    falling = [0.95, 0.9, 0.8, 0.7, 0.4, 0.3]  # deeper layers move most without warmup
-    steady = [0.97, 0.95, 0.93, 0.92, 0.9, 0.88]
-    return Evidence(
-        questions=questions,
-        method="dft_svcca",
-        metrics={
-            "sgdr": metrics(0.98),
-            "step": metrics(0.975),
-            "cosine": metrics(0.978),
-            "large_batch": metrics(0.90),
-            "large_batch_warmup": metrics(0.96),
-            "large_batch_frozen": metrics(0.955),
-            "small_batch": metrics(0.97),
-            "teacher": metrics(0.985),
-            "student_distill": metrics(0.975),
-            "student_plain": metrics(0.95),
-        },
-        profiles={
-            "sgdr_restarts": [
-                profile("sgdr", 6, "sgdr", 14, [0.9, 0.85, 0.8, 0.75, 0.7, 0.8]),
-                profile("sgdr", 14, "sgdr", 30, [0.95, 0.9, 0.85, 0.8, 0.75, 0.85]),
-            ],
-            "init_large_batch": [profile("large_batch", 0, "large_batch", 3, falling)],
-            "init_large_batch_warmup": [
-                profile("large_batch_warmup", 0, "large_batch_warmup", 3, steady)
-            ],
-            "distillation": [
-                profile("teacher", 30, "student_distill", 30, [0.8, 0.75, 0.7, 0.7, 0.8, 0.85]),
-                profile("teacher", 30, "student_plain", 30, [0.8, 0.74, 0.68, 0.6, 0.6, 0.6]),
-            ],
-        },
-        curve=curve(line_peak=1.5, curve_peak=0.012),
-    )
+@pytest.fixture
+def ev(questions) -> Evidence:
+    """Three seeds, four measures, every claim holding."""
+    return paper_like(questions, seeds=SEEDS, methods=METHODS)
 
 
 def verdicts(found) -> dict[str, str]:
     return {f.claim_id: f.verdict for f in found}
 
 
-def test_every_claim_gets_one_finding_in_order(questions):
-    found = findings.all_findings(paper_like(questions), Settings())
-    assert [f.claim_id for f in found] == list(CLAIMS)
+def by_id(found) -> dict:
+    return {f.claim_id: f for f in found}
 
 
-def test_numbers_shaped_like_the_paper_support_every_claim(questions):
-    found = findings.all_findings(paper_like(questions), Settings())
-    assert set(verdicts(found).values()) == {SUPPORTS}, [(f.claim_id, f.reason) for f in found]
+def set_distillation_gain(ev: Evidence, method: str, gains: dict[int, tuple[float, float]]):
+    """Make the distilled student's CCA with the teacher exceed the plain student's by
+    (shallow, deeper) in every layer of each half, per seed."""
+    for seed, (shallow, deep) in gains.items():
+        distilled, plain = ev.profiles["distillation"][method][seed]
+        distilled.values = plain.values + np.array([shallow] * 3 + [deep] * 3)
+
+
+def set_accuracy(ev: Evidence, run: str, acc: float, **kw) -> None:
+    ev.metrics[run] = {s: metrics(acc + JITTER[s], **kw) for s in ev.seeds}
+
+
+# ------------------------------------------------------------------ deciding
+def test_a_band_supports_above_and_contradicts_below_with_a_supporting_boundary():
+    greater = Band(-0.02, 0.02)
+    assert [greater.verdict(x) for x in (0.03, 0.02, 0.0, -0.02, -0.03)] == [
+        SUPPORTS,
+        INCONCLUSIVE,
+        INCONCLUSIVE,
+        INCONCLUSIVE,
+        CONTRADICTS,
+    ]
+    on_par = Band(-0.02, -0.02)
+    assert [on_par.verdict(x) for x in (0.0, -0.02, -0.021)] == [SUPPORTS, SUPPORTS, CONTRADICTS]
+
+
+def test_the_interval_is_the_student_t_interval_over_seeds():
+    # mean 0.12, s = 0.02, t(0.975, 2) = 4.302653: half width 4.302653 * 0.02 / sqrt(3)
+    d = findings.decide({0: 0.10, 1: 0.12, 2: 0.14}, Band(-0.02, 0.02), "gain", "loss")
+    assert d.verdict == SUPPORTS and (d.seeds_supporting, d.n_seeds) == (3, 3)
+    assert d.effect.mean == pytest.approx(0.12)
+    assert d.effect.half_width == pytest.approx(4.302653 * 0.02 / math.sqrt(3), rel=1e-6)
+    assert "+0.120 [0.070, 0.170]" in d.reason
+
+
+def test_a_mean_past_the_margin_with_an_interval_reaching_the_other_side_is_inconclusive():
+    d = findings.decide({0: 0.10, 1: -0.05, 2: 0.06}, Band(-0.02, 0.02), "gain", "loss")
+    assert d.effect.mean > 0.02 and d.effect.low < -0.02
+    assert d.verdict == INCONCLUSIVE and d.seeds_supporting == 2
+    assert f"[{d.effect.low:.3f}, {d.effect.high:.3f}] reaches below -0.02" in d.reason
+    d = findings.decide({0: -0.10, 1: 0.05, 2: -0.06}, Band(-0.02, 0.02), "gain", "loss")
+    assert d.verdict == INCONCLUSIVE and "reaches above +0.02" in d.reason
+    d = findings.decide({0: -0.10, 1: -0.12, 2: -0.14}, Band(-0.02, 0.02), "gain", "loss")
+    assert d.verdict == CONTRADICTS and d.seeds_supporting == 0
+
+
+def test_one_seed_decides_by_its_value_and_a_nan_decides_nothing():
+    d = findings.decide({0: 0.03}, Band(-0.02, 0.02), "gain", "loss")
+    assert d.verdict == SUPPORTS and d.effect.n == 1 and math.isnan(d.effect.low)
+    assert findings.decide({0: 0.01}, Band(-0.02, 0.02), "g", "l").verdict == INCONCLUSIVE
+    d = findings.decide({0: 0.1, 1: math.nan}, Band(-0.02, 0.02), "gain", "loss")
+    assert d.verdict == INCONCLUSIVE and "NaN (seed 1)" in d.reason
 
 
 def test_depth_halves_leave_out_the_middle_layer():
@@ -142,59 +122,164 @@ def test_barrier_threshold_is_relative_with_an_absolute_floor():
     assert findings.barrier_threshold(0.001, s) == pytest.approx(0.01)
 
 
-def test_a_flat_line_contradicts_the_barrier_and_a_bumpy_curve_the_connection(questions):
-    ev = paper_like(questions)
-    ev.curve = curve(line_peak=0.0105, curve_peak=0.0105)  # barrier 5e-4 < 0.01: none
+# ------------------------------------------------------------------ the claims
+def test_every_claim_gets_one_finding_in_order(ev):
+    found = findings.all_findings(ev, Settings())
+    assert [f.claim_id for f in found] == list(CLAIMS)
+
+
+def test_numbers_shaped_like_the_paper_support_every_claim_in_every_seed_and_measure(ev):
+    found = findings.all_findings(ev, Settings())
+    assert set(verdicts(found).values()) == {SUPPORTS}, [(f.claim_id, f.reason) for f in found]
+    for f in found[:-1]:
+        assert (f.seeds_supporting, f.n_seeds, f.effect.n) == (3, 3, 3), f.claim_id
+        assert f.effect_name and f.effect.low <= f.effect.mean <= f.effect.high
+        if f.claim_id in SIMILARITY:
+            assert f.by_method == dict.fromkeys(METHODS, SUPPORTS), f.claim_id
+        else:
+            assert f.by_method == {}, f.claim_id
+    assert "5 of 5 similarity claims agree across 4 measures" in found[-1].numbers
+
+
+def test_one_seed_behaves_as_a_single_run(questions):
+    found = findings.all_findings(paper_like(questions), Settings())
+    assert set(verdicts(found).values()) == {SUPPORTS}
+    for f in found[:-1]:
+        assert (f.seeds_supporting, f.n_seeds, f.effect.n) == (1, 1, 1)
+        assert math.isnan(f.effect.low)
+    f = by_id(found)
+    assert "barrier height (train loss) line 1.49, curve 0.002" in f["RQ1.1"].numbers
+    assert f["RQ3.3"].numbers == "student_distill 97.5%, student_plain 95.0%"
+    assert f["RQ3.1"].by_method == {"dft_svcca": SUPPORTS}
+
+
+def test_a_hand_computed_interval_appears_in_the_document(ev):
+    for m in METHODS:
+        set_distillation_gain(ev, m, {0: (0.0, 0.10), 1: (0.0, 0.12), 2: (0.0, 0.14)})
+    found = findings.all_findings(ev, Settings())
+    f = by_id(found)["RQ3.1"]
+    assert f.verdict == SUPPORTS and f.effect.format(signed=True) == "+0.120 [0.070, 0.170]"
+    text = findings.render(found, "embedded", "dft_svcca")
+    assert (
+        "- effect: deeper-layer CCA gain with distillation: +0.120 [0.070, 0.170] over 3 "
+        "seeds; holds for dft_svcca, svcca, pwcca and cka (3/3 seeds)"
+    ) in text
+    assert "| RQ3.1 | **supports** | +0.120 [0.070, 0.170] | 3/3 | 4/4 support |" in text
+    assert "effect per seed (dft_svcca) +0.100 / +0.120 / +0.140" in f.numbers
+
+
+def test_an_interval_reaching_the_other_side_makes_a_claim_inconclusive(ev):
+    for m in METHODS:
+        set_distillation_gain(ev, m, {0: (0.0, 0.10), 1: (0.0, -0.05), 2: (0.0, 0.06)})
+    f = by_id(findings.rq3(ev, Settings()))["RQ3.1"]
+    assert f.verdict == INCONCLUSIVE and f.seeds_supporting == 2
+    assert "reaches below -0.02" in f.reason and f"[{f.effect.low:.3f}," in f.reason
+
+
+def test_one_measure_disagreeing_shows_per_measure_and_the_primary_decides(ev):
+    set_distillation_gain(ev, "pwcca", {s: (0.0, 0.0) for s in SEEDS})  # no gain at all
+    found = findings.all_findings(ev, Settings())
+    f = by_id(found)["RQ3.1"]
+    assert f.verdict == SUPPORTS
+    assert f.by_method == {
+        "dft_svcca": SUPPORTS,
+        "svcca": SUPPORTS,
+        "pwcca": INCONCLUSIVE,
+        "cka": SUPPORTS,
+    }
+    text = findings.render(found, "embedded", "dft_svcca")
+    assert "holds for dft_svcca, svcca and cka (3/3 seeds)" in text
+    assert "- by measure: dft_svcca supports, svcca supports, pwcca inconclusive (" in text
+    assert "3 of 5 similarity claims agree across 4 measures" in found[-1].reason
+    # when the primary measure is the one that disagrees, the headline follows it
+    set_distillation_gain(ev, "dft_svcca", {s: (0.0, -0.1) for s in SEEDS})
+    f = by_id(findings.rq3(ev, Settings()))["RQ3.1"]
+    assert f.verdict == CONTRADICTS and f.by_method["svcca"] == SUPPORTS
+
+
+def test_a_measure_missing_from_the_table_is_inconclusive_for_that_measure_alone(ev):
+    del ev.profiles["distillation"]["cka"]
+    f = by_id(findings.rq3(ev, Settings()))["RQ3.1"]
+    assert f.verdict == SUPPORTS and f.by_method["cka"] == INCONCLUSIVE
+    assert "no cka values" in f.method_reasons["cka"]
+
+
+def test_a_flat_line_contradicts_the_barrier_and_a_bumpy_curve_the_connection(ev):
+    ev.curves = {s: curve(line_peak=0.0105, curve_peak=0.0105) for s in SEEDS}  # 5e-4 < 0.01
     assert verdicts(findings.rq1(ev, Settings()))["RQ1.1"] == CONTRADICTS
-    ev.curve = curve(line_peak=1.5, curve_peak=1.0)
+    ev.curves = {s: curve(line_peak=1.5, curve_peak=1.0 + JITTER[s]) for s in SEEDS}
     assert verdicts(findings.rq1(ev, Settings()))["RQ1.2"] == CONTRADICTS
 
 
-def test_a_diverged_sgdr_run_makes_rq1_inconclusive_and_says_why(questions):
-    ev = paper_like(questions)
-    ev.metrics["sgdr"] = metrics(0.98, diverged_at=7)
-    found = {f.claim_id: f for f in findings.rq1(ev, Settings())}
+def test_a_diverged_sgdr_seed_makes_rq1_inconclusive_and_says_why(ev):
+    ev.metrics["sgdr"][1] = metrics(0.98, diverged_at=7)
+    found = by_id(findings.rq1(ev, Settings()))
     for cid in ("RQ1.1", "RQ1.2", "RQ1.3", "RQ1.4"):
         assert found[cid].verdict == INCONCLUSIVE
-        assert "diverged in epoch 7" in found[cid].reason
+        assert "diverged in epoch 7 in seed 1" in found[cid].reason
 
 
-def test_too_few_epochs_are_inconclusive(questions):
-    ev = paper_like(questions)
-    ev.metrics = {r: metrics(0.9, epochs=6) for r in ev.metrics}
+def test_too_few_epochs_are_inconclusive(ev):
+    ev.metrics = {r: {s: metrics(0.9, epochs=6) for s in SEEDS} for r in ev.metrics}
     found = findings.all_findings(ev, Settings(min_epochs=10))
     assert all(f.verdict == INCONCLUSIVE for f in found)
-    assert any("trained 6 epochs, fewer than 10" in f.reason for f in found)
+    assert any("trained 6 epochs in seed 0, fewer than 10" in f.reason for f in found)
 
 
-def test_a_diverged_run_without_warmup_supports_rq2_1(questions):
+def test_a_diverged_seed_without_warmup_supports_rq2_1_outright(ev):
+    ev.metrics["large_batch"][1] = metrics(0.1, diverged_at=1)
+    found = by_id(findings.rq2(ev, Settings()))
+    f = found["RQ2.1"]
+    assert f.verdict == SUPPORTS and (f.seeds_supporting, f.n_seeds) == (3, 3)
+    assert f.effect.n == 2 and "diverged in 1/3 seeds" in f.reason
+    # the similarity claims about the no-warmup run cannot use a diverged seed
+    assert found["RQ2.2"].verdict == INCONCLUSIVE and "seed 1" in found["RQ2.2"].reason
+    # a run that diverged in epoch 1 stopped there: no shortage of epochs
+    set_accuracy(ev, "large_batch", 0.1, epochs=1, diverged_at=1)
+    f = by_id(findings.rq2(ev, Settings()))["RQ2.1"]
+    assert (f.verdict, f.effect, f.seeds_supporting) == (SUPPORTS, None, 3)
+    assert "diverged in 3/3 seeds" in f.reason
+    assert "not measured; 3/3 seeds support" in findings.effect_line(f)
+
+
+def test_a_diverged_single_run_without_warmup_supports_rq2_1(questions):
     ev = paper_like(questions)
-    ev.metrics["large_batch"] = metrics(0.1, diverged_at=1)
+    ev.metrics["large_batch"] = {0: metrics(0.1, diverged_at=1)}
     f = findings.rq2(ev, Settings())[0]
-    assert (f.claim_id, f.verdict) == ("RQ2.1", SUPPORTS) and "diverged" in f.reason
+    assert (f.claim_id, f.verdict) == ("RQ2.1", SUPPORTS) and "diverged in epoch 1" in f.reason
 
 
-def test_differences_within_the_margin_are_inconclusive(questions):
-    ev = paper_like(questions)
-    ev.metrics["large_batch"] = metrics(0.955)  # 0.5 points below warmup's 96%
+def test_differences_within_the_margin_are_inconclusive(ev):
+    set_accuracy(ev, "large_batch", 0.955)  # 0.5 points below warmup's 96% in every seed
     assert verdicts(findings.rq2(ev, Settings(margin=0.02)))["RQ2.1"] == INCONCLUSIVE
-    ev.metrics["large_batch"] = metrics(0.99)  # better without warmup: the opposite
+    set_accuracy(ev, "large_batch", 0.99)  # better without warmup: the opposite
     assert verdicts(findings.rq2(ev, Settings(margin=0.02)))["RQ2.1"] == CONTRADICTS
 
 
-def test_a_gain_in_the_shallow_layers_contradicts_rq3_2(questions):
-    ev = paper_like(questions)
-    ev.profiles["distillation"][0].values = np.array([0.95, 0.95, 0.9, 0.8, 0.7, 0.7])
-    ev.profiles["distillation"][1].values = np.array([0.7, 0.7, 0.7, 0.8, 0.7, 0.68])
-    found = verdicts(findings.rq3(ev, Settings()))
-    assert found["RQ3.2"] == CONTRADICTS
+def test_a_gain_in_the_shallow_layers_contradicts_rq3_2(ev):
+    for m in METHODS:
+        set_distillation_gain(ev, m, {s: (0.2, 0.05 + JITTER[s]) for s in SEEDS})
+    found = by_id(findings.rq3(ev, Settings()))
+    assert found["RQ3.2"].verdict == CONTRADICTS
+    assert found["RQ3.2"].by_method == dict.fromkeys(METHODS, CONTRADICTS)
 
 
-def test_similarity_at_the_shuffled_baseline_contradicts_rq1_3(questions):
-    ev = paper_like(questions)
-    for p in ev.profiles["sgdr_restarts"]:
-        p.baseline = p.values.copy()
-    assert verdicts(findings.rq1(ev, Settings()))["RQ1.3"] == CONTRADICTS
+def test_similarity_at_the_shuffled_baseline_contradicts_rq1_3(ev):
+    for by_seed in ev.profiles["sgdr_restarts"].values():
+        for ps in by_seed.values():
+            for p in ps:
+                p.baseline = p.values.copy()
+    f = by_id(findings.rq1(ev, Settings()))["RQ1.3"]
+    assert f.verdict == CONTRADICTS and set(f.by_method.values()) == {CONTRADICTS}
+
+
+def test_a_measure_without_shuffled_baseline_is_inconclusive(ev):
+    for ps in ev.profiles["sgdr_restarts"]["dft_svcca"].values():
+        for p in ps:
+            p.baseline = np.full_like(p.values, np.nan)
+    f = by_id(findings.rq1(ev, Settings()))["RQ1.3"]
+    assert f.verdict == INCONCLUSIVE and "no shuffled dft_svcca baseline" in f.reason
+    assert f.by_method["svcca"] == SUPPORTS
 
 
 def test_missing_artifacts_are_named_and_inconclusive(questions):
@@ -203,24 +288,31 @@ def test_missing_artifacts_are_named_and_inconclusive(questions):
     assert all(f.verdict == INCONCLUSIVE for f in found)
     assert "curve 'sgdr_restarts' is not configured" in found[0].reason
     assert found[-1].claim_id == "RQ4.1" and found[-1].numbers.startswith("0 supports")
+    findings.render(found, "embedded", "svcca")  # renders without effects
 
 
-def test_rq4_is_contradicted_by_any_contradiction(questions):
-    ev = paper_like(questions)
-    ev.metrics["sgdr"] = metrics(0.80)
+def test_rq4_is_contradicted_by_any_contradiction(ev):
+    set_accuracy(ev, "sgdr", 0.80)
     last = findings.all_findings(ev, Settings())[-1]
     assert last.verdict == CONTRADICTS and "RQ1.4" in last.reason
 
 
-def test_the_document_names_every_claim_with_numbers(questions, tmp_path):
-    found = findings.all_findings(paper_like(questions), Settings())
+def test_the_document_lists_every_claim_with_its_effect_and_measures(ev, tmp_path):
+    found = findings.all_findings(ev, Settings())
     path = tmp_path / "findings.md"
     findings.write(found, path, "embedded", "dft_svcca")
     text = path.read_text()
+    assert "over 3 seeds" in text and "95% Student-t interval over seeds" in text
+    assert "the primary measure `dft_svcca` gives the headline verdict" in text
+    assert "| claim | verdict | effect [95% CI] | seeds | measures | reason |" in text
     for cid, (_, claim) in CLAIMS.items():
         assert f"**{cid}** {claim}" in text
-    assert "barrier height (train loss) line 1.49" in text
-    assert "student_distill 97.5%" in text
+        assert f"| {cid} | **supports** |" in text
+    by_measure = ", ".join(f"{m} supports" for m in METHODS)
+    assert text.count(f"- by measure: {by_measure}") == len(SIMILARITY)
+    assert text.count("- by measure: does not apply") == 6
+    assert "barrier height (train loss) line 1.49 / 1.44 / 1.54" in text
+    assert "student_distill 97.5% / 97.0% / 98.0%" in text
 
 
 def test_profiles_come_back_in_network_order_with_their_baseline():
@@ -277,3 +369,47 @@ def test_colours_are_stable_per_run_and_overridable(embedded_config):
     assert a == {"step": "C1", "sgdr": "C0"}
     cfg["figures"]["colours"] = {"sgdr": "black"}
     assert study.run_colours(cfg, ["sgdr"]) == {"sgdr": "black"}
+
+
+def test_findings_from_files_over_seeds_and_measures(ev, tmp_path):
+    """The script's path: metrics run-major over seeds and one tidy table per analysis
+    (every seed and measure, with shuffled baselines) read back by load_evidence."""
+    runs, analyses = list(ev.metrics), list(ev.profiles)
+    metric_paths = []
+    for run in runs:
+        for s in SEEDS:
+            metric_paths.append(tmp_path / f"{run}.{s}.csv")
+            ev.metrics[run][s].to_csv(metric_paths[-1], index=False)
+    table_paths = []
+    for a in analyses:
+        rows = [
+            dict(
+                analysis=a,
+                run_a=p.run_a,
+                epoch_a=p.epoch_a,
+                run_b=p.run_b,
+                epoch_b=p.epoch_b,
+                layer=layer,
+                layer_index=i,
+                method=m + suffix,
+                value=v,
+                seed=s,
+            )
+            for m, by_seed in ev.profiles[a].items()
+            for s, ps in by_seed.items()
+            for p in ps
+            for suffix, values in (("", p.values), ("_shuffled", p.baseline))
+            for i, (layer, v) in enumerate(zip(p.layers, values, strict=True))
+        ]
+        table_paths.append(tmp_path / f"{a}.csv")
+        pd.DataFrame(rows).to_csv(table_paths[-1], index=False)
+    parts = {"runs": runs, "analyses": analyses}
+    loaded = findings.load_evidence(
+        parts, SEEDS, metric_paths, table_paths, [], ev.questions, "dft_svcca", METHODS
+    )
+    found = by_id(findings.all_findings(loaded, Settings()))
+    assert found["RQ1.1"].verdict == INCONCLUSIVE  # no curve files given
+    for cid in [*SIMILARITY, "RQ1.4", "RQ2.1", "RQ2.4", "RQ3.3"]:
+        assert found[cid].verdict == SUPPORTS, (cid, found[cid].reason)
+        assert (found[cid].seeds_supporting, found[cid].n_seeds) == (3, 3)
+    assert found["RQ3.1"].by_method == dict.fromkeys(METHODS, SUPPORTS)

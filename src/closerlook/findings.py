@@ -1,24 +1,37 @@
-"""The study's verdicts: each claim of Gotmare et al. (ICLR 2019) against this run's numbers.
+"""The study's verdicts: each claim of Gotmare et al. (ICLR 2019) against this study's
+numbers, across seeds and similarity measures.
 
-For every claim (DESIGN.md §1, RQ1–RQ4) a :class:`Finding` records the numbers measured and
-a verdict:
+Every claim (DESIGN.md §1, RQ1–RQ4) is an *effect* measured in each seed — a difference of
+accuracies, a barrier height against its threshold, a gain in similarity — and a decision
+band [lower, upper]. One seed **supports** the claim when its effect is above `upper`,
+**contradicts** it when below `lower`, and is undecided in between. A band with lower =
+upper has no middle (a barrier against its threshold, or non-inferiority: "on par with" is
+lower = upper = −margin), and its boundary supports.
 
-- **supports**: the numbers show what the paper reports;
-- **contradicts**: they show the opposite, by more than the noise margin;
-- **inconclusive**: they cannot decide, and the reason says why: a run diverged or trained
-  for too few epochs, an artifact was not configured, the similarity is at the shuffled
-  baseline, or the difference lies within the margin.
+Across the n seeds the effects x_1 … x_n are summarised by their mean x̄ and 95% Student-t
+interval [lo, hi] (closerlook.stats), and the claim is
 
-"Deeper layers" are the second half of the layers in network order, "shallow layers" the
-first half (the middle layer of an odd count belongs to neither). Similarities are those of
-one method (`figures.method`), accuracies are validation accuracies after the last epoch.
+- **supports** when x̄ is above `upper` and lo does not reach below `lower`;
+- **contradicts** when x̄ is below `lower` and hi does not reach above `upper`;
+- **inconclusive** otherwise, and the reason quotes the interval. It is inconclusive too
+  when the numbers cannot decide: a run diverged or trained for too few epochs, an artifact
+  was not configured, a value is NaN, or there is no shuffled baseline.
+
+With one seed there is no interval and the single effect decides. "k/n seeds" counts the
+seeds whose own effect supports the claim.
+
+Similarity claims are decided under every measure computed (SVCCA, PWCCA, CKA, DFT-SVCCA);
+the headline verdict is that of the primary measure (`figures.method`), and the verdict of
+every measure is kept. "Deeper layers" are the second half of the layers in network order,
+"shallow layers" the first half (the middle layer of an odd count belongs to neither);
+accuracies are validation accuracies after the last epoch.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +45,7 @@ from closerlook.results import (  # noqa: F401  (Evidence, load_evidence: re-exp
     final_accuracy,
     load_evidence,
 )
+from closerlook.stats import Interval, mean_interval
 
 SUPPORTS, CONTRADICTS, INCONCLUSIVE = "supports", "contradicts", "inconclusive"
 
@@ -103,12 +117,104 @@ class Settings:
     min_epochs: int = 10
 
 
+# ------------------------------------------------------------------------- deciding
+def _bound(x: float) -> str:
+    """A band's bound with its sign: "+0.02", "-0.02", "0"."""
+    return "0" if x == 0 else f"{x:+g}"
+
+
+@dataclass(frozen=True)
+class Band:
+    """The decision band of an effect: above `upper` supports, below `lower` contradicts,
+    in between undecided. With lower == upper (non-inferiority) the boundary supports."""
+
+    lower: float
+    upper: float
+
+    def supports(self, x: float) -> bool:
+        return x > self.upper or (self.lower == self.upper and x >= self.upper)
+
+    def contradicts(self, x: float) -> bool:
+        return x < self.lower
+
+    def verdict(self, x: float) -> str:
+        if self.supports(x):
+            return SUPPORTS
+        return CONTRADICTS if self.contradicts(x) else INCONCLUSIVE
+
+    def rule(self) -> str:
+        """The condition to support, e.g. "> +0.02" or "≥ -0.02"."""
+        return f"{'≥' if self.lower == self.upper else '>'} {_bound(self.upper)}"
+
+
+@dataclass
+class Decision:
+    """A claim decided under one measure (or without one): the effect per seed, their mean
+    with its 95% interval, and how many of the `n_seeds` seeds support on their own."""
+
+    verdict: str
+    reason: str
+    effect: Interval | None = None
+    seeds_supporting: int = 0
+    n_seeds: int = 0
+    per_seed: dict[int, float] = field(default_factory=dict)
+
+
+def decide(effects: Mapping[int, float], band: Band, what: str, opposite: str) -> Decision:
+    """The verdict of the per-seed `effects` (seed -> effect) against `band` (module
+    docstring); `what` and `opposite` say in words what support and contradiction mean."""
+    effects = dict(sorted(effects.items()))
+    n = len(effects)
+    bad = [s for s, x in effects.items() if not math.isfinite(x)]
+    if not effects or bad:
+        where = f" (seed {bad[0]})" if bad and n > 1 else ""
+        return Decision(INCONCLUSIVE, f"a measured value is NaN{where}", None, 0, n, effects)
+    k = sum(band.supports(x) for x in effects.values())
+    iv = mean_interval(list(effects.values()))
+    text = iv.format(signed=True)
+    if not math.isfinite(iv.low):  # one seed: its value decides
+        verdict = band.verdict(iv.mean)
+    elif band.supports(iv.mean) and not band.contradicts(iv.low):
+        verdict = SUPPORTS
+    elif band.contradicts(iv.mean) and not band.supports(iv.high):
+        verdict = CONTRADICTS
+    else:
+        verdict = INCONCLUSIVE
+    if verdict == SUPPORTS:
+        reason = f"{what}: {text} ({band.rule()})"
+    elif verdict == CONTRADICTS:
+        reason = f"{opposite}: {text} (< {_bound(band.lower)})"
+    elif band.supports(iv.mean):
+        reason = (
+            f"the mean {iv.mean:+.3f} passes {_bound(band.upper)}, but its 95% interval "
+            f"[{iv.low:.3f}, {iv.high:.3f}] reaches below {_bound(band.lower)}"
+        )
+    elif band.contradicts(iv.mean):
+        reason = (
+            f"the mean {iv.mean:+.3f} is below {_bound(band.lower)}, but its 95% interval "
+            f"[{iv.low:.3f}, {iv.high:.3f}] reaches above {_bound(band.upper)}"
+        )
+    else:
+        reason = f"{text} lies between {_bound(band.lower)} and {_bound(band.upper)}"
+    return Decision(verdict, reason, iv, k, n, effects)
+
+
 @dataclass
 class Finding:
+    """One claim's verdict with the effect behind it: `effect` is the mean across seeds
+    with its 95% interval (None when not measured), `by_method` the verdict under every
+    similarity measure (empty where no measure applies), `numbers` the values measured."""
+
     claim_id: str
     verdict: str
     numbers: str
     reason: str
+    effect_name: str = ""
+    effect: Interval | None = None
+    seeds_supporting: int = 0
+    n_seeds: int = 0
+    by_method: dict[str, str] = field(default_factory=dict)
+    method_reasons: dict[str, str] = field(default_factory=dict)
 
     @property
     def question(self) -> str:
@@ -136,45 +242,147 @@ def barrier_threshold(endpoint_loss: float, s: Settings) -> float:
 
 
 def run_problem(ev: Evidence, runs: Sequence[str], s: Settings, allow_diverged: bool = False):
-    """Why runs cannot support a verdict (not configured, diverged, too few epochs), or None."""
+    """Why runs cannot support a verdict in some seed (not configured, diverged, too few
+    epochs), or None. With `allow_diverged` a diverged seed is no problem (it stopped early,
+    so neither are its epochs)."""
     for run in runs:
-        df = ev.metrics.get(run)
-        if df is None:
+        frames = ev.metrics.get(run)
+        if frames is None:
             return f"run '{run}' is not configured"
-        bad = diverged_epoch(df)
-        if bad is not None and not allow_diverged:
-            return f"run '{run}' diverged in epoch {bad}"
-        epochs = int(df["epoch"].max())
-        if epochs < s.min_epochs:
-            return f"run '{run}' trained {epochs} epochs, fewer than {s.min_epochs}"
+        for seed in ev.seeds:
+            where = f" in seed {seed}" if len(ev.seeds) > 1 else ""
+            df = frames.get(seed)
+            if df is None:
+                return f"run '{run}' has no metrics for seed {seed}"
+            bad = diverged_epoch(df)
+            if bad is not None:
+                if allow_diverged:
+                    continue
+                return f"run '{run}' diverged in epoch {bad}{where}"
+            epochs = int(df["epoch"].max())
+            if epochs < s.min_epochs:
+                return f"run '{run}' trained {epochs} epochs{where}, fewer than {s.min_epochs}"
     return None
+
+
+def accuracies(ev: Evidence, run: str) -> dict[int, float]:
+    """The run's final validation accuracy per seed (NaN where a seed is missing)."""
+    frames = ev.metrics.get(run, {})
+    return {s: final_accuracy(frames[s]) if s in frames else math.nan for s in ev.seeds}
+
+
+def _each(values: Sequence[float], fmt: str = "{:.4g}") -> str:
+    """Per-seed values, "a / b / c" (one value alone)."""
+    return " / ".join(fmt.format(v) for v in values)
+
+
+def _pct(values: Sequence[float]) -> str:
+    return _each([100 * v for v in values], "{:.1f}%")
+
+
+def _accuracy_text(ev: Evidence, runs: Sequence[str]) -> str:
+    return ", ".join(
+        f"{r} {_pct(list(accuracies(ev, r).values()))}" for r in runs if r in ev.metrics
+    )
 
 
 def _fmt_layers(p: LayerProfile) -> str:
     return ", ".join(f"{name} {v:.3f}" for name, v in zip(p.layers, p.values, strict=True))
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+def _baseline_mean(p: LayerProfile) -> float:
+    return float(np.nanmean(p.baseline)) if np.isfinite(p.baseline).any() else math.nan
 
 
-def _inconclusive(cid: str, numbers: str, reason: str) -> Finding:
-    return Finding(cid, INCONCLUSIVE, numbers or "not measured", reason)
+def _methods(ev: Evidence) -> list[str]:
+    """Every measure, the primary one first."""
+    return list(dict.fromkeys([ev.method, *ev.methods]))
 
 
-def _difference_verdict(
-    cid: str, diff: float, margin: float, numbers: str, what: str, problem: str | None
+def _seed_profiles(
+    ev: Evidence, analysis: str, method: str, pairs: int = 1
+) -> tuple[dict[int, list[LayerProfile]], str | None]:
+    """seed -> the analysis' pairs under `method` for every seed of the study, or why not."""
+    by_seed = ev.seed_profiles(analysis, method)
+    for seed in ev.seeds:
+        if len(by_seed.get(seed, [])) < pairs:
+            where = f" in seed {seed}" if len(ev.seeds) > 1 else ""
+            return {}, f"analysis '{analysis}' has no {method} values{where}"
+    return {s: by_seed[s] for s in ev.seeds}, None
+
+
+# ------------------------------------------------------------------------- findings
+def _inconclusive(
+    ev: Evidence, cid: str, name: str, numbers: str, reason: str, similarity: bool = False
 ) -> Finding:
-    """Support when `diff` > margin, contradict when < −margin, else inconclusive."""
-    if problem:
-        return _inconclusive(cid, numbers, problem)
-    if not math.isfinite(diff):
-        return _inconclusive(cid, numbers, "a measured value is NaN")
-    if diff > margin:
-        return Finding(cid, SUPPORTS, numbers, f"{what} by {diff:.3f} (> margin {margin})")
-    if diff < -margin:
-        return Finding(cid, CONTRADICTS, numbers, f"the opposite, by {-diff:.3f}")
-    return _inconclusive(cid, numbers, f"difference {diff:+.3f} within the margin {margin}")
+    methods = _methods(ev) if similarity else []
+    return Finding(
+        cid,
+        INCONCLUSIVE,
+        numbers or "not measured",
+        reason,
+        effect_name=name,
+        n_seeds=len(ev.seeds),
+        by_method=dict.fromkeys(methods, INCONCLUSIVE),
+        method_reasons=dict.fromkeys(methods, reason),
+    )
+
+
+def _with_effects(numbers: str, d: Decision, method: str = "") -> str:
+    """The numbers, followed by the effect in every seed when there are several."""
+    if len(d.per_seed) < 2:
+        return numbers
+    under = f" ({method})" if method else ""
+    return f"{numbers}; effect per seed{under} {_each(list(d.per_seed.values()), '{:+.3f}')}"
+
+
+def _finding(cid: str, name: str, numbers: str, d: Decision) -> Finding:
+    """A claim to which no similarity measure applies (accuracies, barrier heights)."""
+    return Finding(
+        cid,
+        d.verdict,
+        _with_effects(numbers, d),
+        d.reason,
+        effect_name=name,
+        effect=d.effect,
+        seeds_supporting=d.seeds_supporting,
+        n_seeds=d.n_seeds,
+    )
+
+
+def _similarity_finding(
+    ev: Evidence,
+    cid: str,
+    name: str,
+    numbers: str,
+    band: Band,
+    what: str,
+    opposite: str,
+    effects_of: Callable[[str], tuple[dict[int, float], str | None]],
+) -> Finding:
+    """A similarity claim decided under every measure; the primary measure's is the
+    headline. `effects_of(method)` gives seed -> effect, or why it cannot be measured."""
+    decisions = {}
+    for m in _methods(ev):
+        effects, trouble = effects_of(m)
+        decisions[m] = (
+            Decision(INCONCLUSIVE, trouble, None, 0, len(ev.seeds))
+            if trouble
+            else decide(effects, band, what, opposite)
+        )
+    d = decisions[ev.method]
+    return Finding(
+        cid,
+        d.verdict,
+        _with_effects(numbers, d, ev.method),
+        d.reason,
+        effect_name=name,
+        effect=d.effect,
+        seeds_supporting=d.seeds_supporting,
+        n_seeds=d.n_seeds or len(ev.seeds),
+        by_method={m: x.verdict for m, x in decisions.items()},
+        method_reasons={m: x.reason for m, x in decisions.items()},
+    )
 
 
 # ------------------------------------------------------------------------- RQ1
@@ -182,83 +390,131 @@ def rq1(ev: Evidence, s: Settings) -> list[Finding]:
     q = ev.questions["rq1"]
     sgdr, baselines = q["runs"][0], list(q["runs"][1:])
     out = []
-    c = ev.curve
-    if c is None:
+    names = {
+        "RQ1.1": "line barrier above its threshold (train loss)",
+        "RQ1.2": "curve barrier below the threshold (train loss)",
+        "RQ1.3": "lowest CCA above the shuffled baseline across a restart",
+        "RQ1.4": "SGDR accuracy minus the best baseline's",
+    }
+    missing = [seed for seed in ev.seeds if seed not in ev.curves]
+    if not ev.curves:
         reason = f"curve '{q['curve']}' is not configured"
-        out += [_inconclusive("RQ1.1", "", reason), _inconclusive("RQ1.2", "", reason)]
+        out += [_inconclusive(ev, i, names[i], "", reason) for i in ("RQ1.1", "RQ1.2")]
+    elif missing:
+        reason = f"curve '{q['curve']}' has no seed {missing[0]}"
+        out += [_inconclusive(ev, i, names[i], "", reason) for i in ("RQ1.1", "RQ1.2")]
     else:
-        problem = run_problem(ev, dict.fromkeys([c.run_a, c.run_b]), s)
-        line_loss = c.paths["line"]["train_loss"]
-        end = float(max(line_loss[0], line_loss[-1]))
-        need = barrier_threshold(end, s)
-        b_line, b_curve = c.barriers["line"]["train_loss"], c.barriers["curve"]["train_loss"]
+        curves = [ev.curves[seed] for seed in ev.seeds]
+        c = curves[0]
+        problem = run_problem(ev, list(dict.fromkeys([c.run_a, c.run_b])), s)
+        ends = [float(max(x.paths["line"]["train_loss"][[0, -1]])) for x in curves]
+        need = [barrier_threshold(e, s) for e in ends]
+        line = [x.barriers["line"]["train_loss"] for x in curves]
+        bend = [x.barriers["curve"]["train_loss"] for x in curves]
         numbers = (
             f"{c.run_a} epoch {c.epoch_a} → epoch {c.epoch_b}: endpoint training loss "
-            f"{line_loss[0]:.4g} / {line_loss[-1]:.4g}; barrier height (train loss) line "
-            f"{b_line:.4g}, curve {b_curve:.4g} (validation loss: line "
-            f"{c.barriers['line']['val_loss']:.4g}, curve {c.barriers['curve']['val_loss']:.4g}); "
-            f"a barrier counts above {need:.4g}"
+            f"{_each([x.paths['line']['train_loss'][0] for x in curves])} → "
+            f"{_each([x.paths['line']['train_loss'][-1] for x in curves])}; "
+            f"barrier height (train loss) line {_each(line)}, curve {_each(bend)} "
+            f"(validation loss: line {_each([x.barriers['line']['val_loss'] for x in curves])}, "
+            f"curve {_each([x.barriers['curve']['val_loss'] for x in curves])}); "
+            f"a barrier counts above {_each(need)}"
         )
         if problem:
-            out += [_inconclusive(i, numbers, problem) for i in ("RQ1.1", "RQ1.2")]
+            out += [_inconclusive(ev, i, names[i], numbers, problem) for i in ("RQ1.1", "RQ1.2")]
+        else:
+            at_zero = Band(0.0, 0.0)
+            over = dict(zip(ev.seeds, np.subtract(line, need), strict=True))
+            under = dict(zip(ev.seeds, np.subtract(need, bend), strict=True))
+            out.append(
+                _finding(
+                    "RQ1.1",
+                    names["RQ1.1"],
+                    numbers,
+                    decide(
+                        over,
+                        at_zero,
+                        "the line's barrier exceeds the threshold",
+                        "the line has no barrier",
+                    ),
+                )
+            )
+            out.append(
+                _finding(
+                    "RQ1.2",
+                    names["RQ1.2"],
+                    numbers,
+                    decide(
+                        under,
+                        at_zero,
+                        "the curve stays below the threshold",
+                        "the curve has a barrier too",
+                    ),
+                )
+            )
+
+    a = q["restarts"]
+    if a not in ev.profiles:
+        out.append(
+            _inconclusive(
+                ev, "RQ1.3", names["RQ1.3"], "", f"analysis '{a}' is not configured", True
+            )
+        )
+    else:
+
+        def lowest_gap(m: str) -> tuple[dict[int, float], str | None]:
+            by_seed, trouble = _seed_profiles(ev, a, m)
+            if trouble:
+                return {}, trouble
+            if not all(np.isfinite(p.baseline).any() for ps in by_seed.values() for p in ps):
+                return {}, f"no shuffled {m} baseline in the table"
+            return {
+                seed: min(float(np.nanmin(p.values - p.baseline)) for p in ps)
+                for seed, ps in by_seed.items()
+            }, None
+
+        means = ev.mean_profiles(a)
+        numbers = f"{ev.method}; " + "; ".join(
+            f"{p.label()}: mean {np.mean(p.values):.3f} "
+            f"(shuffled {_baseline_mean(p):.3f}); "
+            f"{_fmt_layers(p)}"
+            for p in means
+        )
+        run = means[0].run_a if means else sgdr
+        problem = run_problem(ev, [run], s)
+        if problem:
+            out.append(_inconclusive(ev, "RQ1.3", names["RQ1.3"], numbers, problem, True))
         else:
             out.append(
-                Finding("RQ1.1", SUPPORTS, numbers, "the line's barrier exceeds the threshold")
-                if b_line > need
-                else Finding("RQ1.1", CONTRADICTS, numbers, "the line has no barrier to speak of")
+                _similarity_finding(
+                    ev,
+                    "RQ1.3",
+                    names["RQ1.3"],
+                    numbers,
+                    Band(s.margin, 0.25),
+                    "every layer stays well above its shuffled baseline",
+                    "some layer is at its shuffled baseline",
+                    lowest_gap,
+                )
             )
-            if b_curve <= need:
-                why = "the curve stays below the threshold"
-                out.append(Finding("RQ1.2", SUPPORTS, numbers, why))
-            else:
-                out.append(Finding("RQ1.2", CONTRADICTS, numbers, "the curve has a barrier too"))
 
-    profiles = ev.profiles.get(q["restarts"])
-    if not profiles:
-        out.append(_inconclusive("RQ1.3", "", f"analysis '{q['restarts']}' is not configured"))
-    else:
-        lines, gaps = [], []
-        for p in profiles:
-            gap = float(np.nanmin(p.values - p.baseline)) if np.isfinite(p.baseline).any() else 0
-            gaps.append(gap)
-            lines.append(
-                f"{p.label()}: mean {np.mean(p.values):.3f} "
-                f"(shuffled {np.nanmean(p.baseline):.3f}); {_fmt_layers(p)}"
-            )
-        numbers = f"{ev.method}; " + "; ".join(lines)
-        problem = run_problem(ev, [profiles[0].run_a], s)
-        lowest = min(gaps)
-        if problem:
-            out.append(_inconclusive("RQ1.3", numbers, problem))
-        elif not all(np.isfinite(p.baseline).any() for p in profiles):
-            out.append(_inconclusive("RQ1.3", numbers, "no shuffled baseline in the table"))
-        elif lowest > 0.25:
-            why = f"every layer is at least {lowest:.3f} above its shuffled baseline"
-            out.append(Finding("RQ1.3", SUPPORTS, numbers, why))
-        elif lowest > s.margin:
-            why = f"some layer is only {lowest:.3f} above its baseline (0.25 needed)"
-            out.append(_inconclusive("RQ1.3", numbers, why))
-        else:
-            why = f"some layer is at its shuffled baseline (gap {lowest:.3f})"
-            out.append(Finding("RQ1.3", CONTRADICTS, numbers, why))
-
-    present = [r for r in [sgdr, *baselines] if r in ev.metrics]
-    numbers = ", ".join(f"{r} {_pct(final_accuracy(ev.metrics[r]))}" for r in present)
+    numbers = _accuracy_text(ev, [sgdr, *baselines])
     problem = run_problem(ev, [sgdr, *baselines], s)
     if not baselines:
-        out.append(_inconclusive("RQ1.4", numbers, "no baseline runs named in questions.rq1"))
+        reason = "no baseline runs named in questions.rq1"
+        out.append(_inconclusive(ev, "RQ1.4", names["RQ1.4"], numbers, reason))
     elif problem:
-        out.append(_inconclusive("RQ1.4", numbers, problem))
+        out.append(_inconclusive(ev, "RQ1.4", names["RQ1.4"], numbers, problem))
     else:
-        best = max(final_accuracy(ev.metrics[r]) for r in baselines)
-        diff = final_accuracy(ev.metrics[sgdr]) - best
-        if diff >= -s.margin:
-            why = f"SGDR is {diff:+.3f} from the best baseline (within {s.margin} or better)"
-            out.append(Finding("RQ1.4", SUPPORTS, numbers, why))
-        else:
-            out.append(
-                Finding("RQ1.4", CONTRADICTS, numbers, f"SGDR trails the best by {-diff:.3f}")
-            )
+        acc = {r: accuracies(ev, r) for r in [sgdr, *baselines]}
+        diff = {seed: acc[sgdr][seed] - max(acc[r][seed] for r in baselines) for seed in ev.seeds}
+        d = decide(
+            diff,
+            Band(-s.margin, -s.margin),
+            "SGDR is on par with the best baseline or better",
+            "SGDR trails the best baseline",
+        )
+        out.append(_finding("RQ1.4", names["RQ1.4"], numbers, d))
     return out
 
 
@@ -266,151 +522,232 @@ def rq1(ev: Evidence, s: Settings) -> list[Finding]:
 def rq2(ev: Evidence, s: Settings) -> list[Finding]:
     setups = ev.questions["rq2"]
     run = {role: setups[role]["run"] for role in setups}
-    acc = {role: final_accuracy(ev.metrics[r]) for role, r in run.items() if r in ev.metrics}
-    acc_text = ", ".join(f"{run[role]} {_pct(a)}" for role, a in acc.items())
+    nw, w, fr = run["no_warmup"], run["warmup"], run["frozen"]
+    greater = Band(-s.margin, s.margin)
+    acc_text = _accuracy_text(ev, list(run.values()))
     out = []
 
-    # RQ2.1: a diverged no-warmup run supports the claim outright.
-    nw, w = run["no_warmup"], run["warmup"]
-    problem = run_problem(ev, [w], s) or (
-        run_problem(ev, [nw], s, allow_diverged=True) if nw in ev.metrics else None
-    )
-    if nw not in ev.metrics:
-        problem = f"run '{nw}' is not configured"
-    if not problem and diverged_epoch(ev.metrics[nw]) is not None:
-        why = f"without warmup the run diverged in epoch {diverged_epoch(ev.metrics[nw])}"
-        out.append(Finding("RQ2.1", SUPPORTS, acc_text, why))
+    # RQ2.1: a seed whose no-warmup run diverged supports the claim outright; it is
+    # counted, and left out of the interval.
+    name = "accuracy gain with warmup"
+    problem = run_problem(ev, [w], s) or run_problem(ev, [nw], s, allow_diverged=True)
+    if problem:
+        out.append(_inconclusive(ev, "RQ2.1", name, acc_text, problem))
     else:
-        diff = acc.get("warmup", math.nan) - acc.get("no_warmup", math.nan)
-        out.append(
-            _difference_verdict(
-                "RQ2.1", diff, s.margin, acc_text, "warmup is more accurate", problem
+        diverged = [seed for seed in ev.seeds if diverged_epoch(ev.metrics[nw][seed]) is not None]
+        aw, anw = accuracies(ev, w), accuracies(ev, nw)
+        gains = {seed: aw[seed] - anw[seed] for seed in ev.seeds if seed not in diverged}
+        n, k = len(ev.seeds), len(diverged)
+        note = f"without warmup the run diverged in {k}/{n} seeds"
+        if n == 1 and k:
+            epoch = diverged_epoch(ev.metrics[nw][diverged[0]])
+            note = f"without warmup the run diverged in epoch {epoch}"
+        if not gains:
+            d = Decision(SUPPORTS, note, None, k, n)
+        else:
+            d = decide(
+                gains, greater, "warmup is more accurate", "the run without warmup is more accurate"
             )
-        )
+            d.seeds_supporting += k
+            d.n_seeds = n
+            if k and d.verdict == CONTRADICTS:
+                d.verdict, d.reason = INCONCLUSIVE, f"{note}, but the others show: {d.reason}"
+            elif k:
+                d.reason = f"{note}; the others: {d.reason}"
+        out.append(_finding("RQ2.1", name, acc_text, d))
 
-    prof = {}
-    for role, setup in setups.items():
-        ps = ev.profiles.get(setup["analysis"])
-        if ps:
-            prof[role] = ps[0]
+    def first_pairs(analysis: str, m: str) -> tuple[dict[int, LayerProfile], str | None]:
+        by_seed, trouble = _seed_profiles(ev, analysis, m)
+        return {seed: ps[0] for seed, ps in by_seed.items()}, trouble
+
+    means = {role: ev.mean_profiles(setup["analysis"]) for role, setup in setups.items()}
+    means = {role: ps[0] for role, ps in means.items() if ps}
     cca_text = f"{ev.method}, initialisation vs end of warmup; " + "; ".join(
         f"{run[role]} (epoch {p.epoch_b}): shallow {depth_halves(p.values)[0]:.3f}, "
         f"deeper {depth_halves(p.values)[1]:.3f} [{_fmt_layers(p)}]"
-        for role, p in prof.items()
+        for role, p in means.items()
     )
-    if "no_warmup" not in prof:
-        reason = f"analysis '{setups['no_warmup']['analysis']}' is not configured"
-        out.append(_inconclusive("RQ2.2", cca_text, reason))
+    a_nw, a_w = setups["no_warmup"]["analysis"], setups["warmup"]["analysis"]
+
+    name = "shallow minus deeper-layer CCA to initialisation without warmup"
+    if a_nw not in ev.profiles:
+        reason = f"analysis '{a_nw}' is not configured"
+        out.append(_inconclusive(ev, "RQ2.2", name, cca_text, reason, True))
+    elif problem := run_problem(ev, [nw], s):
+        out.append(_inconclusive(ev, "RQ2.2", name, cca_text, problem, True))
     else:
-        shallow, deep = depth_halves(prof["no_warmup"].values)
-        problem = run_problem(ev, [nw], s, allow_diverged=False)
+
+        def shallow_minus_deep(m: str) -> tuple[dict[int, float], str | None]:
+            pairs, trouble = first_pairs(a_nw, m)
+            halves = {seed: depth_halves(p.values) for seed, p in pairs.items()}
+            return {seed: sh - dp for seed, (sh, dp) in halves.items()}, trouble
+
         out.append(
-            _difference_verdict(
+            _similarity_finding(
+                ev,
                 "RQ2.2",
-                shallow - deep,
-                s.margin,
+                name,
                 cca_text,
-                "deeper layers are less similar",
-                problem,
-            )
-        )
-    if "no_warmup" not in prof or "warmup" not in prof:
-        out.append(_inconclusive("RQ2.3", cca_text, "an init-vs-warmup analysis is missing"))
-    else:
-        diff = depth_halves(prof["warmup"].values)[1] - depth_halves(prof["no_warmup"].values)[1]
-        problem = run_problem(ev, [nw, w], s)
-        out.append(
-            _difference_verdict(
-                "RQ2.3",
-                diff,
-                s.margin,
-                cca_text,
-                "with warmup the deeper layers are closer",
-                problem,
+                greater,
+                "the deeper layers are less similar to initialisation",
+                "the shallow layers moved more",
+                shallow_minus_deep,
             )
         )
 
-    fr = run["frozen"]
+    name = "deeper-layer CCA to initialisation, warmup minus no warmup"
+    if a_nw not in ev.profiles or a_w not in ev.profiles:
+        out.append(
+            _inconclusive(
+                ev, "RQ2.3", name, cca_text, "an init-vs-warmup analysis is missing", True
+            )
+        )
+    elif problem := run_problem(ev, [nw, w], s):
+        out.append(_inconclusive(ev, "RQ2.3", name, cca_text, problem, True))
+    else:
+
+        def deep_difference(m: str) -> tuple[dict[int, float], str | None]:
+            with_w, trouble = first_pairs(a_w, m)
+            without, trouble2 = first_pairs(a_nw, m)
+            if trouble or trouble2:
+                return {}, trouble or trouble2
+            return {
+                seed: depth_halves(with_w[seed].values)[1] - depth_halves(without[seed].values)[1]
+                for seed in ev.seeds
+            }, None
+
+        out.append(
+            _similarity_finding(
+                ev,
+                "RQ2.3",
+                name,
+                cca_text,
+                greater,
+                "with warmup the deeper layers stay closer",
+                "without warmup the deeper layers stay closer",
+                deep_difference,
+            )
+        )
+
+    name = "accuracy of frozen classifier minus warmup"
     problem = run_problem(ev, [w, fr], s)
     if problem:
-        out.append(_inconclusive("RQ2.4", acc_text, problem))
+        out.append(_inconclusive(ev, "RQ2.4", name, acc_text, problem))
     else:
-        diff = acc["frozen"] - acc["warmup"]
-        if diff >= -s.margin:
-            why = f"frozen is {diff:+.3f} from warmup (within {s.margin} or better)"
-            out.append(Finding("RQ2.4", SUPPORTS, acc_text, why))
-        else:
-            why = f"frozen trails warmup by {-diff:.3f}"
-            out.append(Finding("RQ2.4", CONTRADICTS, acc_text, why))
+        af, aw = accuracies(ev, fr), accuracies(ev, w)
+        d = decide(
+            {seed: af[seed] - aw[seed] for seed in ev.seeds},
+            Band(-s.margin, -s.margin),
+            "frozen is on par with warmup or better",
+            "frozen trails warmup",
+        )
+        out.append(_finding("RQ2.4", name, acc_text, d))
     return out
 
 
 # ------------------------------------------------------------------------- RQ3
 def rq3(ev: Evidence, s: Settings) -> list[Finding]:
-    name = ev.questions["rq3"]["analysis"]
-    profiles = ev.profiles.get(name) or []
+    a = ev.questions["rq3"]["analysis"]
+    greater = Band(-s.margin, s.margin)
+    names = {
+        "RQ3.1": "deeper-layer CCA gain with distillation",
+        "RQ3.2": "deeper minus shallow CCA gain with distillation",
+        "RQ3.3": "accuracy gain with distillation",
+    }
+    means = ev.mean_profiles(a)
+    if len(means) < 2:
+        reason = f"analysis '{a}' is not configured with two students"
+        out = [_inconclusive(ev, i, names[i], "", reason, True) for i in ("RQ3.1", "RQ3.2")]
+        out.append(_inconclusive(ev, "RQ3.3", names["RQ3.3"], "", reason))
+        return out
+    distilled, plain = means[0], means[1]
+    sh, dp = depth_halves(distilled.values - plain.values)
+    numbers = (
+        f"{ev.method}, teacher {distilled.run_a} (epoch {distilled.epoch_a}); "
+        f"{distilled.run_b}: {_fmt_layers(distilled)}; {plain.run_b}: {_fmt_layers(plain)}; "
+        f"gain shallow {sh:+.3f}, deeper {dp:+.3f}"
+    )
+
+    def gains(m: str) -> tuple[dict[int, tuple[float, float]], str | None]:
+        by_seed, trouble = _seed_profiles(ev, a, m, pairs=2)
+        return {
+            seed: depth_halves(ps[0].values - ps[1].values) for seed, ps in by_seed.items()
+        }, trouble
+
+    def deep_gain(m: str) -> tuple[dict[int, float], str | None]:
+        g, trouble = gains(m)
+        return {seed: d for seed, (_, d) in g.items()}, trouble
+
+    def deep_minus_shallow(m: str) -> tuple[dict[int, float], str | None]:
+        g, trouble = gains(m)
+        return {seed: d - sh for seed, (sh, d) in g.items()}, trouble
+
     out = []
-    if len(profiles) < 2:
-        reason = f"analysis '{name}' is not configured with two students"
-        out += [_inconclusive(i, "", reason) for i in ("RQ3.1", "RQ3.2")]
-        distilled = plain = None
-    else:
-        distilled, plain = profiles[0], profiles[1]
-        gain = distilled.values - plain.values
-        sh, dp = depth_halves(gain)
-        numbers = (
-            f"{ev.method}, teacher {distilled.run_a} (epoch {distilled.epoch_a}); "
-            f"{distilled.run_b}: {_fmt_layers(distilled)}; {plain.run_b}: {_fmt_layers(plain)}; "
-            f"gain shallow {sh:+.3f}, deeper {dp:+.3f}"
-        )
-        problem = run_problem(ev, [distilled.run_a, distilled.run_b, plain.run_b], s)
-        out.append(
-            _difference_verdict(
-                "RQ3.1", dp, s.margin, numbers, "the distilled student is closer", problem
-            )
-        )
-        out.append(
-            _difference_verdict(
-                "RQ3.2",
-                dp - sh,
-                s.margin,
-                numbers,
-                "the gain is larger in the deeper layers",
-                problem,
-            )
-        )
-    if distilled is None:
-        out.append(_inconclusive("RQ3.3", "", f"analysis '{name}' is not configured"))
-    else:
-        d, p = distilled.run_b, plain.run_b
-        problem = run_problem(ev, [d, p], s)
-        numbers = ""
-        if d in ev.metrics and p in ev.metrics:
-            numbers = f"{d} {_pct(final_accuracy(ev.metrics[d]))}, "
-            numbers += f"{p} {_pct(final_accuracy(ev.metrics[p]))}"
-            diff = final_accuracy(ev.metrics[d]) - final_accuracy(ev.metrics[p])
+    problem = run_problem(ev, [distilled.run_a, distilled.run_b, plain.run_b], s)
+    claims = (
+        ("RQ3.1", deep_gain, "the distilled student is closer", "the plain student is closer"),
+        (
+            "RQ3.2",
+            deep_minus_shallow,
+            "the gain is larger in the deeper layers",
+            "the gain is larger in the shallow layers",
+        ),
+    )
+    for cid, effects_of, what, opposite in claims:
+        if problem:
+            out.append(_inconclusive(ev, cid, names[cid], numbers, problem, True))
         else:
-            diff = math.nan
-        out.append(
-            _difference_verdict("RQ3.3", diff, s.margin, numbers, "distillation helps", problem)
+            out.append(
+                _similarity_finding(
+                    ev, cid, names[cid], numbers, greater, what, opposite, effects_of
+                )
+            )
+
+    d_run, p_run = distilled.run_b, plain.run_b
+    acc_text = _accuracy_text(ev, [d_run, p_run])
+    problem = run_problem(ev, [d_run, p_run], s)
+    if problem:
+        out.append(_inconclusive(ev, "RQ3.3", names["RQ3.3"], acc_text, problem))
+    else:
+        ad, ap = accuracies(ev, d_run), accuracies(ev, p_run)
+        d = decide(
+            {seed: ad[seed] - ap[seed] for seed in ev.seeds},
+            greater,
+            "distillation helps",
+            "the plain student is more accurate",
         )
+        out.append(_finding("RQ3.3", names["RQ3.3"], acc_text, d))
     return out
 
 
 # ------------------------------------------------------------------------- RQ4
 def rq4(findings: Sequence[Finding]) -> Finding:
-    """The overall verdict: contradicted if any claim is, supported if all are."""
+    """The overall verdict: contradicted if any claim is, supported if all are; and how
+    many similarity claims every measure agrees on."""
     counts = {
         v: sum(f.verdict == v for f in findings) for v in (SUPPORTS, CONTRADICTS, INCONCLUSIVE)
     }
     numbers = ", ".join(f"{n} {v}" for v, n in counts.items()) + f" of {len(findings)} claims"
+    similar = [f for f in findings if f.by_method]
+    agree = [f for f in similar if len(set(f.by_method.values())) == 1]
+    measures = max((len(f.by_method) for f in similar), default=0)
+    plural = "s" if measures != 1 else ""
+    agreement = (
+        f"{len(agree)} of {len(similar)} similarity claims agree across {measures} measure{plural}"
+    )
+    numbers += f"; {agreement}"
+    n_seeds = max((f.n_seeds for f in findings), default=0)
+
+    def finding(verdict: str, reason: str) -> Finding:
+        return Finding("RQ4.1", verdict, numbers, f"{reason}; {agreement}", n_seeds=n_seeds)
+
     if counts[CONTRADICTS]:
         ids = ", ".join(f.claim_id for f in findings if f.verdict == CONTRADICTS)
-        return Finding("RQ4.1", CONTRADICTS, numbers, f"contradicted: {ids}")
+        return finding(CONTRADICTS, f"contradicted: {ids}")
     if counts[INCONCLUSIVE]:
         ids = ", ".join(f.claim_id for f in findings if f.verdict == INCONCLUSIVE)
-        return Finding("RQ4.1", INCONCLUSIVE, numbers, f"undecided: {ids}")
-    return Finding("RQ4.1", SUPPORTS, numbers, "every claim is supported")
+        return finding(INCONCLUSIVE, f"undecided: {ids}")
+    return finding(SUPPORTS, "every claim is supported")
 
 
 def all_findings(ev: Evidence, s: Settings) -> list[Finding]:
@@ -420,32 +757,82 @@ def all_findings(ev: Evidence, s: Settings) -> list[Finding]:
 
 
 # ------------------------------------------------------------------------- the document
+def _and(items: Sequence[str]) -> str:
+    """ "a, b and c"."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def effect_line(f: Finding) -> str:
+    """e.g. "deeper-layer CCA gain with distillation: +0.120 [0.080, 0.160] over 3 seeds;
+    holds for svcca, pwcca and cka (3/3 seeds)"."""
+    seeds = f"{f.seeds_supporting}/{f.n_seeds} seeds"
+    if f.effect is None:
+        size = "not measured"
+    else:
+        plural = "s" if f.effect.n != 1 else ""
+        size = f"{f.effect.format(signed=True)} over {f.effect.n} seed{plural}"
+    if not f.by_method:
+        return f"{f.effect_name}: {size}; {seeds} support"
+    holds = [m for m, v in f.by_method.items() if v == SUPPORTS]
+    return f"{f.effect_name}: {size}; holds for {_and(holds) if holds else 'no measure'} ({seeds})"
+
+
+def measures_line(f: Finding) -> str:
+    """Every measure's verdict, with its reason where that differs from the headline's."""
+    if not f.by_method:
+        return "does not apply (no similarity measure enters this claim)"
+    parts = []
+    for m, v in f.by_method.items():
+        why = f.method_reasons.get(m, "")
+        parts.append(f"{m} {v}" if v == SUPPORTS or why == f.reason else f"{m} {v} ({why})")
+    return ", ".join(parts)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
 def render(findings: Sequence[Finding], preset: str, method: str) -> str:
-    """findings.md: a verdict table, then per claim the numbers and the reason."""
+    """findings.md: a verdict table, then per claim its effect across seeds, the verdict
+    under every measure, and the numbers measured."""
+    n_seeds = max((f.n_seeds for f in findings), default=1)
+    methods = list(dict.fromkeys([method, *(m for f in findings for m in f.by_method)]))
     lines = [
         f"# Findings — preset `{preset}`",
         "",
         "Each claim of Gotmare et al., *A Closer Look at Deep Learning Heuristics* (ICLR "
-        "2019), against the numbers this run measured. Similarity: "
-        f"`{method}`; accuracies are validation accuracies after the last epoch; "
-        "deeper layers are the second half of the layers in network order.",
+        f"2019), against the numbers this study measured over {n_seeds} "
+        f"seed{'s' if n_seeds != 1 else ''}. Every claim is an effect measured in each seed; "
+        "an effect is given as its mean across seeds with its 95% Student-t interval over "
+        "seeds, and “k/n seeds” counts the seeds whose own effect supports the claim. "
+        f"Similarity claims are decided under every measure computed ({', '.join(methods)}); "
+        f"the primary measure `{method}` gives the headline verdict. Accuracies are "
+        "validation accuracies after the last epoch; deeper layers are the second half of "
+        "the layers in network order.",
         "",
-        "| claim | verdict | reason |",
-        "|---|---|---|",
+        "| claim | verdict | effect [95% CI] | seeds | measures | reason |",
+        "|---|---|---|---|---|---|",
     ]
-    lines += [f"| {f.claim_id} | **{f.verdict}** | {f.reason} |" for f in findings]
+    for f in findings:
+        effect = f.effect.format(signed=True) if f.effect is not None else "—"
+        measured = f.effect is not None or f.seeds_supporting
+        seeds = f"{f.seeds_supporting}/{f.n_seeds}" if measured else "—"
+        holds = sum(v == SUPPORTS for v in f.by_method.values())
+        measures = f"{holds}/{len(f.by_method)} support" if f.by_method else "n/a"
+        lines.append(
+            f"| {f.claim_id} | **{f.verdict}** | {effect} | {seeds} | {measures} | "
+            f"{_cell(f.reason)} |"
+        )
     question = None
     for f in findings:
         if f.question != question:
             question = f.question
             lines += ["", f"## {question}"]
-        lines += [
-            "",
-            f"**{f.claim_id}** {f.claim}",
-            "",
-            f"- verdict: **{f.verdict}** — {f.reason}",
-            f"- measured: {f.numbers}",
-        ]
+        lines += ["", f"**{f.claim_id}** {f.claim}", "", f"- verdict: **{f.verdict}** — {f.reason}"]
+        if f.effect_name:
+            lines += [f"- effect: {effect_line(f)}", f"- by measure: {measures_line(f)}"]
+        lines.append(f"- measured: {f.numbers}")
     return "\n".join(lines) + "\n"
 
 

@@ -1,4 +1,5 @@
-"""findings.md: every claim of the study with the numbers measured and a verdict."""
+"""findings.md: every claim of the study with its effect across seeds and its verdict under
+every similarity measure."""
 
 from closerlook import findings, logs
 
@@ -6,11 +7,13 @@ log = logs.setup(snakemake.log[0])
 s = snakemake.params.settings
 ev = findings.load_evidence(
     s["parts"],
+    s["seeds"],
     snakemake.input.metrics,
     snakemake.input.tables,
     snakemake.input.curves,
     s["questions"],
     s["method"],
+    s["methods"],
 )
 found = findings.all_findings(ev, findings.Settings(**s["findings"]))
 findings.write(found, snakemake.output[0], s["preset"], s["method"])
