@@ -84,6 +84,9 @@ def test_cli_check_prints_the_plan(repo, capsys):
     assert main(["check", str(repo / "config.yaml")]) == 0
     out = capsys.readouterr().out
     assert "run sgdr: sgdr, 30 epochs, saves 0, 2, 6, 14, 30" in out
+    assert "seeds: 1 replicate(s) of every run (seed0)" in out
+    assert main(["check", str(repo / "workflow/configs/paper.yaml")]) == 0
+    assert "seeds: 3 replicate(s) of every run (seed0 to seed2)" in capsys.readouterr().out
 
 
 def test_cli_help():

@@ -33,13 +33,16 @@ def _check(args: argparse.Namespace) -> int:
     print(
         f"{args.config}: valid (preset {config['preset']!r}, config hash {cfg.config_hash(config)})"
     )
+    seeds = cfg.replicates(config)
+    folders = f"seed{seeds[0]}" + (f" to seed{seeds[-1]}" if len(seeds) > 1 else "")
+    print(f"  seeds: {len(seeds)} replicate(s) of every run ({folders})")
     for name in config["runs"]:
         run = cfg.run_config(config, name)
         epochs = ", ".join(map(str, cfg.checkpoint_epochs(run)))
         print(f"  run {name}: {run['schedule']['kind']}, {run['epochs']} epochs, saves {epochs}")
     for name in config["similarity"]["analyses"]:
         pairs = cfg.analysis_pairs(config, name)
-        print(f"  analysis {name}: {len(pairs)} pair(s)")
+        print(f"  analysis {name}: {len(pairs)} pair(s) per seed")
     for name, curve in config["curves"]["connections"].items():
         (run_a, epoch_a), (run_b, epoch_b) = cfg.curve_endpoints(config, name)
         print(
