@@ -255,3 +255,17 @@ def test_save_writes_every_format(three, tmp_path):
     figures.save(fig, paths, dpi=60)
     assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"
     assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_bands_stay_within_what_a_loss_or_an_accuracy_can_be():
+    from evidence import metrics
+
+    frames = {k: metrics(acc) for k, acc in enumerate([0.999, 0.6, 0.999])}
+    frames[1]["train_loss"] = frames[1]["train_loss"] * 40  # one seed far above the others
+    fig = figures.learning_curves({"sgdr": frames}, {"sgdr": "C0"})
+    loss, acc = fig.axes[:2]
+    ys = [np.concatenate([p.vertices[:, 1] for p in b.get_paths()]) for b in bands(loss)]
+    assert ys and min(y.min() for y in ys) >= 0
+    ys = [np.concatenate([p.vertices[:, 1] for p in b.get_paths()]) for b in bands(acc)]
+    assert ys and max(y.max() for y in ys) <= 100
+    figures.plt.close(fig)

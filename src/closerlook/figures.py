@@ -106,21 +106,20 @@ def _legend(ax, **kw) -> None:
         ax.legend(**{"fontsize": "small", **kw})
 
 
-def _band(ax, x, low, high, c, scale: float = 1.0) -> None:
-    """The interval [low, high] as a shaded band in colour `c`, where it is defined."""
+def _band(
+    ax, x, low, high, c, scale: float = 1.0, limits: tuple[float, float] = (0.0, math.inf)
+) -> None:
+    """The interval [low, high] as a shaded band in colour `c`, where it is defined, cut to
+    the quantity's range `limits` (after scaling): a mean loss is never negative, nor an
+    accuracy above 100%, so cutting the interval there loses no coverage."""
     if low is None or high is None:
         return
-    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    low = np.clip(scale * np.asarray(low, dtype=float), *limits)
+    high = np.clip(scale * np.asarray(high, dtype=float), *limits)
     ok = np.isfinite(low) & np.isfinite(high)
     if ok.any():
         ax.fill_between(
-            np.asarray(x, dtype=float),
-            scale * low,
-            scale * high,
-            where=ok,
-            color=c,
-            alpha=BAND_ALPHA,
-            lw=0,
+            np.asarray(x, dtype=float), low, high, where=ok, color=c, alpha=BAND_ALPHA, lw=0
         )
 
 
@@ -152,7 +151,16 @@ def training_curves(
             style = {"drawstyle": "steps-pre"} if metric == "lr" else {}
             ax.plot(rows["epoch"], y, color=c, label=name, lw=1.6, **style)
             if metric != "lr" and f"{metric}_low" in rows.columns:
-                _band(ax, rows["epoch"], rows[f"{metric}_low"], rows[f"{metric}_high"], c, scale)
+                low, high = rows[f"{metric}_low"], rows[f"{metric}_high"]
+                _band(
+                    ax,
+                    rows["epoch"],
+                    low,
+                    high,
+                    c,
+                    scale,
+                    (0.0, 100.0 if scale == 100 else math.inf),
+                )
             bad = diverged_epoch(df)
             if bad is not None:
                 ax.axvline(bad, color=c, ls=":", lw=1)
@@ -191,7 +199,7 @@ def _draw_profiles(ax, drawn: Profiles, method: str, legend: str | None = None) 
     for p, label, c in drawn:
         x = [layers.index(name) for name in p.layers]
         ax.plot(x, p.values, marker="o", color=c, label=label, lw=1.8)
-        _band(ax, x, p.low, p.high, c)
+        _band(ax, x, p.low, p.high, c, limits=(0.0, 1.0))
         if np.isfinite(p.baseline).any():
             ax.plot(x, p.baseline, ls="--", color=c, lw=1, alpha=0.8)
     if any(np.isfinite(p.baseline).any() for p, _, _ in drawn):
@@ -307,7 +315,7 @@ def line_and_curve(curves: Mapping[int, CurveEvaluation] | CurveEvaluation) -> F
             ax_acc.plot(
                 first.t, 100 * y, ls=ls, color=c, marker=".", label=f"{split} accuracy, {name}"
             )
-            _band(ax_acc, first.t, low, high, c, scale=100)
+            _band(ax_acc, first.t, low, high, c, scale=100, limits=(0.0, 100.0))
     if spans_decades(np.concatenate(losses)):
         ax_loss.set_yscale("log")
     ax_loss.set(xlabel="t along the path", ylabel="loss (cross-entropy)", title="loss")
@@ -409,13 +417,14 @@ def _accuracy_bars(ax, accuracies: Mapping[str, Interval], colours: Mapping[str,
     """Final validation accuracy per run: the mean over seeds, error bars its interval."""
     names = list(accuracies)
     means = np.array([100 * accuracies[n].mean for n in names])
-    half = np.array([100 * accuracies[n].half_width for n in names])
-    has_interval = np.isfinite(half).any()
+    low = np.clip([100 * accuracies[n].low for n in names], 0, 100)
+    high = np.clip([100 * accuracies[n].high for n in names], 0, 100)
+    has_interval = np.isfinite(low).any()
     ax.barh(
         range(len(names)),
         means,
         color=[colours.get(n, GREY) for n in names],
-        xerr=np.nan_to_num(half) if has_interval else None,
+        xerr=np.nan_to_num([means - low, high - means]) if has_interval else None,
         error_kw={"ecolor": "black", "capsize": 3, "lw": 1},
     )
     ax.set_yticks(range(len(names)), names)
