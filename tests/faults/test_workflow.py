@@ -33,7 +33,7 @@ def test_lock_kill_unlock_and_resume(repo, tmp_path, embedded_config, snakemake_
         )
 
     run = tmp_path / "results/embedded/runs/sgdr/seed0"
-    target = str(run / "metrics.csv")  # train_sgdr, seed 0
+    target = "results/embedded/runs/sgdr/seed0/metrics.csv"  # train_sgdr, seed 0
     first = subprocess.Popen(
         [*base, target],
         stdout=subprocess.DEVNULL,

@@ -140,7 +140,7 @@ def curve_fit_params(wildcards):
     """Exactly the config a curve's bends depend on."""
     return {
         "endpoints": study.curve_endpoints(config, wildcards.curve),
-        "seed": int(wildcards.seed),
+        "replicate": int(wildcards.seed),
         "fit": study.curve_settings(config, wildcards.curve),
         "data": config["data"],
     }

@@ -20,7 +20,7 @@ curves.fit_between(
         "epoch_a": epoch_a,
         "run_b": run_b,
         "epoch_b": epoch_b,
-        "seed": p["seed"],
+        "replicate": p["replicate"],
         "config_hash": config.config_hash(p),
     },
     device=snakemake.config["device"],
