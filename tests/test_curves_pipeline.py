@@ -53,15 +53,17 @@ def curve_study(repo, tmp_path_factory, embedded_config):
 
 def test_curve_file_and_bends_land_where_the_design_says(curve_study):
     workdir, cfg = curve_study
-    folder = workdir / "results" / cfg["preset"] / "curves"
+    folder = workdir / "results" / cfg["preset"] / "curves" / "sgdr_restarts"
     (run_a, epoch_a), (run_b, epoch_b) = study.curve_endpoints(cfg, "sgdr_restarts")
     assert (run_a, epoch_a, run_b, epoch_b) == ("sgdr", 2, "sgdr", 6)
-    bends = torch.load(folder / "sgdr_restarts.pt", weights_only=False)
+    bends = torch.load(folder / "seed0.pt", weights_only=False)
     assert bends["kind"] == "curve" and bends["bends"].shape[0] == 3
-    with h5py.File(folder / "sgdr_restarts.h5") as f:
+    with h5py.File(folder / "seed0.h5") as f:
         assert f.attrs["kind"] == "curve"
         assert (f.attrs["run_a"], f.attrs["epoch_a"]) == ("sgdr", 2)
         assert (f.attrs["run_b"], f.attrs["epoch_b"]) == ("sgdr", 6)
+        assert f.attrs["replicate"] == 0
+        assert f.attrs["source_checkpoint_a"].endswith("runs/sgdr/seed0/checkpoints/epoch002.pt")
         for side in "ab":
             assert len(f.attrs[f"source_sha256_{side}"]) == 64
         assert f["t"].shape == (cfg["curves"]["points"],)
