@@ -98,6 +98,7 @@ PAIRS = {
     ],
     "init_large_batch": [("large_batch", 0, "large_batch", 3, FALLING)],
     "init_large_batch_warmup": [("large_batch_warmup", 0, "large_batch_warmup", 3, STEADY)],
+    "seed_to_seed": [("sgdr", 30, "sgdr", 30, [0.7, 0.6, 0.55, 0.5, 0.6, 0.8])],
     "distillation": [
         ("teacher", 30, "student_distill", 30, [0.8, 0.75, 0.7, 0.7, 0.8, 0.85]),
         ("teacher", 30, "student_plain", 30, [0.8, 0.74, 0.68, 0.6, 0.6, 0.6]),

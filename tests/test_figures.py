@@ -269,3 +269,15 @@ def test_bands_stay_within_what_a_loss_or_an_accuracy_can_be():
     ys = [np.concatenate([p.vertices[:, 1] for p in b.get_paths()]) for b in bands(acc)]
     assert ys and max(y.max() for y in ys) <= 100
     figures.plt.close(fig)
+
+
+def test_restart_cca_draws_two_independent_seeds_in_grey(embedded_config):
+    cfg = study.validate(embedded_config)
+    ev = paper_like(cfg["questions"], seeds=(0, 1, 2), methods=METHODS)
+    parts = study.question_parts(cfg)["rq1_restart_cca"]
+    assert parts["analyses"] == ["sgdr_restarts", "seed_to_seed"]
+    fig = figures.study_figure("rq1_restart_cca", ev, parts, {})
+    for ax in fig.axes[: len(METHODS)]:
+        grey = [line for line in ax.lines if line.get_label().startswith("two seeds of sgdr")]
+        assert len(grey) == 1 and mcolors.to_rgb(grey[0].get_color()) == figures.GREY
+    figures.plt.close(fig)

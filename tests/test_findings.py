@@ -413,3 +413,11 @@ def test_findings_from_files_over_seeds_and_measures(ev, tmp_path):
         assert found[cid].verdict == SUPPORTS, (cid, found[cid].reason)
         assert (found[cid].seeds_supporting, found[cid].n_seeds) == (3, 3)
     assert found["RQ3.1"].by_method == dict.fromkeys(METHODS, SUPPORTS)
+
+
+def test_restart_cca_is_quoted_next_to_two_independently_trained_networks(questions):
+    ev = paper_like(questions, seeds=(0, 1, 2), methods=METHODS)
+    (rq13,) = [f for f in findings.all_findings(ev, Settings()) if f.claim_id == "RQ1.3"]
+    assert "two independently trained networks (sgdr, seed k vs k+1, epoch 30): mean 0.625" in (
+        rq13.numbers
+    )

@@ -79,6 +79,7 @@ def test_similarity_tables_are_tidy_and_bounded(finished):
         assert {
             "analysis",
             "seed",
+            "seed_b",
             "run_a",
             "epoch_a",
             "run_b",

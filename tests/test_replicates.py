@@ -3,6 +3,7 @@ like with like (seed k with seed k), and the aggregates once over all seeds."""
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 
@@ -31,20 +32,31 @@ def job_blocks(result, rule: str) -> list[str]:
     ]
 
 
+def without_across_seeds(config: dict) -> dict:
+    """The config without its across_seeds analyses (each trains one replicate more)."""
+    cfg = copy.deepcopy(config)
+    analyses = cfg["similarity"]["analyses"]
+    for name in [n for n, a in analyses.items() if a.get("kind") == "across_seeds"]:
+        del analyses[name]
+    return cfg
+
+
 @pytest.fixture(scope="module")
 def plans(tmp_path_factory, embedded_config):
-    """Dry runs of the embedded preset with one, two and three seeds."""
+    """Dry runs of the embedded preset (without its seed-to-seed reference) with one, two
+    and three seeds, and of the whole preset with two seeds (key "full")."""
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     out = {}
     for n in (1, 2, 3):
-        cfg = {**embedded_config, "seeds": n}
+        cfg = {**without_across_seeds(embedded_config), "seeds": n}
         out[n] = dry_run(tmp_path_factory.mktemp(f"seeds{n}"), env, cfg)
+    out["full"] = dry_run(tmp_path_factory.mktemp("full"), env, {**embedded_config, "seeds": 2})
     return out
 
 
 def test_per_seed_jobs_scale_with_seeds_and_aggregates_do_not(plans, embedded_config):
     one = planned_jobs(plans[1])
-    cfg = study.validate(embedded_config)
+    cfg = study.validate(without_across_seeds(embedded_config))
     compared = {
         end
         for a in cfg["similarity"]["analyses"]
@@ -99,6 +111,21 @@ def test_findings_read_every_seed_of_every_run(plans, embedded_config):
     metrics = [p for p in inputs if p.endswith("metrics.csv")]
     runs = {p.split("/runs/")[1].split("/")[0] for p in metrics}
     assert len(metrics) == 3 * len(runs) and {seed_of(p) for p in metrics} == {"0", "1", "2"}
+
+
+def test_across_seeds_compares_seed_k_with_seed_k_plus_1(plans, embedded_config):
+    cfg = study.validate({**embedded_config, "seeds": 2})
+    (name,) = [n for n, a in cfg["similarity"]["analyses"].items() if a["kind"] == "across_seeds"]
+    run = cfg["similarity"]["analyses"][name]["run"]
+    assert [study.partner_seed(cfg, name, k) for k in (0, 1)] == [1, 2]
+    jobs = planned_jobs(plans["full"])
+    assert jobs[f"train_{run}"] == 3  # seeds 0 and 1, and seed 2 as seed 1's partner
+    assert all(n == 2 for rule, n in jobs.items() if rule.startswith("train_") and run not in rule)
+    blocks = [b for b in job_blocks(plans["full"], "similarity_pair") if f"/{name}/" in b]
+    assert len(blocks) == 2
+    for block in blocks:
+        a, b = re.search(r"input: (.*)", block).group(1).split(", ")
+        assert int(seed_of(b)) == int(seed_of(a)) + 1 and f"/runs/{run}/" in a + b
 
 
 def test_seeds_must_be_a_positive_count(embedded_config):

@@ -133,6 +133,7 @@ def test_analysis_kinds_generate_their_pairs(embedded_config):
             "teacher": "teacher",
             "students": ["student_kd", "student"],
         },
+        "seeds": {"kind": "across_seeds", "run": "step", "epoch": 15},
     }
     cfg = study.validate(cfg)
     assert cfg["similarity"]["analyses"]["restarts"]["kind"] == "within_run"
@@ -150,6 +151,10 @@ def test_analysis_kinds_generate_their_pairs(embedded_config):
         ("teacher", 40, "student_kd", 30),
         ("teacher", 40, "student", 30),
     ]
+    # the same run and epoch, its second network from the next seed
+    assert study.analysis_pairs(cfg, "seeds") == [("step", 15, "step", 15)]
+    assert [study.partner_seed(cfg, "seeds", k) for k in (0, 4)] == [1, 5]
+    assert study.partner_seed(cfg, "kd", 4) == 4
 
 
 @pytest.mark.parametrize(
@@ -169,6 +174,11 @@ def test_analysis_kinds_generate_their_pairs(embedded_config):
             "unknown key 'similarity.analyses.x.run'",
         ),
         ({"kind": "teacher_student", "teacher": "sgdr"}, "missing: students"),
+        (
+            {"kind": "across_seeds", "run": "sgdr", "epoch": 7},
+            "'similarity.analyses.x.epoch' has 7",
+        ),
+        ({"kind": "across_seeds", "runs": ["sgdr", "step"]}, "missing: run"),
         (
             {"kind": "teacher_student", "teacher": "t", "students": ["step"]},
             "'similarity.analyses.x.teacher' is 't'",

@@ -41,6 +41,7 @@ SHUFFLED = "_shuffled"
 COLUMNS = [
     "analysis",
     "seed",
+    "seed_b",
     "run_a",
     "epoch_a",
     "run_b",
@@ -93,10 +94,13 @@ def compare_pair(
     device: str = "auto",
     precision: str = "mixed",
     replicate: int = 0,
+    replicate_b: int | None = None,
 ) -> PairComparison:
     """Similarity of every shared layer (by name, in `a`'s network order) of two activation
     files by every method, plus the shuffled baseline of each (shuffled with `seed`);
-    `replicate` is the training seed k both files come from (the table's `seed` column)."""
+    `replicate` is the training seed k of `a` (the table's `seed` column) and `replicate_b`
+    that of `b` (`seed_b`; the same seed unless given)."""
+    replicate_b = replicate if replicate_b is None else replicate_b
     rows: list[dict[str, Any]] = []
     results: dict[tuple[str, str], Similarity] = {}
     with ActivationFile(path_a) as fa, ActivationFile(path_b) as fb:
@@ -132,6 +136,7 @@ def compare_pair(
                     {
                         "analysis": analysis,
                         "seed": replicate,
+                        "seed_b": replicate_b,
                         "run_a": pa["run"],
                         "epoch_a": int(pa["epoch"]),
                         "run_b": pb["run"],
@@ -147,6 +152,7 @@ def compare_pair(
     provenance = record(
         analysis=analysis,
         replicate=replicate,
+        replicate_b=replicate_b,
         run_a=pa["run"],
         epoch_a=int(pa["epoch"]),
         run_b=pb["run"],

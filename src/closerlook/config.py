@@ -175,6 +175,7 @@ ANALYSIS_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "within_run": (("run",), ("epochs",)),
     "across_runs": (("runs",), ("epoch",)),
     "teacher_student": (("teacher", "students"), ("epoch", "teacher_epoch")),
+    "across_seeds": (("run",), ("epoch",)),
 }
 
 
@@ -199,7 +200,8 @@ def analysis_pairs(config: Mapping[str, Any], name: str) -> list[tuple[str, int,
 
     - within_run: consecutive checkpoints of its run;
     - across_runs: every pair of its runs (in the order listed) at one epoch;
-    - teacher_student: the teacher against each student.
+    - teacher_student: the teacher against each student;
+    - across_seeds: the run against itself at one epoch (in the next seed: `partner_seed`).
     """
     a = config["similarity"]["analyses"][name]
     kind = a.get("kind", "within_run")
@@ -214,6 +216,9 @@ def analysis_pairs(config: Mapping[str, Any], name: str) -> list[tuple[str, int,
             for i, r in enumerate(runs)
             for s in runs[i + 1 :]
         ]
+    if kind == "across_seeds":
+        e = _epoch_of(config, a["run"], epoch)
+        return [(a["run"], e, a["run"], e)]
     if kind == "teacher_student":
         t = a["teacher"]
         te = _epoch_of(config, t, a.get("teacher_epoch", "last"))
@@ -221,6 +226,13 @@ def analysis_pairs(config: Mapping[str, Any], name: str) -> list[tuple[str, int,
     raise ConfigError(
         f"'similarity.analyses.{name}.kind' is {kind!r}; allowed values: {', '.join(ANALYSIS_KEYS)}"
     )
+
+
+def partner_seed(config: Mapping[str, Any], name: str, seed: int) -> int:
+    """The seed of the second checkpoint of an analysis' pair in seed k: k itself (like
+    with like), or k + 1 for an across_seeds analysis (two independently trained networks)."""
+    kind = config["similarity"]["analyses"][name].get("kind", "within_run")
+    return int(seed) + 1 if kind == "across_seeds" else int(seed)
 
 
 def curve_endpoints(config: Mapping[str, Any], name: str) -> list[tuple[str, int]]:
@@ -298,7 +310,10 @@ def question_parts(config: Mapping[str, Any]) -> dict[str, dict[str, list[str]]]
         "rq1_training": {"runs": have(rq1["runs"], runs)},
         "rq1_line_and_curve": {"curves": have([rq1["curve"]], curves)},
         "rq1_loss_plane": {"curves": have([rq1["curve"]], curves)},
-        "rq1_restart_cca": {"analyses": have([rq1["restarts"]], analyses)},
+        "rq1_restart_cca": {
+            "analyses": have([rq1["restarts"]], analyses)
+            + have([rq1.get("reference", "")], analyses)
+        },
         "rq2_warmup": {"runs": have([s["run"] for s in setups], runs)},
         "rq2_warmup_cca": {"analyses": have([s["analysis"] for s in setups], analyses)},
         "rq3_distillation_cca": {"analyses": have([q["rq3"]["analysis"]], analyses)},
@@ -478,6 +493,7 @@ def _check_analysis(config: dict[str, Any], name: str) -> None:
     runs = config["runs"]
     named = {
         "within_run": [("run", a.get("run"))],
+        "across_seeds": [("run", a.get("run"))],
         "across_runs": [(f"runs.{i}", r) for i, r in enumerate(a.get("runs", []))],
         "teacher_student": [("teacher", a.get("teacher"))]
         + [(f"students.{i}", r) for i, r in enumerate(a.get("students", []))],

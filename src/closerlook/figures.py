@@ -539,6 +539,11 @@ def _restarts(profiles: Sequence[LayerProfile]) -> list[tuple[LayerProfile, str,
     ]
 
 
+def _reference(profiles: Sequence[LayerProfile]) -> list[tuple[LayerProfile, str, object]]:
+    """Two independently trained networks (an across_seeds analysis), drawn in grey."""
+    return [(p, f"two seeds of {p.run_a} (epoch {p.epoch_a})", GREY) for p in profiles]
+
+
 def _warmup(ev: Evidence, colours: Mapping[str, object], method: str) -> list:
     drawn = []
     for role, run, analysis in _rq2_setups(ev):
@@ -580,8 +585,13 @@ def study_figure(
     if name == "rq1_restart_cca":
         profiles = means(first, ev.method)
         run = profiles[0].run_a if profiles else ""
-        by_method = per_measure(lambda m: _restarts(means(first, m)))
-        return layer_profiles(by_method, f"RQ1: {run} across restarts")
+        # the second analysis, where configured: questions.rq1.reference (across seeds)
+        reference = parts["analyses"][1] if len(parts.get("analyses", [])) > 1 else None
+
+        def drawn(m: str) -> Profiles:
+            return _restarts(means(first, m)) + _reference(means(reference, m))
+
+        return layer_profiles(per_measure(drawn), f"RQ1: {run} across restarts")
     if name == "rq2_warmup":
         setups = [(role, run) for role, run, _ in _rq2_setups(ev) if run in ev.metrics]
         metrics = {f"{run} ({ROLES.get(role, role)})": ev.mean_metrics(run) for role, run in setups}

@@ -480,6 +480,11 @@ def rq1(ev: Evidence, s: Settings) -> list[Finding]:
             f"{_fmt_layers(p)}"
             for p in means
         )
+        for p in ev.mean_profiles(q.get("reference") or "")[:1]:
+            numbers += (
+                f"; for scale, two independently trained networks ({p.run_a}, seed k vs "
+                f"k+1, epoch {p.epoch_a}): mean {np.mean(p.values):.3f}; {_fmt_layers(p)}"
+            )
         run = means[0].run_a if means else sgdr
         problem = run_problem(ev, [run], s)
         if problem:

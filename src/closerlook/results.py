@@ -62,12 +62,15 @@ class LayerProfile:
     low: np.ndarray | None = None
     high: np.ndarray | None = None
     n: int = 1
+    across_seeds: bool = False  # the second network is the next seed's
 
     def key(self) -> tuple[str, int, str, int]:
         """The compared pair, the same in every seed."""
         return (self.run_a, self.epoch_a, self.run_b, self.epoch_b)
 
     def label(self) -> str:
+        if self.across_seeds:
+            return f"{self.run_a} (epoch {self.epoch_a}): seed k vs seed k+1"
         if self.run_a == self.run_b:
             return f"{self.run_a}: epoch {self.epoch_a} vs {self.epoch_b}"
         return f"{self.run_a} (epoch {self.epoch_a}) vs {self.run_b} (epoch {self.epoch_b})"
@@ -78,6 +81,8 @@ def layer_profiles(table: pd.DataFrame, method: str) -> list[LayerProfile]:
     table's order, seeds ascending within a pair (a table without a `seed` column is seed 0)."""
     if "seed" not in table.columns:
         table = table.assign(seed=0)
+    if "seed_b" not in table.columns:
+        table = table.assign(seed_b=table["seed"])
     rows = table[table["method"] == method]
     base = table[table["method"] == method + SHUFFLED]
     keys = ["run_a", "epoch_a", "run_b", "epoch_b"]
@@ -101,6 +106,7 @@ def layer_profiles(table: pd.DataFrame, method: str) -> list[LayerProfile]:
                     baseline,
                     method=method,
                     seed=int(seed),
+                    across_seeds=bool((df["seed_b"] != df["seed"]).any()),
                 )
             )
     return out
@@ -150,6 +156,7 @@ def mean_profiles(by_seed: Mapping[int, Sequence[LayerProfile]]) -> list[LayerPr
                 low=low,
                 high=high,
                 n=len(same),
+                across_seeds=first.across_seeds,
             )
         )
     return out

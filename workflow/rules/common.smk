@@ -83,6 +83,17 @@ def pair_coefficients(analysis, seed, run_a, epoch_a, run_b, epoch_b):
     )
 
 
+def pair_activations(wildcards):
+    """Input function: the two activation files of a pair, the second from the partner
+    seed (the same seed, or the next one for an across_seeds analysis)."""
+    w = wildcards
+    partner = study.partner_seed(config, w.analysis, w.seed)
+    return {
+        "a": activation(w.run_a, w.seed, w.epoch_a),
+        "b": activation(w.run_b, partner, w.epoch_b),
+    }
+
+
 def analysis_pair_tables(wildcards):
     """Input function: the per-pair tables of one analysis, every seed."""
     return [

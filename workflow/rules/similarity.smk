@@ -1,11 +1,11 @@
-# Similarity: one job per pair of activation files of the same seed (a tidy table and an
-# HDF5 file of coefficient vectors), then one tidy table per analysis holding every seed.
+# Similarity: one job per pair of activation files of the same seed, or of seeds k and
+# k+1 for an across_seeds analysis (a tidy table and an HDF5 file of coefficient vectors),
+# then one tidy table per analysis holding every seed.
 
 
 rule similarity_pair:
     input:
-        a=activation("{run_a}", "{seed}", "{epoch_a}"),
-        b=activation("{run_b}", "{seed}", "{epoch_b}"),
+        unpack(pair_activations),
     output:
         table=pair_table(
             "{analysis}", "{seed}", "{run_a}", "{epoch_a}", "{run_b}", "{epoch_b}"
@@ -28,6 +28,9 @@ rule similarity_pair:
         epsilon=config["similarity"]["epsilon"],
         baseline=config["similarity"]["baseline"],
         seed=config["similarity"]["seed"],
+        seed_b=lambda wildcards: study.partner_seed(
+            config, wildcards.analysis, wildcards.seed
+        ),
         precision=config["similarity"]["precision"],
         device=config["device"],
     script:

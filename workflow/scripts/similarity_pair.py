@@ -17,6 +17,7 @@ pair = compare.compare_pair(
     device=p.device,
     precision=p.precision,
     replicate=int(snakemake.wildcards.seed),
+    replicate_b=p.seed_b,
 )
 compare.write_coefficients(pair, snakemake.output.coefficients)
 compare.write_table(pair.table, snakemake.output.table)
