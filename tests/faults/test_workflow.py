@@ -20,7 +20,7 @@ from jobs import reduced_config, tool
 @pytest.mark.slow
 def test_lock_kill_unlock_and_resume(repo, tmp_path, embedded_config, snakemake_env):
     cfg = reduced_config(embedded_config)
-    cfg["runs"]["sgdr"]["epochs"] = 12
+    cfg["runs"]["sgdr"]["epochs"] = 30  # long enough to outlast the side invocations
     cfg["models"]["vgg_small"]["conv"] = [64, 64, "M", 128, 128, "M"]  # slow enough to catch
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     env = {**snakemake_env, "PYTHONPATH": str(repo / "src")}
@@ -77,7 +77,7 @@ def test_lock_kill_unlock_and_resume(repo, tmp_path, embedded_config, snakemake_
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     log = tmp_path / "results/embedded/logs/train/sgdr.seed0.log"
     assert "resuming after epoch" in log.read_text()
-    assert len(train.read_metrics(run / "metrics.csv")) == 13
+    assert len(train.read_metrics(run / "metrics.csv")) == 31
     for path in (run / "checkpoints").glob("epoch*.pt"):
         train.load_checkpoint(path)
     assert not (run / "resume").exists()
