@@ -9,9 +9,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from evidence import (  # noqa: F401  (LAYERS, paper_like: test_figures imports them here)
+from evidence import (
     JITTER,
-    LAYERS,
     METHODS,
     curve,
     metrics,

@@ -68,7 +68,8 @@ def all_metrics(runs):
 
 
 def pair_table(analysis, seed, run_a, epoch_a, run_b, epoch_b):
-    """One pair's table: seed k of run_a against seed k of run_b."""
+    """One pair's table in seed k: run_a of seed k against run_b of seed k (of seed k+1
+    for an across_seeds analysis: `pair_activations`)."""
     return (
         f"{RESULTS}/similarity/{analysis}/seed{seed}/"
         f"{run_a}.e{epoch_tag(epoch_a)}--{run_b}.e{epoch_tag(epoch_b)}.csv"
