@@ -43,22 +43,32 @@ def reduced_config(base: dict) -> dict:
     return cfg
 
 
-def run_snakemake(
-    workdir: Path, env: dict, *args: str, cores: int = 2, timeout: float | None = None
-) -> subprocess.CompletedProcess:
-    """Snakemake on the repository's workflow, in `workdir` with its config.yaml."""
-    cmd = [
+def snakemake_command(workdir: Path, *args: str, configfile: Path | None = None) -> list[str]:
+    """The command line of Snakemake on the repository's workflow in `workdir`, with
+    `configfile` (default: the folder's config.yaml)."""
+    return [
         tool("snakemake"),
         "--snakefile",
         str(REPO / "Snakefile"),
         "--directory",
         str(workdir),
         "--configfile",
-        str(workdir / "config.yaml"),
-        "--cores",
-        str(cores),
+        str(configfile or workdir / "config.yaml"),
         *args,
     ]
+
+
+def run_snakemake(
+    workdir: Path,
+    env: dict,
+    *args: str,
+    cores: int = 2,
+    timeout: float | None = None,
+    configfile: Path | None = None,
+) -> subprocess.CompletedProcess:
+    """Snakemake on the repository's workflow, in `workdir` with its config.yaml (or
+    `configfile`)."""
+    cmd = snakemake_command(workdir, "--cores", str(cores), *args, configfile=configfile)
     return subprocess.run(
         cmd, capture_output=True, text=True, env=env, cwd=workdir, timeout=timeout
     )

@@ -30,7 +30,7 @@ from snakemake_executor_plugin_slurm.utils import set_gres_string
 
 from closerlook import config as study
 
-from support import REPO, reduced_config, tool
+from support import REPO, reduced_config, snakemake_command
 
 PROFILE = REPO / "workflow/profiles/slurm/profile.yaml"
 PAPER = REPO / "workflow/configs/paper.yaml"
@@ -275,20 +275,6 @@ def smallest_analysis(cfg: dict) -> tuple[str, list[tuple[str, int, str, int]]]:
     return name, sizes[name]
 
 
-def snakemake_command(workdir: Path, targets: list[str], *extra: str) -> list[str]:
-    return [
-        tool("snakemake"),
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        *extra,
-        *targets,
-    ]
-
-
 @pytest.fixture
 def spawn():
     """Start a command in its own session, logging to a file; what still runs at teardown
@@ -373,12 +359,12 @@ def test_embedded_pipeline_runs_through_sbatch(
     # The local reference run shares the 2 cores with the cluster run; SLURM jobs spend
     # most of their wall time waiting on submission and status polls.
     local = spawn(
-        snakemake_command(local_dir, targets, "--cores", "1", "--workflow-profile", "none"),
+        snakemake_command(local_dir, "--cores", "1", "--workflow-profile", "none", *targets),
         env,
         tmp_path / "local.log",
     )
     cluster = spawn(
-        snakemake_command(cluster_dir, targets, "--profile", str(profile)),
+        snakemake_command(cluster_dir, "--profile", str(profile), *targets),
         env,
         tmp_path / "cluster.log",
     )
@@ -503,7 +489,7 @@ def test_paper_preset_requests_with_the_slurm_profile(embedded_config, tmp_path,
     env = dict(
         snakemake_env, SBATCH_PARTITION="gpu", SBATCH_ACCOUNT="lab", CLOSERLOOK_CPU_PARTITION="cpu"
     )
-    cmd = snakemake_command(tmp_path, [], "--profile", str(PROFILE.parent), "--dry-run")
+    cmd = snakemake_command(tmp_path, "--profile", str(PROFILE.parent), "--dry-run")
     done = run(cmd, env=env, timeout=300)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     jobs = dry_run_jobs(done.stdout)

@@ -1,14 +1,13 @@
 """Config of the training heuristics: new keys, cross-references, presets, the teacher edge."""
 
 import copy
-import subprocess
 
 import pytest
 import yaml
 
 from closerlook import config as study
 
-from support import tool
+from support import REPO, run_snakemake
 
 RQ_RUNS = {
     "sgdr",
@@ -147,25 +146,21 @@ def test_paper_preset_settings(repo):
     assert cfg["models"]["vgg16"]["arch"] == "vgg16" and cfg["data"]["dataset"] == "cifar10"
 
 
+def dry_run(workdir, env, target: str, configfile) -> str:
+    """The plan (stdout) of `snakemake -n target` with `configfile`; it must succeed."""
+    env = {**env, "PYTHONPATH": str(REPO / "src")}
+    done = run_snakemake(workdir, env, "-n", target, configfile=configfile)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
 def test_the_teacher_is_a_dag_dependency_of_its_student(repo, tmp_path, snakemake_env):
-    out = subprocess.run(
-        [
-            tool("snakemake"),
-            "-n",
-            "results/embedded/runs/student_distill/seed0/metrics.csv",
-            "--snakefile",
-            str(repo / "Snakefile"),
-            "--directory",
-            str(tmp_path),
-            "--configfile",
-            str(repo / "config.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        env={**snakemake_env, "PYTHONPATH": str(repo / "src")},
-        cwd=tmp_path,
-        check=True,
-    ).stdout
+    out = dry_run(
+        tmp_path,
+        snakemake_env,
+        "results/embedded/runs/student_distill/seed0/metrics.csv",
+        repo / "config.yaml",
+    )
     jobs = {line.split()[0] for line in out.splitlines() if line.startswith("train_")}
     assert jobs == {"train_teacher", "train_student_distill"}
 
@@ -174,22 +169,10 @@ def test_cifar10_training_reads_the_data_and_can_download_it(repo, tmp_path, sna
     cfg = yaml.safe_load((repo / "workflow/configs/paper.yaml").read_text())
     cfg["data"]["data_dir"] = "cifar"
     (tmp_path / "paper.yaml").write_text(yaml.safe_dump(cfg))
-    out = subprocess.run(
-        [
-            tool("snakemake"),
-            "-n",
-            "results/paper/runs/sgdr/seed0/metrics.csv",
-            "--snakefile",
-            str(repo / "Snakefile"),
-            "--directory",
-            str(tmp_path),
-            "--configfile",
-            str(tmp_path / "paper.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        env={**snakemake_env, "PYTHONPATH": str(repo / "src")},
-        cwd=tmp_path,
-        check=True,
-    ).stdout
+    out = dry_run(
+        tmp_path,
+        snakemake_env,
+        "results/paper/runs/sgdr/seed0/metrics.csv",
+        tmp_path / "paper.yaml",
+    )
     assert "download_cifar10" in out and "cifar/data_batch_1" in out
