@@ -42,7 +42,9 @@ def profile(
     )
 
 
-def curve(line_peak: float, curve_peak: float, end: float = 0.01) -> CurveEvaluation:
+def curve(
+    line_peak: float, curve_peak: float, end: float = 0.01, epochs: tuple[int, int] = (14, 30)
+) -> CurveEvaluation:
     t = np.linspace(0, 1, 11)
     bump = np.sin(np.pi * t)
     line = end + (line_peak - end) * bump
@@ -61,9 +63,9 @@ def curve(line_peak: float, curve_peak: float, end: float = 0.01) -> CurveEvalua
     grid = np.linspace(-1, 2, 3)
     return CurveEvaluation(
         "sgdr",
-        14,
+        epochs[0],
         "sgdr",
-        30,
+        epochs[1],
         t,
         paths,
         barriers,
@@ -91,14 +93,18 @@ ACCURACY = {
 }
 FALLING = [0.95, 0.9, 0.8, 0.7, 0.4, 0.3]  # deeper layers move most without warmup
 STEADY = [0.97, 0.95, 0.93, 0.92, 0.9, 0.88]
+INDEPENDENT = [0.9, 0.8, 0.7, 0.5, 0.4, 0.3]  # two seeds: alike in the shallow layers
 PAIRS = {
     "sgdr_restarts": [
         ("sgdr", 6, "sgdr", 14, [0.9, 0.85, 0.8, 0.75, 0.7, 0.8]),
         ("sgdr", 14, "sgdr", 30, [0.95, 0.9, 0.85, 0.8, 0.75, 0.85]),
+        ("sgdr", 6, "sgdr", 7, [0.97, 0.95, 0.9, 0.85, 0.8, 0.85]),
+        ("sgdr", 14, "sgdr", 15, [0.98, 0.96, 0.92, 0.88, 0.85, 0.9]),
     ],
     "init_large_batch": [("large_batch", 0, "large_batch", 3, FALLING)],
     "init_large_batch_warmup": [("large_batch_warmup", 0, "large_batch_warmup", 3, STEADY)],
-    "seed_to_seed": [("sgdr", 30, "sgdr", 30, [0.7, 0.6, 0.55, 0.5, 0.6, 0.8])],
+    "seed_to_seed": [("sgdr", e, "sgdr", e, INDEPENDENT) for e in (6, 14, 30)],
+    "sgdr_vs_step": [("sgdr", 30, "step", 30, [0.92, 0.85, 0.75, 0.6, 0.5, 0.45])],
     "distillation": [
         ("teacher", 30, "student_distill", 30, [0.8, 0.75, 0.7, 0.7, 0.8, 0.85]),
         ("teacher", 30, "student_plain", 30, [0.8, 0.74, 0.68, 0.6, 0.6, 0.6]),
@@ -142,5 +148,13 @@ def paper_like(
             run: {s: metrics(acc + JITTER[s]) for s in seeds} for run, acc in ACCURACY.items()
         },
         profiles=profiles,
-        curves={s: curve(line_peak=1.5 + 10 * JITTER[s], curve_peak=0.012) for s in seeds},
+        curve_sets={
+            "sgdr_restarts": {
+                s: curve(line_peak=1.5 + 10 * JITTER[s], curve_peak=0.012) for s in seeds
+            },
+            "seed_to_seed": {
+                s: curve(line_peak=3.0 + 10 * JITTER[s], curve_peak=0.013, epochs=(30, 30))
+                for s in seeds
+            },
+        },
     )

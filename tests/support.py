@@ -36,8 +36,10 @@ def reduced_config(base: dict) -> dict:
     cfg["training"]["epochs"] = 6
     cfg["runs"]["step"]["schedule"]["milestones"] = [3, 5]
     cfg["runs"]["step"]["save_epochs"] = [3]
+    cfg["runs"]["sgdr"]["save_epochs"] = [3]  # one epoch after the restart at epoch 2
     cfg["probe"]["size"] = 200
-    cfg["curves"]["connections"]["sgdr_restarts"]["train_epochs"] = 2
+    for curve in cfg["curves"]["connections"].values():
+        curve["train_epochs"] = 2
     cfg["curves"]["points"] = 5
     cfg["curves"]["plane"]["grid"] = 3
     return cfg

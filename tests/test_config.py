@@ -26,7 +26,7 @@ def test_embedded_config_is_valid_and_gets_defaults(embedded_config):
     assert cfg["device"] == "auto"
     assert cfg["probe"]["seed"] == 0
     assert cfg["training"]["save_epochs"] == []
-    assert study.checkpoint_epochs(study.run_config(cfg, "sgdr")) == [0, 2, 6, 14, 30]
+    assert study.checkpoint_epochs(study.run_config(cfg, "sgdr")) == [0, 2, 3, 6, 7, 14, 15, 30]
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_cli_check_reports_errors_with_exit_status_2(tmp_path, embedded_config, 
 def test_cli_check_prints_the_plan(repo, capsys):
     assert main(["check", str(repo / "config.yaml")]) == 0
     out = capsys.readouterr().out
-    assert "run sgdr: sgdr, 30 epochs, saves 0, 2, 6, 14, 30" in out
+    assert "run sgdr: sgdr, 30 epochs, saves 0, 2, 3, 6, 7, 14, 15, 30" in out
     assert "seeds: 1 replicate(s) of every run (seed0)" in out
     assert main(["check", str(repo / "workflow/configs/paper.yaml")]) == 0
     assert "seeds: 3 replicate(s) of every run (seed0 to seed2)" in capsys.readouterr().out

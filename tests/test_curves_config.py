@@ -72,8 +72,8 @@ def test_endpoints_from_two_runs_rq4(embedded_config):
         ),
         ({"run": "sgdr", "epochs": [14, 13]}, "'curves.connections.x.epochs' has 13"),
         (
-            {"endpoints": [{"run": "sgdr", "epoch": 7}, {"run": "step"}]},
-            "'curves.connections.x.endpoints.0.epoch' has 7",
+            {"endpoints": [{"run": "sgdr", "epoch": 8}, {"run": "step"}]},
+            "'curves.connections.x.endpoints.0.epoch' has 8",
         ),
         ({}, "'curves.connections.x' needs exactly one of 'run'"),
         (

@@ -80,3 +80,94 @@ def test_layer_groups():
     assert groups["classifier"] == ["fc1", "logits"]
     assert groups["conv2"] == ["conv2"]
     assert models.layer_groups({"arch": "resnet18"})["classifier"] == ["logits"]
+
+
+# The authors' VGG-16 (vgg.py of akhileshgotmare/sgdr): 13 conv blocks, then Dropout,
+# Linear 512-4096, ReLU, Dropout, Linear 4096-4096, ReLU, Linear 4096-10.
+AUTHORS_VGG16 = {"arch": "vgg16", "fc": [4096, 4096], "dropout": 0.5}
+VGG16_CONV = [64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
+
+
+def copied(source: torch.nn.Module, target: torch.nn.Module) -> torch.nn.Module:
+    """`target` with the parameters and buffers of `source`, in module order."""
+    with torch.no_grad():
+        for a, b in zip(source.state_dict().values(), target.state_dict().values(), strict=True):
+            b.copy_(a)
+    return target
+
+
+def test_dropout_layers_only_in_the_head_and_only_when_positive():
+    for dropout, expected in ((0.0, 0), (0.3, 2)):
+        spec = {"arch": "vgg", "conv": [4, "M", 8], "fc": [16, 12], "dropout": dropout}
+        net = models.build(spec, (1, 8, 8), 10)
+        where = [n for n, m in net.named_modules() if isinstance(m, torch.nn.Dropout)]
+        assert where == [f"stages.fc{i}.{1 if i == 1 else 0}" for i in range(1, expected + 1)]
+        assert all(m.p == dropout for m in net.modules() if isinstance(m, torch.nn.Dropout))
+        # Dropout is not registered: the same layers, each still ending in its ReLU
+        assert net.layer_names() == models.layer_names(spec) == models.layer_names(
+            {**spec, "dropout": 0.0}
+        )
+        assert all(isinstance(net.layer(f"fc{i}")[-1], torch.nn.ReLU) for i in (1, 2))
+
+
+def test_dropout_is_inactive_in_eval_mode():
+    torch.manual_seed(0)
+    spec = {"arch": "vgg", "conv": [4, "M", 8], "fc": [16, 12]}
+    with_dropout = models.build({**spec, "dropout": 0.5}, (1, 8, 8), 10)
+    plain = copied(with_dropout, models.build(spec, (1, 8, 8), 10))
+    x = torch.randn(6, 1, 8, 8)
+    with_dropout.train(), plain.train()
+    assert not torch.equal(with_dropout(x), plain(x))  # active while training
+    with_dropout.eval(), plain.eval()
+    out = with_dropout(x)
+    assert torch.equal(out, with_dropout(x))
+    assert torch.equal(out, plain(x))
+
+
+def test_no_dropout_keeps_the_checkpoint_layout():
+    keys = models.build({"arch": "vgg16"}, (3, 32, 32), 10).state_dict().keys()
+    assert {"stages.fc1.1.weight", "stages.fc2.0.weight", "stages.logits.0.weight"} <= set(keys)
+
+
+@pytest.fixture(scope="module")
+def authors_vgg16() -> models.LayeredNet:
+    return models.build(AUTHORS_VGG16, (3, 32, 32), 10)
+
+
+def test_authors_vgg16_head_in_the_authors_order(authors_vgg16):
+    head = [
+        m
+        for name in ("fc1", "fc2", "logits")
+        for m in authors_vgg16.layer(name)
+        if not isinstance(m, torch.nn.Flatten)
+    ]
+    kinds = [torch.nn.Dropout, torch.nn.Linear, torch.nn.ReLU] * 2 + [torch.nn.Linear]
+    assert [type(m) for m in head] == kinds
+    assert [(m.in_features, m.out_features) for m in head if isinstance(m, torch.nn.Linear)] == [
+        (512, 4096),
+        (4096, 4096),
+        (4096, 10),
+    ]
+    assert [m.p for m in head if isinstance(m, torch.nn.Dropout)] == [0.5, 0.5]
+    convs = [f"conv{i}" for i in range(1, 14)]
+    assert authors_vgg16.layer_names() == [*convs, "fc1", "fc2", "logits"]
+    assert authors_vgg16.eval()(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_authors_vgg16_parameter_count_in_closed_form(authors_vgg16):
+    # 3x3 convs without bias (BatchNorm follows; 2 parameters per channel), then the head
+    ins = [3, *VGG16_CONV[:-1]]
+    conv = sum(9 * c_in * c_out + 2 * c_out for c_in, c_out in zip(ins, VGG16_CONV, strict=True))
+    widths = [512, 4096, 4096, 10]
+    fc = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    n = sum(p.numel() for p in authors_vgg16.parameters())
+    assert n == conv + fc == 33_642_442
+    # the authors' vgg.py also gives each conv a bias before its BatchNorm (redundant, as
+    # BatchNorm subtracts the mean): 33,646,666 parameters there
+    assert n + sum(VGG16_CONV) == 33_646_666
+
+
+@pytest.mark.parametrize("dropout", [-0.1, 1.0])
+def test_dropout_outside_0_1_is_refused(dropout):
+    with pytest.raises(ValueError, match="dropout must be in"):
+        models.vgg([4], [8], (1, 8, 8), 10, dropout=dropout)

@@ -120,7 +120,13 @@ def dry_run_with(repo, finished, edit) -> dict[str, int]:
     return planned_jobs(result)
 
 
-FIGURE_RULES = {"learning_curves", "similarity_figure", "figures", *study_figure_names()}
+FIGURE_RULES = {
+    "learning_curves",
+    "similarity_figure",
+    "similarity_matrix_figure",
+    "figures",
+    *study_figure_names(),
+}
 
 
 def test_every_study_figure_and_findings_exist(finished):
@@ -131,8 +137,8 @@ def test_every_study_figure_and_findings_exist(finished):
         for fmt in cfg["figures"]["formats"]:
             assert (results / "figures" / f"{name}.{fmt}").stat().st_size > 1000, name
     text = (results / "findings.md").read_text()
-    for cid, (_, claim) in CLAIMS.items():
-        section = text.split(f"**{cid}** {claim}")[1].split("**RQ")[0]
+    for cid, claim in CLAIMS.items():
+        section = text.split(f"**{cid}** ({claim.paper}) {claim.statement}")[1].split("**RQ")[0]
         assert "- verdict: **" in section and "- measured: " in section, cid
         assert re.search(r"\d", section.split("- measured: ")[1]), cid
     # the reduced study trains 6 epochs, fewer than findings.min_epochs: it says so
@@ -174,7 +180,9 @@ def test_a_similarity_setting_reruns_similarity_and_figures_but_no_training(repo
 def test_a_third_seed_trains_only_the_third_replicates(repo, finished):
     cfg = finished[1]
     jobs = dry_run_with(repo, finished, lambda c: c.update(seeds=3))
-    assert all(n == 1 for rule, n in jobs.items() if rule.startswith(("train_", "curve_")))
+    assert all(n == 1 for rule, n in jobs.items() if rule.startswith("train_"))
+    curves = len(cfg["curves"]["connections"])  # one job per curve for the new seed
+    assert all(n == curves for rule, n in jobs.items() if rule.startswith("curve_"))
     compared = {
         end
         for a in cfg["similarity"]["analyses"]

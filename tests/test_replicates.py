@@ -33,11 +33,16 @@ def job_blocks(result, rule: str) -> list[str]:
 
 
 def without_across_seeds(config: dict) -> dict:
-    """The config without its across_seeds analyses (each trains one replicate more)."""
+    """The config without its across_seeds analyses and curves between seeds (each trains
+    one replicate more)."""
     cfg = copy.deepcopy(config)
     analyses = cfg["similarity"]["analyses"]
     for name in [n for n, a in analyses.items() if a.get("kind") == "across_seeds"]:
         del analyses[name]
+    curves = cfg["curves"]["connections"]
+    for name in [n for n, c in curves.items() if "endpoints" in c]:
+        if any(e.get("seed_offset") for e in curves[name]["endpoints"]):
+            del curves[name]
     return cfg
 
 
@@ -122,10 +127,21 @@ def test_across_seeds_compares_seed_k_with_seed_k_plus_1(plans, embedded_config)
     assert jobs[f"train_{run}"] == 3  # seeds 0 and 1, and seed 2 as seed 1's partner
     assert all(n == 2 for rule, n in jobs.items() if rule.startswith("train_") and run not in rule)
     blocks = [b for b in job_blocks(plans["full"], "similarity_pair") if f"/{name}/" in b]
-    assert len(blocks) == 2
+    assert len(blocks) == 2 * len(study.analysis_pairs(cfg, name))
     for block in blocks:
         a, b = re.search(r"input: (.*)", block).group(1).split(", ")
         assert int(seed_of(b)) == int(seed_of(a)) + 1 and f"/runs/{run}/" in a + b
+
+
+def test_the_curve_between_independent_optima_joins_seed_k_and_seed_k_plus_1(plans):
+    """Finding (e): the curve's endpoints are two independently trained replicates."""
+    blocks = [b for b in job_blocks(plans["full"], "curve_fit") if "curve=seed_to_seed" in b]
+    assert len(blocks) == 2  # one curve per seed
+    for block in blocks:
+        a, b = re.search(r"input: (.*)", block).group(1).split(", ")
+        out = re.search(r"output: (\S+)", block).group(1)
+        assert int(seed_of(a)) == int(seed_of(out)) and int(seed_of(b)) == int(seed_of(a)) + 1
+        assert a.split("/seed")[1][2:] == b.split("/seed")[1][2:]  # the same epoch
 
 
 def test_seeds_must_be_a_positive_count(embedded_config):

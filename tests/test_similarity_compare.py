@@ -165,8 +165,8 @@ def test_analysis_kinds_generate_their_pairs(embedded_config):
             "'similarity.analyses.x.runs.1' is 'nope'",
         ),
         (
-            {"kind": "across_runs", "runs": ["sgdr", "step"], "epoch": 7},
-            "'similarity.analyses.x.epoch' has 7",
+            {"kind": "across_runs", "runs": ["sgdr", "step"], "epoch": 8},
+            "'similarity.analyses.x.epoch' has 8",
         ),
         ({"kind": "across_runs", "runs": ["sgdr"]}, "'similarity.analyses.x.runs'"),
         (
@@ -175,8 +175,8 @@ def test_analysis_kinds_generate_their_pairs(embedded_config):
         ),
         ({"kind": "teacher_student", "teacher": "sgdr"}, "missing: students"),
         (
-            {"kind": "across_seeds", "run": "sgdr", "epoch": 7},
-            "'similarity.analyses.x.epoch' has 7",
+            {"kind": "across_seeds", "run": "sgdr", "epoch": 8},
+            "'similarity.analyses.x.epoch' has 8",
         ),
         ({"kind": "across_seeds", "runs": ["sgdr", "step"]}, "missing: run"),
         (

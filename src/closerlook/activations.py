@@ -224,12 +224,13 @@ def dump_checkpoint(
     out: str | Path,
     data_config: dict[str, Any],
     probe: dict[str, Any],
-    epoch: int,
+    epoch: int | str,
     device: str = "auto",
 ) -> Path:
     """Dump the activations of the network saved in `checkpoint` on the configured probe set
     (config `probe`: split, size, seed, batch_size, dtype, compression, compression_level),
-    recording the checkpoint's path and SHA-256 in the file's provenance."""
+    recording the checkpoint's path and SHA-256 in the file's provenance; `epoch` is the
+    checkpoint's point (closerlook.points: an epoch, or "stepN")."""
     import torch
 
     from closerlook import data, train

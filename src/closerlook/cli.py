@@ -1,6 +1,7 @@
 """The `closerlook` command line.
 
-    closerlook check [CONFIG]    validate a config and print the plan of runs, analyses, curves
+    closerlook check [CONFIG]    validate a config and print the plan: models (parameters,
+                                 layers), runs, analyses, curves
     closerlook inspect FILE [LAYER] [--json]
                                  show what an HDF5 file of the pipeline holds
     closerlook version
@@ -13,17 +14,58 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from closerlook import __version__
 from closerlook import config as cfg
+from closerlook.points import step_point
 
 EXIT_BAD_INPUT = 2
+
+# (C, H, W) and classes of each dataset, known without reading its files (data.py: the
+# digits are 8x8 grey images, CIFAR-10's python batches 3x32x32).
+DATASET_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
+    "digits": ((1, 8, 8), 10),
+    "cifar10": ((3, 32, 32), 10),
+}
+
+
+def model_summaries(config: Mapping[str, Any]) -> list[str]:
+    """One line per configured model: its parameter count and registered layers, built on
+    the dataset's input shape (on the meta device: no weights are allocated or trained)."""
+    import torch
+
+    from closerlook import models
+
+    in_shape, num_classes = DATASET_SHAPES[config["data"]["dataset"]]
+    lines = []
+    for name, spec in config["models"].items():
+        try:
+            with torch.device("meta"):
+                net = models.build(spec, in_shape, num_classes)
+        except ValueError as exc:
+            raise cfg.ConfigError(f"'models.{name}': {exc}") from exc
+        n_params = sum(p.numel() for p in net.parameters())
+        layers = ", ".join(net.layer_names())
+        lines.append(f"model {name}: {n_params:,} parameters; layers: {layers}")
+    return lines
+
+
+def _saved_steps(config: Mapping[str, Any], run: str) -> str:
+    """A run's step checkpoints (save_iterations) as analyses name them, each with the
+    epoch it falls in (", step200 (epoch 0.4)"); empty without any."""
+    steps = cfg.checkpoint_steps(cfg.run_config(config, run))
+    if not steps:
+        return ""
+    per_epoch = cfg.steps_per_epoch(config, run)
+    return "".join(f", {step_point(n)} (epoch {n / per_epoch:.4g})" for n in steps)
 
 
 def _check(args: argparse.Namespace) -> int:
     try:
         config = cfg.load(args.config)
+        summaries = model_summaries(config)
     except FileNotFoundError:
         print(f"closerlook: {args.config}: no such config file", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -36,18 +78,25 @@ def _check(args: argparse.Namespace) -> int:
     seeds = cfg.replicates(config)
     folders = f"seed{seeds[0]}" + (f" to seed{seeds[-1]}" if len(seeds) > 1 else "")
     print(f"  seeds: {len(seeds)} replicate(s) of every run ({folders})")
+    for line in summaries:
+        print(f"  {line}")
     for name in config["runs"]:
         run = cfg.run_config(config, name)
         epochs = ", ".join(map(str, cfg.checkpoint_epochs(run)))
-        print(f"  run {name}: {run['schedule']['kind']}, {run['epochs']} epochs, saves {epochs}")
+        print(
+            f"  run {name}: {run['schedule']['kind']}, {run['epochs']} epochs, saves {epochs}"
+            f"{_saved_steps(config, name)}; model {run['model']}"
+        )
     for name in config["similarity"]["analyses"]:
         pairs = cfg.analysis_pairs(config, name)
         print(f"  analysis {name}: {len(pairs)} pair(s) per seed")
     for name, curve in config["curves"]["connections"].items():
         (run_a, epoch_a), (run_b, epoch_b) = cfg.curve_endpoints(config, name)
+        offsets = cfg.curve_seed_offsets(config, name)
+        seed_a, seed_b = (f" (seed k+{o})" if o else "" for o in offsets)
         print(
             f"  curve {name}: {curve['kind']}, {curve['n_bends']} bends, "
-            f"{run_a} epoch {epoch_a} to {run_b} epoch {epoch_b}"
+            f"{run_a} epoch {epoch_a}{seed_a} to {run_b} epoch {epoch_b}{seed_b}"
         )
     return 0
 

@@ -3,6 +3,7 @@ coefficient vectors behind them.
 
 A similarity table is tidy (DESIGN.md §4): one row per (pair, layer, method) with columns
 analysis, run_a, epoch_a, run_b, epoch_b, layer, layer_index, method, value, dim_a, dim_b.
+epoch_a and epoch_b hold checkpoint points (closerlook.points): an epoch, or "stepN".
 Beside every method M the table holds a chance level, method "M_shuffled": the same layer
 of `a` against the layer of `b` with its rows (examples) permuted, which destroys every
 correspondence between the two while keeping each side's statistics.
@@ -16,7 +17,10 @@ Layout of the HDF5 file of one pair::
                                    dataset coefficients (canonical correlations, descending)
                                    and per method: weights (pwcca), per_frequency,
                                    frequency_rows, frequency_cols, frequency_weight,
-                                   frequency_coefficients (dft_svcca, NaN-padded)
+                                   frequency_coefficients (dft_svcca, dft_cca; NaN-padded)
+    /matrix/<method>               only with `matrix: true` (closerlook.layer_matrix):
+                                   L × L, M[i, j] = layer i of a vs layer j ≥ i of b, NaN
+                                   below the diagonal; attr layers (JSON list)
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ import numpy as np
 import pandas as pd
 
 from closerlook.activations import ActivationFile
+from closerlook.layer_matrix import write_matrix
+from closerlook.points import parse as parse_point
 from closerlook.provenance import atomic_path, record, sha256, verify_source, write_attrs
 from closerlook.similarity import Similarity, layer_similarity
 
@@ -71,6 +77,8 @@ class PairComparison:
     table: pd.DataFrame
     results: dict[tuple[str, str], Similarity] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    # method -> (layers, L × L layer × layer matrix), from layer_matrix.add_matrix
+    matrices: dict[str, tuple[list[str], np.ndarray]] = field(default_factory=dict)
 
 
 def shuffled_rows(n: int, seed: int) -> np.ndarray:
@@ -138,9 +146,9 @@ def compare_pair(
                         "seed": replicate,
                         "seed_b": replicate_b,
                         "run_a": pa["run"],
-                        "epoch_a": int(pa["epoch"]),
+                        "epoch_a": parse_point(pa["epoch"]),
                         "run_b": pb["run"],
-                        "epoch_b": int(pb["epoch"]),
+                        "epoch_b": parse_point(pb["epoch"]),
                         "layer": layer,
                         "layer_index": index,
                         "method": label,
@@ -154,9 +162,9 @@ def compare_pair(
         replicate=replicate,
         replicate_b=replicate_b,
         run_a=pa["run"],
-        epoch_a=int(pa["epoch"]),
+        epoch_a=parse_point(pa["epoch"]),
         run_b=pb["run"],
-        epoch_b=int(pb["epoch"]),
+        epoch_b=parse_point(pb["epoch"]),
         source_a=str(path_a),
         source_a_sha256=sha256(path_a),
         source_b=str(path_b),
@@ -211,6 +219,8 @@ def write_coefficients(pair: PairComparison, path: str | Path) -> None:
             g["coefficients"] = np.asarray(r.coefficients, dtype=np.float64)
             for name, array in r.extras.items():
                 g[name] = np.asarray(array)
+        for method, (order, matrix) in pair.matrices.items():
+            write_matrix(f, method, order, matrix)
 
 
 def read_coefficients(path: str | Path, layer: str, method: str) -> dict[str, Any]:

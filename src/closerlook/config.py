@@ -6,8 +6,9 @@ A config is checked in two passes before any job runs:
 2. the cross-references the schema cannot express: a run's model exists, a schedule has
    the parameters its kind needs, frozen layer groups exist in the run's model, a
    distillation teacher is another run (no run is its own teacher, however indirectly) and
-   a saved epoch of it, an analysis names a run and epochs that are saved, the probe set
-   fits in its split.
+   a saved epoch of it, an analysis names a run and epochs (or steps "stepN" of
+   `save_iterations`, each within the run's steps) that are saved, the probe set fits in
+   its split.
 
 Every failure is a :class:`ConfigError` whose message names the key and what is allowed.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ import jsonschema
 import yaml
 
 from closerlook import schedules
+from closerlook.points import Point, is_step, step_point
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -162,6 +165,25 @@ def checkpoint_epochs(run: Mapping[str, Any]) -> list[int]:
     return sorted(epochs)
 
 
+def checkpoint_steps(run: Mapping[str, Any]) -> list[int]:
+    """Optimizer steps after which a run also saves its weights (`save_iterations`, counted
+    from 1 at the start of training), ascending."""
+    return sorted({int(n) for n in run.get("save_iterations", [])})
+
+
+def checkpoint_points(run: Mapping[str, Any]) -> list[Point]:
+    """Every checkpoint a run saves (closerlook.points): its epochs (`checkpoint_epochs`),
+    then its steps as "stepN" (`checkpoint_steps`)."""
+    return [*checkpoint_epochs(run), *map(step_point, checkpoint_steps(run))]
+
+
+def steps_per_epoch(config: Mapping[str, Any], run: str) -> int:
+    """Optimizer steps in one epoch of a run: its batches over the training split."""
+    from closerlook.data import split_sizes
+
+    return math.ceil(split_sizes(config["data"])["train"] / run_config(config, run)["batch_size"])
+
+
 def cycle_ends(run: Mapping[str, Any]) -> list[int]:
     """The SGDR restarts of a run (empty for other schedules)."""
     s = run["schedule"]
@@ -172,15 +194,16 @@ def cycle_ends(run: Mapping[str, Any]) -> list[int]:
 
 # Keys each analysis kind needs and allows (schema keys of `$defs/analysis`).
 ANALYSIS_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "within_run": (("run",), ("epochs",)),
+    "within_run": (("run",), ("epochs", "after_restart", "matrix")),
     "across_runs": (("runs",), ("epoch",)),
     "teacher_student": (("teacher", "students"), ("epoch", "teacher_epoch")),
-    "across_seeds": (("run",), ("epoch",)),
+    "across_seeds": (("run",), ("epoch", "epochs")),
 }
 
 
-def analysis_epochs(config: Mapping[str, Any], name: str) -> list[int]:
-    """The saved epochs a within-run analysis compares, in order."""
+def analysis_epochs(config: Mapping[str, Any], name: str) -> list[Point]:
+    """The saved points a within-run analysis compares, in order: epochs, and steps
+    ("stepN") where `epochs` lists them ("saved" is every saved epoch, without steps)."""
     a = config["similarity"]["analyses"][name]
     run = run_config(config, a["run"])
     if a.get("epochs", "cycle_ends") == "cycle_ends":
@@ -190,39 +213,68 @@ def analysis_epochs(config: Mapping[str, Any], name: str) -> list[int]:
     return list(a["epochs"])
 
 
-def _epoch_of(config: Mapping[str, Any], run: str, epoch: int | str) -> int:
-    """An analysis epoch for one run: an integer, or "last" for the run's final epoch."""
-    return run_config(config, run)["epochs"] if epoch == "last" else int(epoch)
+EPOCH_KEYWORDS = ("last", "last_cycle_end")
 
 
-def analysis_pairs(config: Mapping[str, Any], name: str) -> list[tuple[str, int, str, int]]:
+def resolve_epoch(config: Mapping[str, Any], run: str, epoch: int | str) -> int:
+    """An epoch of one run: an integer, "last" (the run's final epoch) or "last_cycle_end"
+    (the last completed SGDR cycle, where the paper reads SGDR's iterates; the final epoch
+    of any other schedule)."""
+    settings = run_config(config, run)
+    if epoch == "last":
+        return settings["epochs"]
+    if epoch == "last_cycle_end":
+        return (cycle_ends(settings) or [settings["epochs"]])[-1]
+    return int(epoch)
+
+
+def after_restart_pairs(config: Mapping[str, Any], name: str) -> list[tuple[int, int]]:
+    """(e, e + δ) for every SGDR cycle end e before the run's last epoch: the iterate at a
+    restart against one δ epochs into the next cycle (`after_restart`: one δ for every
+    restart, or one per restart in order; the authors compared 10/12, 30/33, 70/74, 150/152)."""
+    a = config["similarity"]["analyses"][name]
+    delta = a.get("after_restart")
+    if delta is None:
+        return []
+    run = run_config(config, a["run"])
+    ends = [e for e in cycle_ends(run) if e < run["epochs"]]
+    deltas = [delta] * len(ends) if isinstance(delta, int) else list(delta)
+    return [(e, e + d) for e, d in zip(ends, deltas, strict=False)]
+
+
+def analysis_pairs(config: Mapping[str, Any], name: str) -> list[tuple[str, Point, str, Point]]:
     """(run_a, epoch_a, run_b, epoch_b) for each comparison of an analysis:
 
-    - within_run: consecutive checkpoints of its run;
+    - within_run: consecutive checkpoints of its run, then each restart against the
+      iterate `after_restart` epochs later (`after_restart_pairs`);
     - across_runs: every pair of its runs (in the order listed) at one epoch;
     - teacher_student: the teacher against each student;
-    - across_seeds: the run against itself at one epoch (in the next seed: `partner_seed`).
+    - across_seeds: the run against itself at one epoch, or at each of `epochs` (in the
+      next seed: `partner_seed`).
     """
     a = config["similarity"]["analyses"][name]
     kind = a.get("kind", "within_run")
     if kind == "within_run":
         epochs = analysis_epochs(config, name)
-        return [(a["run"], e, a["run"], f) for e, f in zip(epochs, epochs[1:], strict=False)]
+        pairs = list(zip(epochs, epochs[1:], strict=False)) + after_restart_pairs(config, name)
+        return [(a["run"], e, a["run"], f) for e, f in dict.fromkeys(pairs)]
     epoch = a.get("epoch", "last")
     if kind == "across_runs":
         runs = list(a["runs"])
         return [
-            (r, _epoch_of(config, r, epoch), s, _epoch_of(config, s, epoch))
+            (r, resolve_epoch(config, r, epoch), s, resolve_epoch(config, s, epoch))
             for i, r in enumerate(runs)
             for s in runs[i + 1 :]
         ]
     if kind == "across_seeds":
-        e = _epoch_of(config, a["run"], epoch)
+        if "epochs" in a:
+            return [(a["run"], e, a["run"], e) for e in analysis_epochs(config, name)]
+        e = resolve_epoch(config, a["run"], epoch)
         return [(a["run"], e, a["run"], e)]
     if kind == "teacher_student":
         t = a["teacher"]
-        te = _epoch_of(config, t, a.get("teacher_epoch", "last"))
-        return [(t, te, s, _epoch_of(config, s, epoch)) for s in a["students"]]
+        te = resolve_epoch(config, t, a.get("teacher_epoch", "last"))
+        return [(t, te, s, resolve_epoch(config, s, epoch)) for s in a["students"]]
     raise ConfigError(
         f"'similarity.analyses.{name}.kind' is {kind!r}; allowed values: {', '.join(ANALYSIS_KEYS)}"
     )
@@ -240,18 +292,24 @@ def curve_endpoints(config: Mapping[str, Any], name: str) -> list[tuple[str, int
     (by default its last two SGDR restarts) or the two `endpoints` given as {run, epoch}."""
     c = config["curves"]["connections"][name]
     if "endpoints" in c:
-        ends = []
-        for e in c["endpoints"]:
-            epoch = e.get("epoch", "last")
-            ends.append(
-                (e["run"], run_config(config, e["run"])["epochs"] if epoch == "last" else epoch)
-            )
-        return ends
+        return [
+            (e["run"], resolve_epoch(config, e["run"], e.get("epoch", "last")))
+            for e in c["endpoints"]
+        ]
     run = run_config(config, c["run"])
     epochs = c.get("epochs", "last_cycle_ends")
     if epochs == "last_cycle_ends":
         epochs = cycle_ends(run)[-2:]
     return [(c["run"], int(e)) for e in epochs]
+
+
+def curve_seed_offsets(config: Mapping[str, Any], name: str) -> tuple[int, int]:
+    """How many seeds after the curve's own seed k each endpoint is read from: (0, 0) for
+    two checkpoints of one network, (0, 1) for optima of two independently trained
+    replicates (an endpoint's `seed_offset`; the replicate k + 1 is trained for it)."""
+    c = config["curves"]["connections"][name]
+    ends = c.get("endpoints", [{}, {}])
+    return (int(ends[0].get("seed_offset", 0)), int(ends[1].get("seed_offset", 0)))
 
 
 def curve_settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -284,12 +342,22 @@ def figure_methods(config: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys([figure_method(config), *config["similarity"]["methods"]]))
 
 
+def matrix_method(config: Mapping[str, Any], analysis: str) -> str | None:
+    """The measure of an analysis' layer x layer matrix (closerlook.layer_matrix): the
+    primary one (`figure_method`) where the analysis says `matrix: true`, else None."""
+    wanted = config["similarity"]["analyses"][analysis].get("matrix", False)
+    return figure_method(config) if wanted else None
+
+
 def run_colours(config: Mapping[str, Any], runs: Iterable[str]) -> dict[str, str]:
     """Each run's colour in every figure: `figures.colours`, else the tab10 colour ("C0" to
     "C9") of its position in `runs`."""
     order = list(config["runs"])
     overrides = config["figures"].get("colours", {})
     return {r: overrides.get(r, f"C{order.index(r) % 10}" if r in order else "0.3") for r in runs}
+
+
+RQ2_ROLES = ("no_warmup", "warmup", "frozen", "small_batch")
 
 
 def question_parts(config: Mapping[str, Any]) -> dict[str, dict[str, list[str]]]:
@@ -305,7 +373,7 @@ def question_parts(config: Mapping[str, Any]) -> dict[str, dict[str, list[str]]]
         return [n for n in dict.fromkeys(names) if n in where]
 
     rq1, rq2 = q["rq1"], q["rq2"]
-    setups = list(rq2.values())
+    setups = [rq2[role] for role in RQ2_ROLES if role in rq2]
     parts = {
         "rq1_training": {"runs": have(rq1["runs"], runs)},
         "rq1_line_and_curve": {"curves": have([rq1["curve"]], curves)},
@@ -323,11 +391,45 @@ def question_parts(config: Mapping[str, Any]) -> dict[str, dict[str, list[str]]]
     for p in parts.values():
         for kind, names in p.items():
             union[kind] += [n for n in names if n not in union[kind]]
+    # findings (d) and (e): the summary and findings.md read these too
+    rq4 = q["rq4"]
+    for kind, names in (
+        ("analyses", have([rq4["independent"], rq4["heuristics"]], analyses)),
+        ("curves", have([rq4["curve"]], curves)),
+    ):
+        union[kind] += [n for n in names if n not in union[kind]]
     for a in union["analyses"]:
         for run_a, _, run_b, _ in analysis_pairs(config, a):
             union["runs"] += [r for r in (run_a, run_b) if r not in union["runs"]]
     parts["rq4_summary"] = union
     return parts
+
+
+def deeper_layers(config: Mapping[str, Any]) -> list[str] | None:
+    """RQ2's "deeper layers" as registered layer names (`questions.rq2.deeper`: a layer
+    group of the no-warmup run's model, or a list of its layers), or None for the default
+    (the second half of the layers in network order)."""
+    q = config["questions"]["rq2"]
+    deeper, run = q.get("deeper"), q["no_warmup"]["run"]
+    if deeper is None or run not in config["runs"]:
+        return None
+    if isinstance(deeper, list):
+        return list(deeper)
+    from closerlook.models import layer_groups
+
+    return layer_groups(config["models"][run_config(config, run)["model"]])[deeper]
+
+
+def resolved_questions(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The questions with what findings and figures need resolved: RQ1's accuracy epoch per
+    run (`rq1.read_epochs`) and RQ2's deeper layers by name (`rq2.deeper_layers`)."""
+    q = copy.deepcopy(dict(config["questions"]))
+    epoch = q["rq1"].get("epoch", "last_cycle_end")
+    q["rq1"]["read_epochs"] = {
+        r: resolve_epoch(config, r, epoch) for r in q["rq1"]["runs"] if r in config["runs"]
+    }
+    q["rq2"]["deeper_layers"] = deeper_layers(config)
+    return q
 
 
 def teacher(config: Mapping[str, Any], run: str) -> tuple[str, int] | None:
@@ -351,6 +453,7 @@ ARCH_KEYS: dict[str, tuple[str, ...]] = {
     "conv": ("vgg", "vgg11", "vgg16"),
     "fc": ("vgg", "vgg11", "vgg16"),
     "batch_norm": ("vgg", "vgg11", "vgg16"),
+    "dropout": ("vgg", "vgg11", "vgg16"),
     "width": ("resnet18",),
 }
 
@@ -445,18 +548,61 @@ def _check_references(config: dict[str, Any]) -> None:
             raise ConfigError(
                 f"'{where}.save_epochs' has {late[0]}; allowed: 0 to epochs ({run['epochs']})"
             )
+        _check_steps(config, name, where)
     _check_teachers(config)
     _check_probe(config)
     for name in config["similarity"]["analyses"]:
         _check_analysis(config, name)
     for name, c in config["curves"]["connections"].items():
         _check_curve(config, name, c)
+    _check_questions(config)
     method = config["figures"].get("method")
     if method is not None and method not in config["similarity"]["methods"]:
         raise ConfigError(
             f"'figures.method' is {method!r}, which similarity.methods does not compute; "
             f"allowed values: {', '.join(config['similarity']['methods'])}"
         )
+
+
+def _check_questions(config: dict[str, Any]) -> None:
+    """RQ3 names its students by role, and RQ2's deeper layers exist in its model."""
+    q, analyses = config["questions"], config["similarity"]["analyses"]
+    rq3 = q["rq3"]
+    a = analyses.get(rq3["analysis"])
+    if a is not None and a.get("kind") == "teacher_student":
+        students = list(a["students"])
+        for role in ("distilled", "plain"):
+            key = f"questions.rq3.{role}"
+            if role not in rq3:
+                raise ConfigError(
+                    f"'{key}' is missing; name the {role} student of analysis "
+                    f"{rq3['analysis']!r}; allowed values: {', '.join(students)}"
+                )
+            if rq3[role] not in students:
+                raise ConfigError(
+                    f"'{key}' is {rq3[role]!r}, not a student of analysis "
+                    f"{rq3['analysis']!r}; allowed values: {', '.join(students)}"
+                )
+        if rq3["distilled"] == rq3["plain"]:
+            raise ConfigError(
+                f"'questions.rq3.plain' is {rq3['plain']!r}, the same run as "
+                f"questions.rq3.distilled; name two different students"
+            )
+    deeper, run = q["rq2"].get("deeper"), q["rq2"]["no_warmup"]["run"]
+    if deeper is None or run not in config["runs"]:
+        return
+    from closerlook.models import layer_groups, layer_names
+
+    spec = config["models"][run_config(config, run)["model"]]
+    allowed = list(layer_groups(spec)) if isinstance(deeper, str) else layer_names(spec)
+    for i, name in enumerate([deeper] if isinstance(deeper, str) else deeper):
+        if name not in allowed:
+            key = "questions.rq2.deeper" + ("" if isinstance(deeper, str) else f".{i}")
+            raise ConfigError(
+                f"'{key}' is {name!r}, not a layer {'group ' if isinstance(deeper, str) else ''}"
+                f"of model {run_config(config, run)['model']!r}; allowed values: "
+                f"{', '.join(allowed)}"
+            )
 
 
 def _check_probe(config: dict[str, Any]) -> None:
@@ -501,27 +647,71 @@ def _check_analysis(config: dict[str, Any], name: str) -> None:
     for key, run in named:
         if run not in runs:
             raise ConfigError(f"'{where}.{key}' is {run!r}; allowed values: {', '.join(runs)}")
-    if kind == "within_run":
+    if kind in ("within_run", "across_seeds") and (kind == "within_run" or "epochs" in a):
         run = run_config(config, a["run"])
         epochs = analysis_epochs(config, name)
-        if a.get("epochs", "cycle_ends") == "cycle_ends" and len(epochs) < 2:
+        least = 2 if kind == "within_run" else 1
+        if a.get("epochs", "cycle_ends") == "cycle_ends" and len(epochs) < least:
             raise ConfigError(
                 f"'{where}.epochs' is 'cycle_ends' but run {a['run']!r} has "
-                f"{len(epochs)} SGDR restart(s) in {run['epochs']} epochs; at least 2 are needed"
+                f"{len(epochs)} SGDR restart(s) in {run['epochs']} epochs; at least "
+                f"{least} {'are' if least > 1 else 'is'} needed"
             )
         checks = [("epochs", a["run"], e) for e in epochs]
+        checks += [("after_restart", a["run"], f) for _, f in after_restart_pairs(config, name)]
+        _check_after_restart(config, name, where)
     else:
         checks = []
         for run_a, epoch_a, run_b, epoch_b in analysis_pairs(config, name):
             key_a = "teacher_epoch" if kind == "teacher_student" else "epoch"
             checks += [(key_a, run_a, epoch_a), ("epoch", run_b, epoch_b)]
-    for key, run_name, epoch in checks:
-        saved = checkpoint_epochs(run_config(config, run_name))
-        if epoch not in saved:
-            raise ConfigError(
-                f"'{where}.{key}' has {epoch}, which run {run_name!r} does not save; "
-                f"saved epochs: {', '.join(map(str, saved))}"
-            )
+    for key, run_name, point in checks:
+        _check_saved(f"{where}.{key}", run_name, point, run_config(config, run_name))
+
+
+def _check_saved(key: str, run_name: str, point: Point, run: Mapping[str, Any]) -> None:
+    """`point` (an epoch, or a step "stepN") is a checkpoint that `run` saves."""
+    if point in checkpoint_points(run):
+        return
+    saved = f"saved epochs: {', '.join(map(str, checkpoint_epochs(run)))}"
+    steps = [step_point(n) for n in checkpoint_steps(run)]
+    if steps or is_step(point):
+        saved += f"; saved steps (save_iterations): {', '.join(steps) or 'none'}"
+    raise ConfigError(f"'{key}' has {point}, which run {run_name!r} does not save; {saved}")
+
+
+def _check_steps(config: dict[str, Any], name: str, where: str) -> None:
+    """Every step of `save_iterations` is one the run takes (epochs x steps per epoch)."""
+    steps = checkpoint_steps(run_config(config, name))
+    if not steps:
+        return
+    per_epoch = steps_per_epoch(config, name)
+    total = run_config(config, name)["epochs"] * per_epoch
+    if steps[-1] > total:
+        raise ConfigError(
+            f"'{where}.save_iterations' has {steps[-1]}; allowed: 1 to the run's {total} "
+            f"steps ({run_config(config, name)['epochs']} epochs of {per_epoch})"
+        )
+
+
+def _check_after_restart(config: dict[str, Any], name: str, where: str) -> None:
+    """`after_restart` belongs to an SGDR run, and a list has one δ per restart."""
+    a = config["similarity"]["analyses"][name]
+    delta = a.get("after_restart")
+    if delta is None:
+        return
+    run = run_config(config, a["run"])
+    ends = [e for e in cycle_ends(run) if e < run["epochs"]]
+    if not ends:
+        raise ConfigError(
+            f"'{where}.after_restart' needs an SGDR run with a restart before its last "
+            f"epoch; run {a['run']!r} has none"
+        )
+    if isinstance(delta, list) and len(delta) != len(ends):
+        raise ConfigError(
+            f"'{where}.after_restart' has {len(delta)} values for {len(ends)} restarts "
+            f"(after epochs {', '.join(map(str, ends))}); give one per restart or one number"
+        )
 
 
 def _check_curve(config: dict[str, Any], name: str, c: Mapping[str, Any]) -> None:
@@ -562,9 +752,11 @@ def _check_curve(config: dict[str, Any], name: str, c: Mapping[str, Any]) -> Non
                 f"'{key}' has {epoch}, which run {run_name!r} does not save; "
                 f"saved epochs: {', '.join(map(str, saved))}"
             )
-    if ends[0] == ends[1]:
+    offsets = curve_seed_offsets(config, name)
+    if ends[0] == ends[1] and offsets[0] == offsets[1]:
         raise ConfigError(
-            f"'{where}' has the same endpoint twice ({ends[0][0]}, epoch {ends[0][1]})"
+            f"'{where}' has the same endpoint twice ({ends[0][0]}, epoch {ends[0][1]}); "
+            f"give two epochs, or a seed_offset to one endpoint"
         )
     model_a, model_b = (run_config(config, r)["model"] for r, _ in ends)
     if model_a != model_b:

@@ -36,6 +36,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from closerlook.points import label as point_label  # noqa: E402
+from closerlook.points import pair_label  # noqa: E402
 from closerlook.provenance import atomic_path  # noqa: E402
 from closerlook.results import (  # noqa: E402
     CurveEvaluation,
@@ -63,7 +65,13 @@ METRIC_LABELS = {
     "val_acc": "validation accuracy (%)",
     "lr": "learning rate",
 }
-MEASURES = {"svcca": "SVCCA", "pwcca": "PWCCA", "cka": "linear CKA", "dft_svcca": "DFT-SVCCA"}
+MEASURES = {
+    "svcca": "SVCCA",
+    "pwcca": "PWCCA",
+    "cka": "linear CKA",
+    "dft_svcca": "DFT-SVCCA",
+    "dft_cca": "DFT-CCA",
+}
 
 Profiles = Sequence[tuple[LayerProfile, str, object]]  # (profile, label, colour) each
 
@@ -504,7 +512,7 @@ def summary(
             fontsize=9,
             va="top",
             transform=ax.transAxes,
-            color=VERDICT_COLOURS.get(verdict, "black"),
+            color=VERDICT_COLOURS.get(verdict.split(" (")[0], "black"),
             weight="bold",
         )
         short = textwrap.shorten(reason, 56, placeholder="...")
@@ -529,26 +537,28 @@ ROLES = {
 
 def _rq2_setups(ev: Evidence) -> list[tuple[str, str, str]]:
     """(role, run, analysis) of every RQ2 setup, in the configured order."""
-    return [(role, s["run"], s["analysis"]) for role, s in ev.questions.get("rq2", {}).items()]
+    setups = ev.questions.get("rq2", {}).items()
+    return [(role, s["run"], s["analysis"]) for role, s in setups if isinstance(s, dict)]
 
 
 def _restarts(profiles: Sequence[LayerProfile]) -> list[tuple[LayerProfile, str, object]]:
     colours = graded(len(profiles))
     return [
-        (p, f"epoch {p.epoch_a} vs {p.epoch_b}", c) for p, c in zip(profiles, colours, strict=True)
+        (p, pair_label(p.epoch_a, p.epoch_b), c) for p, c in zip(profiles, colours, strict=True)
     ]
 
 
 def _reference(profiles: Sequence[LayerProfile]) -> list[tuple[LayerProfile, str, object]]:
-    """Two independently trained networks (an across_seeds analysis), drawn in grey."""
-    return [(p, f"two seeds of {p.run_a} (epoch {p.epoch_a})", GREY) for p in profiles]
+    """Two independently trained networks (an across_seeds analysis) at its last epoch,
+    drawn in grey."""
+    return [(p, f"two seeds of {p.run_a} ({point_label(p.epoch_a)})", GREY) for p in profiles[-1:]]
 
 
 def _warmup(ev: Evidence, colours: Mapping[str, object], method: str) -> list:
     drawn = []
     for role, run, analysis in _rq2_setups(ev):
         for p in ev.mean_profiles(analysis, method)[:1]:
-            label = f"{run} ({ROLES.get(role, role)}): epoch {p.epoch_a} vs {p.epoch_b}"
+            label = f"{run} ({ROLES.get(role, role)}): {pair_label(p.epoch_a, p.epoch_b)}"
             drawn.append((p, label, colours.get(run, GREY)))
     return drawn
 

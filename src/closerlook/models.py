@@ -2,15 +2,17 @@
 
 Every model is a :class:`LayeredNet`: a sequence of named stages run in order. The stages
 whose outputs the study looks at — each conv block (or residual block) after its
-nonlinearity, each hidden fully-connected layer after its nonlinearity, and the logits — are
-the *registered layers*, in network order. Activation capture, layer freezing and the
-figures' layer axes all use `layer_names()`.
+nonlinearity, each hidden fully-connected layer (its Dropout, if any, then Linear) after its
+nonlinearity, and the logits — are the *registered layers*, in network order. Activation
+capture, layer freezing and the figures' layer axes all use `layer_names()`.
 
 Architectures (the `arch` of a config's model):
 
 - ``vgg``: a VGG-style net of any widths (`conv`, with "M" for a max-pool, and `fc`);
 - ``vgg11``, ``vgg16``: the CIFAR-10 variants of VGG-11 and VGG-16 with BatchNorm
-  (Simonyan & Zisserman 2015; two 512-wide fully-connected layers, as in the study's code);
+  (Simonyan & Zisserman 2015; by default two 512-wide fully-connected layers without
+  Dropout; the authors' vgg.py (akhileshgotmare/sgdr) has two 4096-wide ones, each after a
+  Dropout(0.5): `fc: [4096, 4096]`, `dropout: 0.5`, as in the paper preset);
 - ``resnet18``: the CIFAR-10 ResNet-18 (He et al. 2016; 3×3 stem, four stages of two basic
   blocks, global average pooling).
 
@@ -69,9 +71,20 @@ def vgg(
     in_shape: tuple[int, int, int],
     num_classes: int,
     batch_norm: bool = True,
+    dropout: float = 0.0,
 ) -> LayeredNet:
     """VGG (Simonyan & Zisserman 2015): 3×3 conv blocks (conv, BN, ReLU) with 2×2 max-pools
-    marked "M", then fully-connected layers and the logits."""
+    marked "M", then fully-connected layers and the logits; `dropout` > 0 puts a Dropout
+    before every hidden Linear, as in the authors' vgg.py (akhileshgotmare/sgdr)."""
+    stages, registered, features = _vgg_features(conv, in_shape, batch_norm)
+    head, head_names = _vgg_classifier(features, fc, num_classes, dropout)
+    return LayeredNet([*stages, *head], [*registered, *head_names])
+
+
+def _vgg_features(
+    conv: Sequence[int | str], in_shape: tuple[int, int, int], batch_norm: bool
+) -> tuple[list[tuple[str, nn.Module]], list[str], int]:
+    """The conv blocks and pools of a VGG, their registered names, and the flattened width."""
     channels, height, width = in_shape
     stages: list[tuple[str, nn.Module]] = []
     registered: list[str] = []
@@ -92,17 +105,27 @@ def vgg(
         channels = int(spec)
     if height < 1 or width < 1:
         raise ValueError(f"too many pools for a {in_shape[1]}x{in_shape[2]} input")
-    features = channels * height * width
+    return stages, registered, channels * height * width
+
+
+def _vgg_classifier(
+    features: int, fc: Sequence[int], num_classes: int, dropout: float
+) -> tuple[list[tuple[str, nn.Module]], list[str]]:
+    """Stages fc1 … fcN ([Flatten], [Dropout], Linear, ReLU) and logits ([Flatten], Linear):
+    the authors' vgg.py head is Dropout, Linear, ReLU, Dropout, Linear, ReLU, Linear."""
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), not {dropout!r}")
+    stages: list[tuple[str, nn.Module]] = []
     for i, width_fc in enumerate(fc, start=1):
         layers: list[nn.Module] = [nn.Flatten()] if i == 1 else []
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
         layers += [nn.Linear(features, width_fc), nn.ReLU(inplace=True)]
         stages.append((f"fc{i}", nn.Sequential(*layers)))
-        registered.append(f"fc{i}")
         features = width_fc
     head: list[nn.Module] = [nn.Flatten()] if not fc else []
     stages.append(("logits", nn.Sequential(*head, nn.Linear(features, num_classes))))
-    registered.append("logits")
-    return LayeredNet(stages, registered)
+    return stages, [name for name, _ in stages]
 
 
 # ------------------------------------------------------------------------- ResNet
@@ -200,7 +223,9 @@ def build(spec: Mapping[str, Any], in_shape: tuple[int, int, int], num_classes: 
     arch = spec["arch"]
     if arch in VGG_LAYOUTS:
         conv, fc = vgg_layout(spec)
-        return vgg(conv, fc, in_shape, num_classes, spec.get("batch_norm", True))
+        return vgg(
+            conv, fc, in_shape, num_classes, spec.get("batch_norm", True), spec.get("dropout", 0.0)
+        )
     if arch == "resnet18":
         return resnet18(in_shape, num_classes, spec.get("width", 64))
     raise ValueError(f"unknown architecture {arch!r}; allowed: {', '.join(ARCHITECTURES)}")

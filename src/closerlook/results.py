@@ -17,6 +17,9 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from closerlook.points import Point, pair_label
+from closerlook.points import label as point_label
+from closerlook.points import parse as parse_point
 from closerlook.stats import Interval, mean_interval, mean_intervals
 
 # The method suffix of a shuffled baseline row (closerlook.compare.SHUFFLED; not imported,
@@ -48,12 +51,13 @@ def final_accuracy(df: pd.DataFrame) -> float:
 class LayerProfile:
     """One compared pair's similarity per layer, in network order, with its shuffled
     baseline (NaN where the table has none): of one seed, or the mean across `n` seeds with
-    the interval [low, high] per layer (`mean_profiles`)."""
+    the interval [low, high] per layer (`mean_profiles`). epoch_a and epoch_b are checkpoint
+    points (closerlook.points): an epoch (int), or an optimizer step "stepN"."""
 
     run_a: str
-    epoch_a: int
+    epoch_a: Point
     run_b: str
-    epoch_b: int
+    epoch_b: Point
     layers: list[str]
     values: np.ndarray
     baseline: np.ndarray
@@ -64,21 +68,23 @@ class LayerProfile:
     n: int = 1
     across_seeds: bool = False  # the second network is the next seed's
 
-    def key(self) -> tuple[str, int, str, int]:
+    def key(self) -> tuple[str, Point, str, Point]:
         """The compared pair, the same in every seed."""
         return (self.run_a, self.epoch_a, self.run_b, self.epoch_b)
 
     def label(self) -> str:
+        a, b = point_label(self.epoch_a), point_label(self.epoch_b)
         if self.across_seeds:
-            return f"{self.run_a} (epoch {self.epoch_a}): seed k vs seed k+1"
+            return f"{self.run_a} ({a}): seed k vs seed k+1"
         if self.run_a == self.run_b:
-            return f"{self.run_a}: epoch {self.epoch_a} vs {self.epoch_b}"
-        return f"{self.run_a} (epoch {self.epoch_a}) vs {self.run_b} (epoch {self.epoch_b})"
+            return f"{self.run_a}: {pair_label(self.epoch_a, self.epoch_b)}"
+        return f"{self.run_a} ({a}) vs {self.run_b} ({b})"
 
 
 def layer_profiles(table: pd.DataFrame, method: str) -> list[LayerProfile]:
     """Every pair of a tidy similarity table as a LayerProfile of `method`, pairs in the
-    table's order, seeds ascending within a pair (a table without a `seed` column is seed 0)."""
+    table's order, seeds ascending within a pair (a table without a `seed` column is seed 0;
+    epoch_a/epoch_b cells are read as points: 20 or "step200")."""
     if "seed" not in table.columns:
         table = table.assign(seed=0)
     if "seed_b" not in table.columns:
@@ -98,9 +104,9 @@ def layer_profiles(table: pd.DataFrame, method: str) -> list[LayerProfile]:
             out.append(
                 LayerProfile(
                     str(ra),
-                    int(ea),
+                    parse_point(ea),
                     str(rb),
-                    int(eb),
+                    parse_point(eb),
                     df["layer"].tolist(),
                     df["value"].to_numpy(dtype=float),
                     baseline,
@@ -300,10 +306,16 @@ class Evidence:
     metrics: dict[str, dict[int, pd.DataFrame]] = field(default_factory=dict)
     profiles: dict[str, dict[str, dict[int, list[LayerProfile]]]] = field(default_factory=dict)
     curves: dict[int, CurveEvaluation] = field(default_factory=dict)
+    curve_sets: dict[str, dict[int, CurveEvaluation]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.methods:
             self.methods = [self.method]
+        if self.curves and not self.curve_sets:  # one curve given: RQ1's
+            name = self.questions.get("rq1", {}).get("curve", "curve")
+            self.curve_sets = {name: self.curves}
+        if self.curve_sets and not self.curves:
+            self.curves = next(iter(self.curve_sets.values()))
 
     @property
     def curve(self) -> CurveEvaluation | None:
@@ -336,7 +348,8 @@ def load_evidence(
 ) -> Evidence:
     """Evidence from files: `metric_paths` run-major (every seed of parts["runs"][0], then
     the next run), `table_paths` in the order of parts["analyses"] (one table holds every
-    seed), `curve_paths` one per seed of the first curve in parts["curves"] (or none)."""
+    seed), `curve_paths` curve-major (every seed of parts["curves"][0], then the next
+    curve); `curves` is the first curve's."""
     runs, analyses = list(parts.get("runs", [])), list(parts.get("analyses", []))
     seeds = list(seeds)
     if len(metric_paths) != len(runs) * len(seeds):
@@ -351,9 +364,14 @@ def load_evidence(
     for a, path in zip(analyses, table_paths, strict=True):
         table = pd.read_csv(path)
         profiles[a] = {m: profiles_by_seed(table, m) for m in methods}
-    curves = (
-        {s: read_curve(p) for s, p in zip(seeds, curve_paths, strict=True)} if curve_paths else {}
-    )
+    names = list(parts.get("curves", []))
+    if len(curve_paths) != len(names) * len(seeds):
+        raise ValueError(
+            f"{len(curve_paths)} curve files for {len(names)} curves x {len(seeds)} seeds"
+        )
+    curve_sets: dict[str, dict[int, CurveEvaluation]] = {}
+    for i, path in enumerate(curve_paths):
+        curve_sets.setdefault(names[i // len(seeds)], {})[seeds[i % len(seeds)]] = read_curve(path)
     return Evidence(
         questions=questions or {},
         method=method,
@@ -361,5 +379,5 @@ def load_evidence(
         seeds=seeds,
         metrics=metrics,
         profiles=profiles,
-        curves=curves,
+        curve_sets=curve_sets,
     )

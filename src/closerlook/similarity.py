@@ -20,7 +20,9 @@ DFT-CCA (Raghu et al. 2017, §3.1) compares conv maps (N, C, H, W): if the stati
 translation invariant, the covariance of the spatially flattened maps is block diagonal in
 the 2-D Fourier basis, so the CCA of the whole map splits into one CCA per spatial
 frequency (datapoints N, features C). All frequencies are solved at once as batched linear
-algebra in torch, on CUDA when it is there.
+algebra in torch, on CUDA when it is there. `dft_svcca` applies the SV step at every
+frequency first; `dft_cca` does not (google/svcca's `fourier_ccas`, which Gotmare et al.
+2019 used), so it is invariant to any invertible linear map of the channels.
 
 Robustness. Constant (dead) neurons and linearly dependent ones add no direction: each
 side keeps the directions whose singular value exceeds `epsilon` times the largest. When
@@ -45,7 +47,7 @@ import torch
 
 ArrayLike = Any  # np.ndarray or torch.Tensor
 
-METHODS = ("svcca", "pwcca", "cka", "dft_svcca")
+METHODS = ("svcca", "pwcca", "cka", "dft_svcca", "dft_cca")
 
 
 class DimensionWarning(RuntimeWarning):
@@ -672,6 +674,26 @@ def dft_svcca(
     return r.value, r.per_frequency
 
 
+def dft_cca(
+    x: ArrayLike,
+    y: ArrayLike,
+    epsilon: float = 1e-10,
+    device: str | torch.device = "auto",
+    precision: str = "mixed",
+) -> tuple[float, np.ndarray]:
+    """DFT-CCA of conv maps (Raghu et al. 2017, §3.1; google/svcca `fourier_ccas`, as in
+    Gotmare et al. 2019): CCA at every spatial frequency on the full channel space, no SV
+    step, pooled like `dft_svcca` (the mean of all canonical correlations over the shared
+    spectrum). Rank-deficient channel spaces (dead or dependent channels, channels constant
+    in space at f ≠ 0, more channels than datapoints) are not regularised with a ridge as
+    in google's cca_core: the directions of variance ≤ tol · λ_max are dropped (a
+    pseudo-inverse whitening) and the two sides are capped to the N − 1 dimensions of
+    centred data (`direction_budget`), with one DimensionWarning. Returns the value and
+    the per-frequency values on the grid of `shared_frequencies`."""
+    r = dft_cca_result(x, y, None, epsilon, device, precision)
+    return r.value, r.per_frequency
+
+
 # --------------------------------------------------------------------------- layers
 def as_datapoints(activation: np.ndarray) -> np.ndarray:
     """(N, features) for a fully-connected layer; a conv map (N, C, H, W) becomes
@@ -689,6 +711,31 @@ def as_examples(activation: np.ndarray) -> np.ndarray:
     return activation.reshape(activation.shape[0], -1)
 
 
+def _dft_similarity(
+    a: np.ndarray,
+    b: np.ndarray,
+    keep: float | None,
+    epsilon: float,
+    device: str | torch.device,
+    precision: str,
+) -> Similarity:
+    """DFT-(SV)CCA of two layers (`keep=None`: DFT-CCA). Two dense layers are 1 × 1 maps,
+    whose only frequency is 0: SVCCA, or plain CCA without the SV step."""
+    if a.ndim == 2 and b.ndim == 2:
+        r = cca_result(a, b, epsilon) if keep is None else svcca_result(a, b, keep, epsilon)
+        return Similarity(r.mean, r.dim_x, r.dim_y, r.rho)
+    d = dft_cca_result(a, b, keep, epsilon, device, precision)
+    coefficients = np.sort(d.coefficients[np.isfinite(d.coefficients)])[::-1]
+    extras = {
+        "per_frequency": d.per_frequency,
+        "frequency_rows": d.grid.rows,
+        "frequency_cols": d.grid.cols,
+        "frequency_weight": d.grid.weight,
+        "frequency_coefficients": d.coefficients,
+    }
+    return Similarity(d.value, d.dim_x, d.dim_y, coefficients, extras)
+
+
 def layer_similarity(
     a: np.ndarray,
     b: np.ndarray,
@@ -703,7 +750,9 @@ def layer_similarity(
     - svcca, pwcca: conv maps with every spatial position a datapoint (Raghu et al.
       2017; Morcos et al. 2018); pwcca weights by `a`;
     - cka: linear CKA with each example's map flattened (Kornblith et al. 2019);
-    - dft_svcca: conv maps through DFT-SVCCA, fully-connected layers through SVCCA.
+    - dft_svcca: conv maps through DFT-SVCCA, fully-connected layers through SVCCA;
+    - dft_cca: conv maps through DFT-CCA (no SV step, `dft_cca`), fully-connected layers
+      through CCA (a dense layer is a 1 × 1 map: its zero frequency).
     """
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"layers hold {a.shape[0]} and {b.shape[0]} datapoints")
@@ -714,18 +763,7 @@ def layer_similarity(
         return pwcca_result(as_datapoints(a), as_datapoints(b), epsilon)
     if method == "cka":
         return linear_cka_result(as_examples(a), as_examples(b))
-    if method == "dft_svcca":
-        if a.ndim == 2 and b.ndim == 2:
-            r = svcca_result(a, b, keep, epsilon)
-            return Similarity(r.mean, r.dim_x, r.dim_y, r.rho)
-        d = dft_cca_result(a, b, keep, epsilon, device, precision)
-        coefficients = np.sort(d.coefficients[np.isfinite(d.coefficients)])[::-1]
-        extras = {
-            "per_frequency": d.per_frequency,
-            "frequency_rows": d.grid.rows,
-            "frequency_cols": d.grid.cols,
-            "frequency_weight": d.grid.weight,
-            "frequency_coefficients": d.coefficients,
-        }
-        return Similarity(d.value, d.dim_x, d.dim_y, coefficients, extras)
+    if method in ("dft_svcca", "dft_cca"):
+        dft_keep = keep if method == "dft_svcca" else None
+        return _dft_similarity(a, b, dft_keep, epsilon, device, precision)
     raise ValueError(f"unknown similarity method {method!r}; allowed values: {', '.join(METHODS)}")

@@ -14,6 +14,9 @@ large batch that does not fit in memory), and steps SGD. Layers frozen at that e
 
 Checkpoints are first written to a resume folder that lies outside the workflow's declared
 outputs, and linked to their final names only when the run is complete (DESIGN.md §4).
+Besides epoch ends, a run's `save_iterations` checkpoint the weights right after given
+optimizer steps, mid-epoch (:class:`StepCheckpoints`: a hook of :func:`train_epoch` that only
+reads, so the training is the same with and without them).
 A non-finite loss ends the run as *diverged*: it is recorded, not raised, and every
 checkpoint the run still owes is written as a placeholder marked diverged.
 """
@@ -37,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from closerlook import device as devices
-from closerlook import distill, models, schedules
+from closerlook import distill, models, points, schedules
 from closerlook.config import config_hash as hash_of
 from closerlook.data import Dataset, Split
 from closerlook.provenance import atomic_path, load_sealed, record, seal, sha256
@@ -60,6 +63,9 @@ DIVERGENCE_CHECK_EVERY = 16
 
 # loss(logits, images, labels): the objective of one (micro-)batch.
 Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+# hook(running loss sum of the epoch, learning rate of the step), called after a step.
+StepHook = Callable[[torch.Tensor, float], None]
 
 
 # ------------------------------------------------------------------------- augmentation
@@ -237,9 +243,11 @@ def train_epoch(
     augment: Augment | None = None,
     accumulation: int = 1,
     precision: Precision = Precision(),
+    after_step: Mapping[int, StepHook] | None = None,
 ) -> EpochResult:
     """One pass over `train` (already on the device) in a random order; stops early, marked
-    diverged, once the running loss is not finite."""
+    diverged, once the running loss is not finite. `after_step` maps a step of this epoch
+    (1-based) to a hook called right after it (a mid-epoch checkpoint); hooks only read."""
     n = len(train)
     steps = math.ceil(n / batch_size)
     perm = torch.randperm(n, generator=generator).to(train.images.device)
@@ -260,6 +268,8 @@ def train_epoch(
         )
         loss_sum += batch_loss
         correct += batch_correct
+        if after_step and i + 1 in after_step:
+            after_step[i + 1](loss_sum, lr)
         if (i + 1) % DIVERGENCE_CHECK_EVERY == 0 or i + 1 == steps:
             if not torch.isfinite(loss_sum):
                 return EpochResult(math.nan, int(correct), i + 1, True, lr)
@@ -296,6 +306,15 @@ class TrainState:
     metrics: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class StepPosition:
+    """Where a step checkpoint is taken: after optimizer step `step` (1-based, counted from
+    the start of training), at fractional epoch `epoch` (e.g. 0.4: 200 of 500 steps)."""
+
+    step: int
+    epoch: float
+
+
 def _snapshot(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -304,32 +323,43 @@ def _snapshot(
     meta: Mapping[str, Any],
     lr: float,
     epoch: int | None = None,
+    step: StepPosition | None = None,
 ) -> dict[str, Any]:
-    """A checkpoint of epoch `epoch` (default: the state's). A checkpoint asked for an epoch
-    the run never reached because it diverged is a *placeholder*: it holds the weights at
-    divergence, says so, and names both epochs."""
+    """A checkpoint of epoch `epoch` (default: the state's), or of the optimizer step
+    `step` (a mid-epoch point of `save_iterations`: "point" "stepN", "step" N and the
+    fractional "epoch" it falls at). A checkpoint asked for a point the run never reached
+    because it diverged is a *placeholder*: it holds the weights at divergence, says so, and
+    names both points."""
     requested = state.epoch if epoch is None else epoch
+    position: dict[str, Any] = {"epoch": requested}  # what the provenance records
+    schedule = {"step": state.step, "epoch": state.epoch, "lr": lr}
+    what = points.label(requested)
+    if step is not None:
+        position = {"point": points.step_point(step.step), "step": step.step, "epoch": step.epoch}
+        what = points.label(position["point"])
+        if not state.diverged:  # taken mid-epoch, right after the step
+            schedule = {"step": step.step, "epoch": step.epoch, "lr": lr}
     diverged = {"diverged": state.diverged}
     if state.diverged:
         diverged.update(
             diverged_at_epoch=state.epoch,
             placeholder=True,
             note=(
-                f"diverged placeholder for epoch {requested}: the run diverged in epoch "
+                f"diverged placeholder for {what}: the run diverged in epoch "
                 f"{state.epoch}; weights are those at divergence"
             ),
         )
     return {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
-        "epoch": requested,
         "step": state.step,
+        **position,
         **diverged,
-        "schedule": {"step": state.step, "epoch": state.epoch, "lr": lr},
+        "schedule": schedule,
         "metrics": list(state.metrics),
         "rng": {"generator": generator.get_state(), "torch": torch.get_rng_state()},
         **meta,
-        "provenance": record(**meta["provenance"], epoch=requested, **diverged),
+        "provenance": record(**meta["provenance"], **position, **diverged),
     }
 
 
@@ -382,24 +412,26 @@ def train_run(
     run: Mapping[str, Any],
     model_spec: Mapping[str, Any],
     data: Dataset,
-    checkpoints: Mapping[int, str | Path],
+    checkpoints: Mapping[points.Point, str | Path],
     metrics_path: str | Path,
     resume_dir: str | Path,
     device: str = "auto",
     config_hash: str = "",
     teacher_checkpoint: str | Path | None = None,
 ) -> TrainState:
-    """Train `run` and write the checkpoint of every epoch in `checkpoints` and metrics.csv.
+    """Train `run` and write the checkpoint of every point in `checkpoints` (an epoch, or a
+    step "stepN": the weights right after the N-th optimizer step) and metrics.csv.
 
     `run` is a resolved run mapping (see closerlook.config.run_config); a run with `distill`
     needs `teacher_checkpoint`. Progress is kept in `resume_dir`; calling again after a kill
-    continues from the last finished epoch.
+    continues from the last finished epoch (step checkpoints already written are kept).
     """
     dev = devices.resolve(device)
     precision = Precision.for_run(run, dev)
     resume_dir = Path(resume_dir)
     epochs, batch_size = run["epochs"], run["batch_size"]
-    wanted = {int(e): Path(p) for e, p in checkpoints.items()}
+    steps_per_epoch = math.ceil(len(data.train) / batch_size)
+    wanted, steps = _split_points(checkpoints, resume_dir, steps_per_epoch, epochs)
 
     torch.manual_seed(run["seed"])
     generator = torch.Generator().manual_seed(run["seed"])
@@ -444,7 +476,7 @@ def train_run(
 
     train = data.train.to(dev)
     val = data.val.to(dev)
-    state = _resume(resume_dir, resume_hash, wanted, model, optimizer, generator)
+    state = _resume(resume_dir, resume_hash, wanted, steps, model, optimizer, generator)
     if state is None:
         shutil.rmtree(resume_dir, ignore_errors=True)
         resume_dir.mkdir(parents=True)
@@ -467,12 +499,18 @@ def train_run(
         log.info("%s: resuming after epoch %d from %s", run["name"], state.epoch, resume_dir)
 
     n = len(train)
-    steps_per_epoch = math.ceil(n / batch_size)
     lr = lr_at(state.epoch)
     while state.epoch < epochs and not state.diverged:
         t0 = time.perf_counter()
         model.train()
         set_frozen(model, frozen_at(run.get("freeze"), state.epoch, groups))
+        hooks = steps.hooks(
+            state,
+            lambda at, rate: _save(
+                _snapshot(model, optimizer, state, generator, meta, rate, step=at),
+                steps.path(at.step),
+            ),
+        )
         result = train_epoch(
             model,
             optimizer,
@@ -485,6 +523,7 @@ def train_run(
             augment,
             run.get("accumulation", 1),
             precision,
+            hooks,
         )
         epoch_lr, lr = lr_at(state.epoch), result.lr
         state.step += result.steps
@@ -532,7 +571,9 @@ def train_run(
         state.metrics.append(row)
         _checkpoint(model, optimizer, state, generator, meta, resume_dir, wanted, lr)
 
-    _finish(model, optimizer, state, generator, meta, resume_dir, wanted, Path(metrics_path), lr)
+    _finish(
+        model, optimizer, state, generator, meta, resume_dir, wanted, steps, Path(metrics_path), lr
+    )
     return state
 
 
@@ -540,10 +581,72 @@ def _snapshot_path(resume_dir: Path, epoch: int) -> Path:
     return resume_dir / f"epoch{epoch:03d}.pt"
 
 
+@dataclass
+class StepCheckpoints:
+    """A run's mid-epoch checkpoints (`save_iterations`): optimizer step -> final path.
+    Each is written to the resume folder right after its step, once: a resumed run that
+    takes the step again keeps the file already there (on the CPU it holds the same weights)."""
+
+    wanted: dict[int, Path]
+    resume_dir: Path
+    steps_per_epoch: int
+
+    def path(self, step: int) -> Path:
+        return self.resume_dir / f"{points.file_tag(points.step_point(step))}.pt"
+
+    def position(self, step: int) -> StepPosition:
+        return StepPosition(step, step / self.steps_per_epoch)
+
+    def hooks(
+        self, state: TrainState, save: Callable[[StepPosition, float], None]
+    ) -> dict[int, StepHook]:
+        """Hooks for the epoch after `state` (in-epoch step -> hook) that save each step due
+        in it and not saved yet, unless the loss is no longer finite (the run is diverging:
+        its placeholder is written at the end)."""
+        hooks: dict[int, StepHook] = {}
+        for step in self.wanted:
+            i = step - state.step
+            if 1 <= i <= self.steps_per_epoch and not self.path(step).exists():
+                at = self.position(step)
+
+                def hook(loss_sum: torch.Tensor, lr: float, at: StepPosition = at) -> None:
+                    if torch.isfinite(loss_sum):
+                        save(at, lr)
+
+                hooks[i] = hook
+        return hooks
+
+
+def _split_points(
+    checkpoints: Mapping[points.Point, str | Path],
+    resume_dir: Path,
+    steps_per_epoch: int,
+    epochs: int,
+) -> tuple[dict[int, Path], StepCheckpoints]:
+    """The epoch checkpoints (epoch -> path) and the step checkpoints of `checkpoints`; a
+    step beyond the run's last (epochs x steps per epoch) is a ValueError."""
+    wanted: dict[int, Path] = {}
+    steps: dict[int, Path] = {}
+    for point, path in checkpoints.items():
+        point = points.parse(point)
+        if points.is_step(point):
+            steps[points.step_number(point)] = Path(path)
+        else:
+            wanted[int(point)] = Path(path)
+    late = [n for n in sorted(steps) if n > epochs * steps_per_epoch]
+    if late:
+        raise ValueError(
+            f"step {late[0]} is beyond the run's {epochs * steps_per_epoch} steps "
+            f"({epochs} epochs of {steps_per_epoch})"
+        )
+    return wanted, StepCheckpoints(steps, resume_dir, steps_per_epoch)
+
+
 def _resume(
     resume_dir: Path,
     resume_hash: str,
     wanted: Mapping[int, Path],
+    steps: StepCheckpoints,
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
@@ -560,11 +663,17 @@ def _resume(
         log.info("resume state %s is from another configuration; starting over", last)
         return None
     position = ckpt["schedule"]
-    lost = [
+    lost: list[points.Point] = [
         e for e in wanted if e <= position["epoch"] and not _snapshot_path(resume_dir, e).exists()
     ]
+    lost += [
+        points.step_point(n)
+        for n in steps.wanted
+        if n <= position["step"] and not steps.path(n).exists()
+    ]
     if lost:
-        log.warning("resume state %s lacks the snapshot of epoch %d; starting over", last, lost[0])
+        what = points.label(lost[0])
+        log.warning("resume state %s lacks the snapshot of %s; starting over", last, what)
         return None
     model.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
@@ -598,19 +707,28 @@ def _finish(
     meta: Mapping[str, Any],
     resume_dir: Path,
     wanted: Mapping[int, Path],
+    steps: StepCheckpoints,
     metrics_path: Path,
     lr: float,
 ) -> None:
     """Publish the snapshots and metrics under their final names, then drop the resume state.
 
-    After a divergence, the epochs not reached are written with the weights at divergence
-    and marked as diverged placeholders, so downstream jobs run and figures show the failure."""
-    for epoch, final in sorted(wanted.items()):
-        snap = _snapshot_path(resume_dir, epoch)
+    After a divergence, the epochs and steps not reached are written with the weights at
+    divergence and marked as diverged placeholders, so downstream jobs run and figures show
+    the failure."""
+    todo: list[tuple[str, Path, Path, dict[str, Any]]] = [
+        (f"epoch {e}", final, _snapshot_path(resume_dir, e), {"epoch": e})
+        for e, final in sorted(wanted.items())
+    ]
+    todo += [
+        (f"step {n}", final, steps.path(n), {"step": steps.position(n)})
+        for n, final in sorted(steps.wanted.items())
+    ]
+    for what, final, snap, point in todo:
         if not snap.exists():
             if not state.diverged:
-                raise RuntimeError(f"checkpoint for epoch {epoch} is missing in {resume_dir}")
-            _save(_snapshot(model, optimizer, state, generator, meta, lr, epoch=epoch), snap)
+                raise RuntimeError(f"checkpoint for {what} is missing in {resume_dir}")
+            _save(_snapshot(model, optimizer, state, generator, meta, lr, **point), snap)
         _link_or_copy(snap, final)
     write_metrics(state.metrics, metrics_path)
     # The resume state goes first: a kill while the folder is removed leaves no state that

@@ -1,13 +1,14 @@
-# Activation dumps: every registered layer of one checkpoint on the fixed probe set.
+# Activation dumps: every registered layer of one checkpoint on the fixed probe set; the
+# checkpoint of an epoch (epoch020) or of an optimizer step (step000200).
 
 
 rule activations:
     input:
-        checkpoint=checkpoint("{run}", "{seed}", "{epoch}"),
+        checkpoint=checkpoint("{run}", "{seed}", "{point}"),
     output:
-        activation("{run}", "{seed}", "{epoch}"),
+        activation("{run}", "{seed}", "{point}"),
     log:
-        f"{LOGS}/activations/{{run}}.seed{{seed}}.epoch{{epoch}}.log",
+        f"{LOGS}/activations/{{run}}.seed{{seed}}.{{point}}.log",
     conda:
         CONDA_ENV
     params:

@@ -1,4 +1,9 @@
 # Path helpers: where every artifact of DESIGN.md §4 lives, and what each rule depends on.
+# A checkpoint's point (closerlook.points) is an epoch (int) or an optimizer step ("stepN",
+# save_iterations): checkpoints/epoch020.pt or checkpoints/step000200.pt, tables e020 or
+# step000200.
+
+from closerlook import points
 
 RESULTS = f"{config['results_dir']}/{config['preset']}"
 LOGS = f"{RESULTS}/logs"
@@ -15,6 +20,7 @@ wildcard_constraints:
     seed=r"\d+",
     analysis="[A-Za-z0-9_]+",
     epoch=r"\d{3}",
+    point=r"epoch\d{3}|step\d{6}",
     curve="[A-Za-z0-9_]+",
 
 
@@ -41,21 +47,42 @@ def epoch_tag(epoch):
     return f"{epoch:03d}" if isinstance(epoch, int) else epoch
 
 
+def is_pattern(value):
+    """Whether a path part is a wildcard pattern ("{point}") rather than a value."""
+    return isinstance(value, str) and value.startswith("{")
+
+
+def point_file_tag(point):
+    """A point's file stem (epoch020, step000200); a wildcard pattern passes through."""
+    return point if is_pattern(point) else points.file_tag(point)
+
+
+def point_pair_tag(point):
+    """A point in a pair table's name (e020, step000200); a pattern passes through."""
+    return point if is_pattern(point) else points.pair_tag(point)
+
+
 def run_dir(run, seed):
     """One replicate's folder: runs/{run}/seed{k}."""
     return f"{RESULTS}/runs/{run}/seed{seed}"
 
 
-def checkpoint(run, seed, epoch):
-    return f"{run_dir(run, seed)}/checkpoints/epoch{epoch_tag(epoch)}.pt"
+def checkpoint(run, seed, point):
+    """The checkpoint of a point (an epoch, or a step "stepN") of one replicate."""
+    return f"{run_dir(run, seed)}/checkpoints/{point_file_tag(point)}.pt"
 
 
 def saved_epochs(run):
     return study.checkpoint_epochs(run_settings(run))
 
 
-def activation(run, seed, epoch):
-    return f"{run_dir(run, seed)}/activations/epoch{epoch_tag(epoch)}.h5"
+def saved_points(run):
+    """Every checkpoint the run saves: its epochs, then its steps (save_iterations)."""
+    return study.checkpoint_points(run_settings(run))
+
+
+def activation(run, seed, point):
+    return f"{run_dir(run, seed)}/activations/{point_file_tag(point)}.h5"
 
 
 def metrics(run, seed):
@@ -67,19 +94,20 @@ def all_metrics(runs):
     return [metrics(run, seed) for run in runs for seed in SEEDS]
 
 
-def pair_table(analysis, seed, run_a, epoch_a, run_b, epoch_b):
-    """One pair's table in seed k: run_a of seed k against run_b of seed k (of seed k+1
-    for an across_seeds analysis: `pair_activations`)."""
+def pair_table(analysis, seed, run_a, point_a, run_b, point_b):
+    """One pair's table in seed k (e.g. run.e000--run.step000200.csv): run_a of
+    seed k against run_b of seed k (of seed k+1 for an across_seeds analysis:
+    `pair_activations`)."""
     return (
         f"{RESULTS}/similarity/{analysis}/seed{seed}/"
-        f"{run_a}.e{epoch_tag(epoch_a)}--{run_b}.e{epoch_tag(epoch_b)}.csv"
+        f"{run_a}.{point_pair_tag(point_a)}--{run_b}.{point_pair_tag(point_b)}.csv"
     )
 
 
-def pair_coefficients(analysis, seed, run_a, epoch_a, run_b, epoch_b):
+def pair_coefficients(analysis, seed, run_a, point_a, run_b, point_b):
     """The HDF5 file of one pair's coefficient vectors, beside its table."""
     return (
-        pair_table(analysis, seed, run_a, epoch_a, run_b, epoch_b).removesuffix(".csv")
+        pair_table(analysis, seed, run_a, point_a, run_b, point_b).removesuffix(".csv")
         + ".h5"
     )
 
@@ -90,8 +118,8 @@ def pair_activations(wildcards):
     w = wildcards
     partner = study.partner_seed(config, w.analysis, w.seed)
     return {
-        "a": activation(w.run_a, w.seed, w.epoch_a),
-        "b": activation(w.run_b, partner, w.epoch_b),
+        "a": activation(w.run_a, w.seed, points.parse(w.point_a)),
+        "b": activation(w.run_b, partner, points.parse(w.point_b)),
     }
 
 
@@ -106,6 +134,31 @@ def analysis_pair_tables(wildcards):
 
 def similarity_table(analysis):
     return f"{RESULTS}/similarity/{analysis}.csv"
+
+
+def analysis_pattern(matrix_only=False):
+    """A wildcard regex of the configured analysis names (those with `matrix: true`);
+    one that matches nothing when there are none."""
+    names = [
+        a
+        for a in config["similarity"]["analyses"]
+        if not matrix_only or study.matrix_method(config, a)
+    ]
+    return "|".join(names) or "(?!)"
+
+
+def similarity_matrix_table(analysis):
+    """The tidy layer x layer table of one analysis, every pair and seed."""
+    return f"{RESULTS}/similarity/{analysis}.matrix.csv"
+
+
+def analysis_pair_coefficients(wildcards):
+    """Input function: the HDF5 files of one analysis' pairs, every seed."""
+    return [
+        pair_coefficients(wildcards.analysis, seed, *pair)
+        for seed in SEEDS
+        for pair in study.analysis_pairs(config, wildcards.analysis)
+    ]
 
 
 def curve_bends(curve, seed):
@@ -127,11 +180,14 @@ def all_curves():
 
 
 def curve_endpoint_checkpoints(wildcards):
-    """Input function: the checkpoints (a, b) a curve joins, of the same seed."""
+    """Input function: the checkpoints (a, b) a curve of seed k joins: of seed k, or of
+    seed k + seed_offset for an endpoint that has one (independently trained optima)."""
     (run_a, epoch_a), (run_b, epoch_b) = study.curve_endpoints(config, wildcards.curve)
+    off_a, off_b = study.curve_seed_offsets(config, wildcards.curve)
+    seed = int(wildcards.seed)
     return {
-        "a": checkpoint(run_a, wildcards.seed, epoch_a),
-        "b": checkpoint(run_b, wildcards.seed, epoch_b),
+        "a": checkpoint(run_a, seed + off_a, epoch_a),
+        "b": checkpoint(run_b, seed + off_b, epoch_b),
     }
 
 
@@ -152,6 +208,7 @@ def curve_fit_params(wildcards):
     """Exactly the config a curve's bends depend on."""
     return {
         "endpoints": study.curve_endpoints(config, wildcards.curve),
+        "seed_offsets": study.curve_seed_offsets(config, wildcards.curve),
         "replicate": int(wildcards.seed),
         "fit": study.curve_settings(config, wildcards.curve),
         "data": config["data"],
@@ -174,8 +231,10 @@ def figure_files(name):
 
 def all_figures():
     files = figure_files("learning_curves")
-    for analysis in config["similarity"]["analyses"]:
+    for analysis, a in config["similarity"]["analyses"].items():
         files += figure_files(f"similarity_{analysis}")
+        if a.get("matrix"):  # the layer x layer heatmap (closerlook.layer_matrix)
+            files += figure_files(f"similarity_{analysis}_matrix")
     return files + all_curves() + study_figures() + [findings_file()]
 
 
@@ -243,7 +302,7 @@ def study_inputs(name):
         return {
             "metrics": all_metrics(p.get("runs", [])),
             "tables": [similarity_table(a) for a in p.get("analyses", [])],
-            "curves": [f for c in p.get("curves", [])[:1] for f in curve_files(c)],
+            "curves": [f for c in p.get("curves", []) for f in curve_files(c)],
         }
 
     return inputs
@@ -267,7 +326,7 @@ def study_params(name):
         "dpi": config["figures"]["dpi"],
     }
     if name.startswith(("rq2", "rq4")):
-        params["questions"] = config["questions"]
+        params["questions"] = study.resolved_questions(config)
     if name == "rq4_summary":
         params["findings"] = config["findings"]
     return params
@@ -277,7 +336,7 @@ def findings_params():
     """Exactly the config findings.md depends on (no figure settings)."""
     return {
         "parts": study_parts("rq4_summary"),
-        "questions": config["questions"],
+        "questions": study.resolved_questions(config),
         "method": study.figure_method(config),
         "methods": study.figure_methods(config),
         "seeds": SEEDS,

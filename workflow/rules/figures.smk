@@ -28,6 +28,9 @@ rule similarity_figure:
         figure_files("similarity_{analysis}"),
     log:
         f"{LOGS}/figures/similarity_{{analysis}}.log",
+    wildcard_constraints:
+        # configured names only: similarity_<analysis>_matrix is the next rule's
+        analysis=analysis_pattern(),
     localrule: True
     conda:
         CONDA_ENV
@@ -36,6 +39,25 @@ rule similarity_figure:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/similarity_figure.py"
+
+
+rule similarity_matrix_figure:
+    input:
+        table=similarity_matrix_table("{analysis}"),
+    output:
+        figure_files("similarity_{analysis}_matrix"),
+    log:
+        f"{LOGS}/figures/similarity_{{analysis}}_matrix.log",
+    wildcard_constraints:
+        analysis=analysis_pattern(matrix_only=True),
+    localrule: True
+    conda:
+        CONDA_ENV
+    params:
+        method=lambda wildcards: study.matrix_method(config, wildcards.analysis),
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/similarity_matrix_figure.py"
 
 
 rule rq1_training:

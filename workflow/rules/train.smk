@@ -1,5 +1,6 @@
 # Train: one job per configured run and seed. It writes the checkpoint of every saved
-# epoch (initialisation, SGDR cycle ends, save_epochs, the last) and metrics.csv under
+# epoch (initialisation, SGDR cycle ends, save_epochs, the last), of every step of
+# save_iterations (mid-epoch: checkpoints/step000200.pt) and metrics.csv under
 # runs/{run}/seed{k}/. Progress lives in runs/{run}/seed{k}/resume/, outside the declared
 # outputs, so a killed job resumes. A distilled run reads the checkpoint of the same seed of
 # its teacher: that teacher trains first.
@@ -29,7 +30,7 @@ for run in config["runs"]:
             data=dataset_files(),
             teacher=teacher_checkpoint(run),
         output:
-            checkpoints=[checkpoint(run, "{seed}", e) for e in saved_epochs(run)],
+            checkpoints=[checkpoint(run, "{seed}", p) for p in saved_points(run)],
             metrics=metrics(run, "{seed}"),
         log:
             f"{LOGS}/train/{run}.seed{{seed}}.log",
@@ -37,7 +38,8 @@ for run in config["runs"]:
             CONDA_ENV
         params:
             settings=lambda wildcards, run=run: train_params(run, wildcards.seed),
-            epochs=saved_epochs(run),
+            # the saved points, in the order of the checkpoints (epochs, then "stepN")
+            epochs=saved_points(run),
             config_hash=lambda wildcards, run=run: study.config_hash(
                 train_params(run, wildcards.seed)
             ),

@@ -1,6 +1,6 @@
 """Dump the probe-set activations of one checkpoint (rule activations)."""
 
-from closerlook import activations, logs
+from closerlook import activations, logs, points
 
 log = logs.setup(snakemake.log[0])
 path = activations.dump_checkpoint(
@@ -8,7 +8,7 @@ path = activations.dump_checkpoint(
     out=snakemake.output[0],
     data_config=snakemake.params.data,
     probe=snakemake.params.probe,
-    epoch=int(snakemake.wildcards.epoch),
+    epoch=points.parse(snakemake.wildcards.point),
     device=snakemake.config["device"],
 )
 with activations.ActivationFile(path) as f:

@@ -21,6 +21,7 @@ curves.fit_between(
         "run_b": run_b,
         "epoch_b": epoch_b,
         "replicate": p["replicate"],
+        "replicate_b": p["replicate"] + p["seed_offsets"][1],
         "config_hash": config.config_hash(p),
     },
     device=snakemake.config["device"],

@@ -17,6 +17,6 @@ ev = results.load_evidence(
 verdicts = []
 if s["name"] == "rq4_summary":
     found = findings.all_findings(ev, findings.Settings(**s["findings"]))
-    verdicts = [(f.claim_id, f.verdict, f.reason) for f in found]
+    verdicts = [(f.claim_id, f.verdict_cell(), f.reason) for f in found]
 fig = figures.study_figure(s["name"], ev, s["parts"], s["colours"], verdicts)
 figures.save(fig, snakemake.output, s["dpi"])

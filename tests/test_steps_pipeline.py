@@ -1,0 +1,124 @@
+"""Step checkpoints in the workflow: the paper preset's RQ2 (ResNet-18 runs; the small
+batch compared at step 200, the 200 iterations of 20 epochs at batch 5000) planned without
+the CIFAR-10 files, and a reduced embedded study run end to end with a step analysis."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+import yaml
+
+from closerlook import config as study
+from closerlook import train
+from closerlook.activations import ActivationFile
+from closerlook.cli import main
+
+from support import REPO, run_snakemake
+
+PAPER = REPO / "workflow/configs/paper.yaml"
+RQ2_RUNS = ("large_batch", "large_batch_warmup", "large_batch_frozen", "small_batch")
+
+
+def jobs(plan: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, {input, output, ...}) of every job a `snakemake -n` plan lists."""
+    found = []
+    for block in re.split(r"\n(?=\[[A-Z][a-z]{2} )", plan):
+        head = re.search(r"^(?:local)?rule (\w+):", block, re.M)
+        if head:
+            fields = dict(re.findall(r"^\s+(input|output|wildcards): (.*)$", block, re.M))
+            found.append((head.group(1), fields))
+    return found
+
+
+def dry_run(workdir, env, *targets: str) -> str:
+    env = {**env, "PYTHONPATH": str(REPO / "src")}
+    done = run_snakemake(workdir, env, "-n", *targets, configfile=PAPER, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_the_paper_small_batch_pair_reads_the_step_200_checkpoint(tmp_path, snakemake_env):
+    # CIFAR-10 is absent: the plan downloads it first, then trains
+    plan = dry_run(tmp_path, snakemake_env, "results/paper/similarity/init_small_batch.csv")
+    planned = jobs(plan)
+    assert "download_cifar10" in {rule for rule, _ in planned}
+    root = "results/paper/runs/small_batch"
+    for seed in range(3):
+        run = f"{root}/seed{seed}"
+        step = f"{run}/checkpoints/step000200.pt"
+        (trained,) = [f for r, f in planned if r == "train_small_batch" and step in f["output"]]
+        assert f"{run}/checkpoints/epoch000.pt" in trained["output"]
+        dumps = {f["output"]: f["input"] for r, f in planned if r == "activations"}
+        assert dumps[f"{run}/activations/step000200.h5"] == step
+        table = (
+            f"results/paper/similarity/init_small_batch/seed{seed}/"
+            "small_batch.e000--small_batch.step000200.csv"
+        )
+        (pair,) = [f for r, f in planned if r == "similarity_pair" and table in f["output"]]
+        assert pair["input"].split(", ") == [
+            f"{run}/activations/epoch000.h5",
+            f"{run}/activations/step000200.h5",
+        ]
+    # the large batches still compare initialisation with epoch 20
+    plan = dry_run(tmp_path, snakemake_env, "results/paper/similarity/init_large_batch.csv")
+    assert "large_batch.e000--large_batch.e020.csv" in plan and "step0" not in plan
+
+
+def test_the_paper_preset_plans_every_figure_with_the_step_pair(tmp_path, snakemake_env):
+    plan = dry_run(tmp_path, snakemake_env, "figures")
+    assert "small_batch.e000--small_batch.step000200.csv" in plan
+    assert "small_batch/seed0/activations/step000200.h5" in plan
+
+
+def test_the_paper_rq2_runs_are_resnet18_and_small_batch_saves_step_200(capsys):
+    assert main(["check", str(PAPER)]) == 0
+    out = capsys.readouterr().out
+    for run in RQ2_RUNS:
+        assert re.search(rf"^  run {run}: .*; model resnet18$", out, re.M), run
+    assert "run small_batch: step, 200 epochs, saves 0, 20, 200, step200 (epoch 0.4);" in out
+    assert "run sgdr: sgdr, 200 epochs, saves 0, 10, 12, 30, 33, 70, 74, 150, 152, 200" in out
+
+    cfg = study.load(PAPER)
+    assert study.analysis_pairs(cfg, "init_small_batch") == [
+        ("small_batch", 0, "small_batch", "step200")
+    ]
+    for name in ("init_large_batch", "init_large_batch_warmup", "init_large_batch_frozen"):
+        assert study.analysis_epochs(cfg, name) == [0, 20]
+    # 200 steps at batch 100 are the 200 iterations of 20 epochs at batch 5000
+    large = study.run_config(cfg, "large_batch_warmup")
+    assert study.steps_per_epoch(cfg, "large_batch_warmup") * large["warmup_epochs"] == 200
+    assert study.checkpoint_steps(study.run_config(cfg, "small_batch")) == [200]
+    frozen = study.run_config(cfg, "large_batch_frozen")
+    assert frozen["model"] == "resnet18" and frozen["freeze"]["layers"] == ["classifier"]
+    assert {study.run_config(cfg, r)["model"] for r in ("sgdr", "teacher")} == {"vgg16"}
+
+
+@pytest.mark.slow
+def test_a_step_analysis_runs_end_to_end(tmp_path, small_config, snakemake_env):
+    cfg = small_config
+    cfg.update(results_dir=str(tmp_path / "results"), device="cpu")
+    cfg["probe"].update(size=120, batch_size=64)
+    cfg["similarity"]["methods"] = ["svcca"]
+    cfg["figures"]["method"] = "svcca"
+    cfg["runs"]["small_batch"]["save_iterations"] = [5]
+    cfg["similarity"]["analyses"]["init_small_batch"]["epochs"] = [0, "step5"]
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(cfg))
+    target = tmp_path / "results/embedded/similarity/init_small_batch.csv"
+    done = run_snakemake(tmp_path, snakemake_env, str(target), configfile=config_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    run = tmp_path / "results/embedded/runs/small_batch/seed0"
+    ckpt = train.load_checkpoint(run / "checkpoints/step000005.pt")
+    assert (ckpt["point"], ckpt["step"]) == ("step5", 5) and 0 < ckpt["epoch"] < 1
+    with ActivationFile(run / "activations/step000005.h5") as f:
+        assert f.provenance["epoch"] == "step5"
+        assert f.provenance["source_checkpoint"].endswith("checkpoints/step000005.pt")
+    table = pd.read_csv(target)
+    assert set(table["epoch_a"].astype(str)) == {"0"}
+    assert set(table["epoch_b"]) == {"step5"}
+    assert (
+        target.parent / "init_small_batch/seed0/small_batch.e000--small_batch.step000005.csv"
+    ).exists()
