@@ -21,6 +21,7 @@ from jobs import reduced_config, tool
 def test_lock_kill_unlock_and_resume(repo, tmp_path, embedded_config, snakemake_env):
     cfg = reduced_config(embedded_config)
     cfg["runs"]["sgdr"]["epochs"] = 30  # long enough to outlast the side invocations
+    cfg["runs"]["sgdr"]["save_epochs"] = [3, 7, 15]  # one epoch after each restart
     cfg["models"]["vgg_small"]["conv"] = [64, 64, "M", 128, 128, "M"]  # slow enough to catch
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     env = {**snakemake_env, "PYTHONPATH": str(repo / "src")}
