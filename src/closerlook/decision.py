@@ -99,6 +99,8 @@ def _inconclusive_reason(iv: Interval, rule: Rule) -> str:
     text = f"[{iv.low:.3f}, {iv.high:.3f}]"
     if rule.kind != POSITIVE:
         return f"the 95% interval {text} contains {_signed(-rule.margin)}"
+    if iv.low <= 0 and rule.margin == 0:
+        return f"the 95% interval {text} contains 0"
     if iv.low <= 0:
         return f"the 95% interval {text} contains 0 and reaches {_signed(rule.margin)}"
     return f"the 95% interval {text} lies above 0, but the mean {iv.mean:+.3f} is within the margin"
