@@ -40,8 +40,6 @@ def set_curve(ev, name: str, line_peak: float, curve_peak: float) -> None:
     epochs = next(iter(ev.curve_sets[name].values()))
     ends = (epochs.epoch_a, epochs.epoch_b)
     ev.curve_sets[name] = {s: curve(line_peak, curve_peak, epochs=ends) for s in ev.seeds}
-    if name == "sgdr_restarts":
-        ev.curves = ev.curve_sets[name]
 
 
 def distillation_gain(shallow: float, deep: float):

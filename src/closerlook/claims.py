@@ -24,7 +24,6 @@ import numpy as np
 from closerlook import points
 from closerlook.decision import NONINFERIOR, POSITIVE, Rule
 from closerlook.effects import (
-    ROLES,
     Measured,
     NotMeasured,
     Settings,
@@ -199,7 +198,7 @@ def sgdr_on_par(ev: Evidence, s: Settings, method: str | None) -> Measured:
 def warmup_accuracy(ev: Evidence, s: Settings, method: str | None) -> Measured:
     q = ev.questions["rq2"]
     nw, w = q["no_warmup"]["run"], q["warmup"]["run"]
-    numbers = accuracy_text(ev, [q[r]["run"] for r in ROLES if r in q], {})
+    numbers = accuracy_text(ev, [run for _, run, _ in ev.rq2_setups()], {})
     check_runs(ev, [w], s, numbers)
     problem = run_problem(ev, [nw], s, allow_diverged=True)
     if problem:
@@ -255,7 +254,7 @@ def warmup_deeper_gain(ev: Evidence, s: Settings, method: str | None) -> Measure
 def frozen_on_par(ev: Evidence, s: Settings, method: str | None) -> Measured:
     q = ev.questions["rq2"]
     w, fr = q["warmup"]["run"], q["frozen"]["run"]
-    numbers = accuracy_text(ev, [q[r]["run"] for r in ROLES if r in q], {})
+    numbers = accuracy_text(ev, [run for _, run, _ in ev.rq2_setups()], {})
     check_runs(ev, [w, fr], s, numbers)
     af, aw = accuracies(ev, fr), accuracies(ev, w)
     return Measured({seed: af[seed] - aw[seed] for seed in ev.seeds}, numbers)

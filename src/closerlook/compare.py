@@ -39,19 +39,14 @@ from closerlook.activations import ActivationFile
 from closerlook.layer_matrix import write_matrix
 from closerlook.points import parse as parse_point
 from closerlook.provenance import atomic_path, record, sha256, verify_source, write_attrs
+from closerlook.results import PAIR_COLUMNS
 from closerlook.similarity import Similarity, layer_similarity
 
 KIND = "similarity"
 SHUFFLED = "_shuffled"
 
 COLUMNS = [
-    "analysis",
-    "seed",
-    "seed_b",
-    "run_a",
-    "epoch_a",
-    "run_b",
-    "epoch_b",
+    *PAIR_COLUMNS,
     "layer",
     "layer_index",
     "method",

@@ -228,6 +228,11 @@ def resolve_epoch(config: Mapping[str, Any], run: str, epoch: int | str) -> int:
     return int(epoch)
 
 
+def restarts(run: Mapping[str, Any]) -> list[int]:
+    """The SGDR cycle ends after which training restarts (every one before the last epoch)."""
+    return [e for e in cycle_ends(run) if e < run["epochs"]]
+
+
 def after_restart_pairs(config: Mapping[str, Any], name: str) -> list[tuple[int, int]]:
     """(e, e + δ) for every SGDR cycle end e before the run's last epoch: the iterate at a
     restart against one δ epochs into the next cycle (`after_restart`: one δ for every
@@ -236,8 +241,7 @@ def after_restart_pairs(config: Mapping[str, Any], name: str) -> list[tuple[int,
     delta = a.get("after_restart")
     if delta is None:
         return []
-    run = run_config(config, a["run"])
-    ends = [e for e in cycle_ends(run) if e < run["epochs"]]
+    ends = restarts(run_config(config, a["run"]))
     deltas = [delta] * len(ends) if isinstance(delta, int) else list(delta)
     return [(e, e + d) for e, d in zip(ends, deltas, strict=False)]
 
@@ -700,8 +704,7 @@ def _check_after_restart(config: dict[str, Any], name: str, where: str) -> None:
     delta = a.get("after_restart")
     if delta is None:
         return
-    run = run_config(config, a["run"])
-    ends = [e for e in cycle_ends(run) if e < run["epochs"]]
+    ends = restarts(run_config(config, a["run"]))
     if not ends:
         raise ConfigError(
             f"'{where}.after_restart' needs an SGDR run with a restart before its last "

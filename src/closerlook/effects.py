@@ -182,9 +182,6 @@ def barrier_numbers(
 
 
 # ------------------------------------------------------------------------- shared effects
-ROLES = ("no_warmup", "warmup", "frozen", "small_batch")
-
-
 def curve_below(ev: Evidence, s: Settings, name: str, seeds: str = "") -> Measured:
     curves = curves_of(ev, name)
     numbers, need = barrier_numbers(curves, s, seeds)
@@ -197,16 +194,13 @@ def warmup_gains(ev: Evidence, s: Settings, method: str | None) -> tuple[dict, s
     """seed -> (shallow, deeper) gain of warmup in CCA to initialisation, and the numbers."""
     q = ev.questions["rq2"]
     deeper = q.get("deeper_layers")
-    means = {r: ev.mean_profiles(q[r]["analysis"], method)[:1] for r in ROLES if r in q}
-    split = deeper if deeper is not None else "the second half of the layers"
-    numbers = f"{method}, initialisation vs end of warmup, deeper layers: " + (
-        ", ".join(split) if deeper is not None else split
-    )
-    for role, ps in means.items():
-        for p in ps:
+    which = ", ".join(deeper) if deeper is not None else "the second half of the layers"
+    numbers = f"{method}, initialisation vs end of warmup, deeper layers: {which}"
+    for _, run, analysis in ev.rq2_setups():
+        for p in ev.mean_profiles(analysis, method)[:1]:
             sh, dp = depth_means(p.layers, p.values, deeper)
             at = points.label(p.epoch_b)
-            numbers += f"; {q[role]['run']} ({at}): shallow {sh:.3f}, deeper {dp:.3f}"
+            numbers += f"; {run} ({at}): shallow {sh:.3f}, deeper {dp:.3f}"
     with_w = pairs_of(ev, q["warmup"]["analysis"], method)
     without = pairs_of(ev, q["no_warmup"]["analysis"], method)
     check_runs(ev, [q["no_warmup"]["run"], q["warmup"]["run"]], s, numbers)
@@ -247,17 +241,16 @@ def distillation_gains(ev: Evidence, s: Settings, method: str | None) -> tuple[d
 
 
 def shallow_minus_deeper(ev: Evidence, s: Settings, method: str | None, key: str, last: bool):
+    """Shallow minus deeper-layer similarity of one pair of analysis questions.rq4.<key>
+    (its last pair with `last`, else its first), per seed."""
     a = ev.questions.get("rq4", {}).get(key)
     if not a:
         raise NotMeasured(f"questions.rq4.{key} names no analysis")
+    which = -1 if last else 0
     by_seed = pairs_of(ev, a, method)
-    means = ev.mean_profiles(a, method)
-    p = means[-1 if last else 0]
+    p = ev.mean_profiles(a, method)[which]
     sh, dp = depth_means(p.layers, p.values)
     numbers = f"{method}, {p.label()}: shallow {sh:.3f}, deeper {dp:.3f} [{fmt_layers(p)}]"
     check_runs(ev, list(dict.fromkeys([p.run_a, p.run_b])), s, numbers)
-    effects = {}
-    for seed, ps in by_seed.items():
-        sh, dp = depth_means(ps[-1 if last else 0].layers, ps[-1 if last else 0].values)
-        effects[seed] = sh - dp
-    return Measured(effects, numbers)
+    halves = {seed: depth_means(ps[which].layers, ps[which].values) for seed, ps in by_seed.items()}
+    return Measured({seed: sh - dp for seed, (sh, dp) in halves.items()}, numbers)

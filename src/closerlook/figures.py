@@ -535,12 +535,6 @@ ROLES = {
 }
 
 
-def _rq2_setups(ev: Evidence) -> list[tuple[str, str, str]]:
-    """(role, run, analysis) of every RQ2 setup, in the configured order."""
-    setups = ev.questions.get("rq2", {}).items()
-    return [(role, s["run"], s["analysis"]) for role, s in setups if isinstance(s, dict)]
-
-
 def _restarts(profiles: Sequence[LayerProfile]) -> list[tuple[LayerProfile, str, object]]:
     colours = graded(len(profiles))
     return [
@@ -556,7 +550,7 @@ def _reference(profiles: Sequence[LayerProfile]) -> list[tuple[LayerProfile, str
 
 def _warmup(ev: Evidence, colours: Mapping[str, object], method: str) -> list:
     drawn = []
-    for role, run, analysis in _rq2_setups(ev):
+    for role, run, analysis in ev.rq2_setups():
         for p in ev.mean_profiles(analysis, method)[:1]:
             label = f"{run} ({ROLES.get(role, role)}): {pair_label(p.epoch_a, p.epoch_b)}"
             drawn.append((p, label, colours.get(run, GREY)))
@@ -603,7 +597,7 @@ def study_figure(
 
         return layer_profiles(per_measure(drawn), f"RQ1: {run} across restarts")
     if name == "rq2_warmup":
-        setups = [(role, run) for role, run, _ in _rq2_setups(ev) if run in ev.metrics]
+        setups = [(role, run) for role, run, _ in ev.rq2_setups() if run in ev.metrics]
         metrics = {f"{run} ({ROLES.get(role, role)})": ev.mean_metrics(run) for role, run in setups}
         shown = {f"{run} ({ROLES.get(role, role)})": colours.get(run, GREY) for role, run in setups}
         return training_curves(metrics, shown, ("val_acc", "lr"), title="RQ2: warmup setups")

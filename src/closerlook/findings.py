@@ -26,20 +26,47 @@ __all__ = ["Settings", "Evidence", "load_evidence", "all_findings", "write", "CL
 
 @dataclass
 class Finding:
-    """One claim's verdict with the effect behind it: `effect` is the mean across seeds
-    with its 95% interval (None when not measured), `by_method` the verdict under every
-    similarity measure (empty where no measure applies), `numbers` the values measured."""
+    """One claim decided: the headline `decision` (the primary measure's, or the only one),
+    the decision under every similarity measure (`decisions`, empty where no measure
+    applies) and the values measured (`numbers`)."""
 
     claim_id: str
-    verdict: str
+    decision: Decision
     numbers: str
-    reason: str
-    effect: Interval | None = None
-    seeds_supporting: int = 0
-    n_seeds: int = 0
-    by_method: dict[str, str] = field(default_factory=dict)
-    method_reasons: dict[str, str] = field(default_factory=dict)
-    per_seed: dict[int, float] = field(default_factory=dict)
+    decisions: dict[str, Decision] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        return self.decision.verdict
+
+    @property
+    def reason(self) -> str:
+        return self.decision.reason
+
+    @property
+    def effect(self) -> Interval | None:
+        """The mean effect across seeds with its 95% interval (None when not measured)."""
+        return self.decision.effect
+
+    @property
+    def seeds_supporting(self) -> int:
+        return self.decision.seeds_supporting
+
+    @property
+    def n_seeds(self) -> int:
+        return self.decision.n_seeds
+
+    @property
+    def per_seed(self) -> dict[int, float]:
+        return self.decision.per_seed
+
+    @property
+    def by_method(self) -> dict[str, str]:
+        return {m: d.verdict for m, d in self.decisions.items()}
+
+    @property
+    def method_reasons(self) -> dict[str, str]:
+        return {m: d.reason for m, d in self.decisions.items()}
 
     @property
     def spec(self) -> Claim:
@@ -63,7 +90,7 @@ class Finding:
 
     @property
     def one_seed(self) -> bool:
-        return self.effect is not None and self.effect.n == 1
+        return self.decision.one_seed
 
     def verdict_cell(self) -> str:
         """The verdict, marked "1 seed" when no interval across seeds stands behind it."""
@@ -98,15 +125,9 @@ def evaluate(c: Claim, ev: Evidence, s: Settings) -> Finding:
         numbers = f"{numbers}; effect per seed{under} {per}"
     return Finding(
         c.id,
-        d.verdict,
+        d,
         numbers or "not measured",
-        d.reason,
-        effect=d.effect,
-        seeds_supporting=d.seeds_supporting,
-        n_seeds=d.n_seeds or len(ev.seeds),
-        by_method={m: x.verdict for m, x in decisions.items() if m is not None},
-        method_reasons={m: x.reason for m, x in decisions.items() if m is not None},
-        per_seed=d.per_seed,
+        {m: x for m, x in decisions.items() if m is not None},
     )
 
 

@@ -35,6 +35,7 @@ import pandas as pd
 import torch
 
 from closerlook.activations import ActivationFile
+from closerlook.results import PAIR_COLUMNS
 from closerlook.similarity import Similarity, layer_similarity
 
 if TYPE_CHECKING:
@@ -42,13 +43,7 @@ if TYPE_CHECKING:
 
 GROUP = "matrix"
 MATRIX_COLUMNS = [
-    "analysis",
-    "seed",
-    "seed_b",
-    "run_a",
-    "epoch_a",
-    "run_b",
-    "epoch_b",
+    *PAIR_COLUMNS,
     "layer_a",
     "layer_b",
     "layer_index_a",

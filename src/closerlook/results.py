@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from closerlook.config import RQ2_ROLES
 from closerlook.points import Point, pair_label
 from closerlook.points import label as point_label
 from closerlook.points import parse as parse_point
@@ -26,6 +27,9 @@ from closerlook.stats import Interval, mean_interval, mean_intervals
 # so that figures load without torch).
 SHUFFLED = "_shuffled"
 PATHS = ("line", "curve")
+# The columns that name a compared pair in every tidy similarity table (per layer and per
+# layer x layer matrix): the analysis, both seeds, both runs and both checkpoints.
+PAIR_COLUMNS = ["analysis", "seed", "seed_b", "run_a", "epoch_a", "run_b", "epoch_b"]
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
 
@@ -297,7 +301,8 @@ class Evidence:
     """Everything figures and findings read, per seed; anything not configured is left out.
 
     `method` is the primary similarity measure (config `figures.method`), `methods` every
-    measure computed (primary first); `seeds` the replicate indices."""
+    measure computed (primary first); `seeds` the replicate indices; `curve_sets` every
+    curve loaded, by name."""
 
     questions: Mapping[str, Any]
     method: str
@@ -305,17 +310,24 @@ class Evidence:
     seeds: list[int] = field(default_factory=lambda: [0])
     metrics: dict[str, dict[int, pd.DataFrame]] = field(default_factory=dict)
     profiles: dict[str, dict[str, dict[int, list[LayerProfile]]]] = field(default_factory=dict)
-    curves: dict[int, CurveEvaluation] = field(default_factory=dict)
     curve_sets: dict[str, dict[int, CurveEvaluation]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.methods:
             self.methods = [self.method]
-        if self.curves and not self.curve_sets:  # one curve given: RQ1's
-            name = self.questions.get("rq1", {}).get("curve", "curve")
-            self.curve_sets = {name: self.curves}
-        if self.curve_sets and not self.curves:
-            self.curves = next(iter(self.curve_sets.values()))
+
+    @property
+    def curves(self) -> dict[int, CurveEvaluation]:
+        """seed -> RQ1's curve (questions.rq1.curve), else the first curve loaded."""
+        name = self.questions.get("rq1", {}).get("curve")
+        if name in self.curve_sets:
+            return self.curve_sets[name]
+        return next(iter(self.curve_sets.values()), {})
+
+    def rq2_setups(self) -> list[tuple[str, str, str]]:
+        """(role, run, analysis) of every configured RQ2 setup, in the roles' order."""
+        q = self.questions.get("rq2", {})
+        return [(r, q[r]["run"], q[r]["analysis"]) for r in RQ2_ROLES if r in q]
 
     @property
     def curve(self) -> CurveEvaluation | None:

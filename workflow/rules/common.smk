@@ -42,11 +42,6 @@ def train_params(run, seed):
     }
 
 
-def epoch_tag(epoch):
-    """Three-digit epoch for file names; a wildcard pattern passes through."""
-    return f"{epoch:03d}" if isinstance(epoch, int) else epoch
-
-
 def is_pattern(value):
     """Whether a path part is a wildcard pattern ("{point}") rather than a value."""
     return isinstance(value, str) and value.startswith("{")
