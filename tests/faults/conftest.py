@@ -15,10 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-import jobs  # noqa: E402
+import jobs
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -81,7 +78,7 @@ def start(kind: str, folder: Path) -> Child:
     stderr = Path(tempfile.mkstemp(prefix=f"{kind}-", suffix=".stderr")[1])
     with open(stderr, "w") as err:
         proc = subprocess.Popen(
-            [sys.executable, str(HERE / "jobs.py"), kind, str(folder)],
+            [sys.executable, str(Path(jobs.__file__)), kind, str(folder)],
             stdout=subprocess.PIPE,
             stderr=err,
             text=True,

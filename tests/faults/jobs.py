@@ -13,6 +13,7 @@ import torch
 
 from closerlook import activations, curves, data, train
 from closerlook.data import Dataset, Split
+from support import reduced_config, tool  # noqa: F401
 
 SMALL = {"arch": "vgg", "conv": [8, "M", 16], "fc": [16]}
 EPOCHS = (0, 2, 6)
@@ -27,8 +28,6 @@ PROBE = {
     "compression_level": 1,
 }
 
-
-from support import reduced_config, tool  # noqa: E402, F401
 
 SECONDS: dict[str, float] = {}  # how long each job took uninterrupted (set by the tests)
 

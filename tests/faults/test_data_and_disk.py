@@ -91,7 +91,6 @@ WRITERS = r"""
 import json, resource, signal, sys
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-sys.path.insert(0, sys.argv[2])
 import jobs
 from closerlook import activations, compare, train
 
@@ -100,7 +99,7 @@ from closerlook import models
 model = models.build(jobs.SMALL, (1, 8, 8), 10)
 images = torch.randn(64, 1, 8, 8)
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
-resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[3]), int(sys.argv[3])))
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), int(sys.argv[2])))
 writers = {
     "checkpoint.pt": lambda p: train._save({"model": model.state_dict()}, p),
     "activations.h5": lambda p: activations.dump(
@@ -109,7 +108,7 @@ writers = {
     "metrics.csv": lambda p: train.write_metrics([{"epoch": e, "lr": 0.1} for e in range(400)], p),
     "table.csv": lambda p: compare.write_table(pd.DataFrame({"value": np.arange(2000.0)}), p),
 }
-for name in sys.argv[4].split(","):
+for name in sys.argv[3].split(","):
     try:
         writers[name](folder / name)
         print(name, "written", flush=True)
@@ -121,9 +120,8 @@ NAMES = ["checkpoint.pt", "activations.h5", "metrics.csv", "table.csv"]
 
 def write(folder: Path, names: list[str], limit: int) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    here = str(Path(__file__).parent)
     return subprocess.run(
-        [sys.executable, "-c", WRITERS, str(folder), here, str(limit), ",".join(names)],
+        [sys.executable, "-c", WRITERS, str(folder), str(limit), ",".join(names)],
         capture_output=True,
         text=True,
         env=env,

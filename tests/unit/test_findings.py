@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from evidence import (
+from support import (
     JITTER,
     METHODS,
     metrics,

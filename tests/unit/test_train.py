@@ -200,7 +200,6 @@ def test_checkpoints_hold_state_and_provenance(tmp_path, digits):
 RESUME_SCRIPT = """
 import sys, torch
 torch.set_num_threads(int(sys.argv[2]))
-sys.path.insert(0, sys.argv[3])
 import test_train as t
 from pathlib import Path
 digits = t.digits.__wrapped__()
@@ -213,7 +212,7 @@ def test_resume_after_a_kill_ends_like_an_uninterrupted_run(tmp_path, digits):
 
     work = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    args = [str(work), str(torch.get_num_threads()), str(Path(__file__).parent)]
+    args = [str(work), str(torch.get_num_threads())]
     proc = subprocess.Popen([sys.executable, "-c", RESUME_SCRIPT, *args], env=env)
     try:
         deadline = time.monotonic() + 120

@@ -7,7 +7,7 @@ import copy
 
 import numpy as np
 import pytest
-from evidence import JITTER, LAYERS, METHODS, curve, metrics, paper_like
+from support import JITTER, LAYERS, METHODS, curve, metrics, paper_like
 
 from closerlook import config as study
 from closerlook.claims import CLAIMS, PAPER_FINDINGS

@@ -11,7 +11,7 @@ import matplotlib.colors as mcolors  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from evidence import LAYERS, METHODS, curve, paper_like  # noqa: E402
+from support import LAYERS, METHODS, curve, paper_like  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.container import BarContainer  # noqa: E402
 
@@ -238,7 +238,7 @@ def test_layer_similarity_draws_every_pairs_mean_per_measure():
 
 
 def test_learning_curves_average_every_runs_seeds():
-    from evidence import metrics
+    from support import metrics
 
     frames = {"a": {0: metrics(0.9), 1: metrics(0.8)}, "b": {0: metrics(0.7)}}
     fig = figures.learning_curves(frames, {"a": "C0", "b": "C1"})
@@ -258,7 +258,7 @@ def test_save_writes_every_format(three, tmp_path):
 
 
 def test_bands_stay_within_what_a_loss_or_an_accuracy_can_be():
-    from evidence import metrics
+    from support import metrics
 
     frames = {k: metrics(acc) for k, acc in enumerate([0.999, 0.6, 0.999])}
     frames[1]["train_loss"] = frames[1]["train_loss"] * 40  # one seed far above the others
