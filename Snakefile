@@ -6,7 +6,8 @@
 # `--configfile workflow/configs/paper.yaml` runs the CIFAR-10 study.
 from pathlib import Path
 
-from closerlook import config as study
+from closerlook import plan
+from closerlook.config import load_schema, validate
 
 
 configfile: "config.yaml"
@@ -14,11 +15,8 @@ configfile: "config.yaml"
 
 # Validate before any job runs: unknown keys, wrong types, bad ranges, broken references.
 config.update(
-    study.validate(
-        config,
-        study.load_schema(
-            Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
-        ),
+    validate(
+        config, load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
     )
 )
 

@@ -63,7 +63,7 @@ def child(n: int, batch_size: int, dtype: str, compression: str, out: str) -> di
     import numpy as np
     import torch
 
-    from closerlook import activations, models
+    from closerlook import activation_file, activations, models
     from closerlook.device import resolve
 
     torch.manual_seed(0)
@@ -98,7 +98,7 @@ def child(n: int, batch_size: int, dtype: str, compression: str, out: str) -> di
         storage,
     )
     seconds = time.perf_counter() - t0
-    with activations.ActivationFile(out) as f:
+    with activation_file.ActivationFile(out) as f:
         raw = sum(int(np.prod(info.shape)) * np.dtype(dtype).itemsize for info in f.layers())
     size = os.path.getsize(out)
     return {

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from closerlook import activations, compare, config, data, train
+from closerlook import activations, checkpoints, compare, config, data, plan, train
 
 
 def main() -> None:
@@ -20,16 +20,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     cfg = config.load(Path(__file__).resolve().parents[1] / "config.yaml")
-    run = config.run_config(cfg, "sgdr")
-    run["epochs"] = 6 if args.quick else run["epochs"]
-    epochs = config.checkpoint_epochs(run)
+    run = plan.run_settings(cfg, "sgdr")
+    run.epochs = 6 if args.quick else run.epochs
+    epochs = plan.checkpoint_epochs(run)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         ckpts = {e: tmp / f"epoch{e:03d}.pt" for e in epochs}
         t0 = time.perf_counter()
         state = train.train_run(
             run,
-            cfg["models"][run["model"]],
+            cfg["models"][run.model],
             data.load(cfg["data"]),
             ckpts,
             tmp / "metrics.csv",
@@ -46,7 +46,7 @@ def main() -> None:
         table = compare.compare_files(
             tmp / f"a{epochs[-2]}.h5", tmp / f"a{epochs[-1]}.h5", "smoke", ["svcca"]
         )
-        device = train.load_checkpoint(ckpts[epochs[-1]])["provenance"]["device"]
+        device = checkpoints.load_checkpoint(ckpts[epochs[-1]])["provenance"]["device"]
     print(
         json.dumps(
             {

@@ -22,10 +22,10 @@ import time
 import torch
 import torch.nn.functional as F
 
-from closerlook import curves, data, models
+from closerlook import curve_eval, curve_fit, curves, data, models, plan
 from closerlook import device as devices
 from closerlook.data import Dataset, Split
-from closerlook.train import Precision
+from closerlook.sgd import Precision
 
 TARGET = 1.5
 
@@ -55,10 +55,10 @@ def ordinary_epoch(net: torch.nn.Module, split: Split, batch_size: int, seed: in
 
 
 def curve_epoch(curve: curves.Curve, split: Split, batch_size: int, seed: int) -> float:
-    fit = curves.CurveFit(epochs=1, lr=0.01, batch_size=batch_size, seed=seed)
+    fit = plan.CurveFit(epochs=1, lr=0.01, batch_size=batch_size, seed=seed)
     _sync(split.images.device)
     t0 = time.perf_counter()
-    curves.fit_curve(curve, split, fit, split.images.shape[-1])
+    curve_fit.fit_curve(curve, split, fit, split.images.shape[-1])
     _sync(split.images.device)
     return time.perf_counter() - t0
 
@@ -122,12 +122,12 @@ def main() -> None:
     t_plain, t_curve = statistics.median(plain), statistics.median(curved)
 
     w = curve.flat_weights(0.5).detach()
-    curves.evaluate_weights(curve.net, w, train, val, train.images)
+    curve_eval.evaluate_weights(curve.net, w, train, val, train.images)
     evals = []
     for _ in range(repeats):
         _sync(dev)
         t0 = time.perf_counter()
-        curves.evaluate_weights(curve.net, w, train, val, train.images)
+        curve_eval.evaluate_weights(curve.net, w, train, val, train.images)
         _sync(dev)
         evals.append(time.perf_counter() - t0)
 

@@ -10,26 +10,74 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from closerlook.results import CurveEvaluation, Evidence, LayerProfile
+from closerlook import study_figures
+from closerlook.curve_file import CurveEvaluation
+from closerlook.evidence import Evidence, LayerProfile
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
-# The study's figures (DESIGN.md §1), in the order of the research questions.
-STUDY_FIGURES = [
-    "rq1_training",
-    "rq1_line_and_curve",
-    "rq1_loss_plane",
-    "rq1_restart_cca",
-    "rq2_warmup",
-    "rq2_warmup_cca",
-    "rq3_distillation_cca",
-    "rq4_summary",
-]
+# The study's figures, from their registry (in the order of the research questions).
+STUDY_FIGURES = list(study_figures.FIGURES)
+
+# ----------------------------------------------------------------- a small run on digits
+SMALL = {"arch": "vgg", "conv": [8, "M", 16], "fc": [16]}
+
+
+def run_settings(**overrides: Any) -> dict[str, Any]:
+    """The keys of a small run's RunSettings (model "small" is SMALL), overridden."""
+    run = {
+        "name": "r",
+        "model": "small",
+        "epochs": 3,
+        "batch_size": 32,
+        "momentum": 0.9,
+        "weight_decay": 5e-4,
+        "schedule": {"kind": "constant", "lr": 0.05, "per": "epoch"},
+        "save_epochs": [],
+        "augment": True,
+        "flip": False,
+        "seed": 0,
+        "warmup_epochs": 0,
+        "accumulation": 1,
+        "amp": True,
+        "channels_last": True,
+    }
+    return {**run, **overrides}
+
+
+def small_digits():
+    """A quarter of the digits training set: a run of a few epochs takes about a second."""
+    from closerlook import data
+
+    full = data.load_digits()
+    return data.Dataset(
+        "digits", data.Split(full.train.images[:320], full.train.labels[:320]), full.val, 10
+    )
+
+
+def train_small(tmp: Path, dataset, run: dict[str, Any], saved=(0, 3), **kwargs: Any):
+    """train_run of `run` on SMALL writing the checkpoint of every point in `saved` (epochs
+    and "stepN") under `tmp`; returns the state and the loaded checkpoints."""
+    from closerlook import checkpoints, points, train
+    from closerlook.plan import RunSettings
+
+    ckpts = {p: tmp / f"{points.file_tag(p)}.pt" for p in saved}
+    kwargs = {"device": "cpu", **kwargs}
+    state = train.train_run(
+        RunSettings(**run), SMALL, dataset, ckpts, tmp / "metrics.csv", tmp / "resume", **kwargs
+    )
+    return state, {p: checkpoints.load_checkpoint(path) for p, path in ckpts.items()}
+
+
+def without_time(rows):
+    """Metrics rows without the wall time, NaN written as text (so NaN equals NaN)."""
+    return [{k: repr(v) for k, v in row.items() if k != "seconds"} for row in rows]
 
 
 def tool(name: str) -> str:
@@ -248,3 +296,30 @@ def paper_like(
             },
         },
     )
+
+
+# ------------------------------------------------------------ configs and their plans
+PAPER = REPO / "workflow/configs/paper.yaml"
+
+
+def config_error(cfg: dict, schema: dict | None = None) -> str:
+    """The message of the ConfigError that `closerlook.config.validate` raises for `cfg`
+    (it must raise one): always one line."""
+    import pytest
+
+    from closerlook import config
+
+    with pytest.raises(config.ConfigError) as info:
+        config.validate(cfg, schema)
+    message = str(info.value)
+    assert "\n" not in message and "\r" not in message, message
+    return message
+
+
+def dry_run_plan(workdir: Path, env: dict, *targets: str, configfile: Path) -> str:
+    """The printed plan (stdout) of `snakemake -n targets` with `configfile`, closerlook
+    imported from src/; the dry run must succeed."""
+    env = {**env, "PYTHONPATH": str(REPO / "src")}
+    done = run_snakemake(workdir, env, "-n", *targets, configfile=configfile, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout

@@ -1,14 +1,6 @@
 """Activations of every registered layer on a fixed probe set, in HDF5.
 
-Layout of an activation file::
-
-    /                     attrs: kind="activations", provenance (run, epoch, source
-                          checkpoint path and SHA-256, config hash, versions, time, probe
-                          settings, storage dtype and compression)
-    /probe/indices        (N,) int64 rows of the probed split
-    /probe/labels         (N,) int64
-    /layers/<name>        (N, C, H, W) conv maps or (N, F) features, in network order
-                          (attribute `layer_order` on /layers lists them)
+The file (its layout and its reader: closerlook.activation_file) is written by :func:`dump`.
 
 Capture uses forward hooks on the layers of :meth:`LayeredNet.layer_names`: each hook hands
 its layer's output for the current batch straight to the file, so memory holds one batch
@@ -23,8 +15,6 @@ written under a temporary name and renamed when complete
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,7 +24,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import h5py
 import numpy as np
 
-from closerlook.provenance import REBUILD, atomic_path, write_attrs
+from closerlook.activation_file import ATTRIBUTES_DIGEST, KIND, attributes_digest
+from closerlook.provenance import atomic_path, write_attrs
 
 if TYPE_CHECKING:  # torch loads only for capture, so reading files (and inspect) stays quick
     import torch
@@ -42,17 +33,9 @@ if TYPE_CHECKING:  # torch loads only for capture, so reading files (and inspect
 
     from closerlook.models import LayeredNet
 
-KIND = "activations"
 DTYPES = ("float32", "float16")
 COMPRESSIONS = ("none", "gzip", "lzf")
 CHUNK_BYTES = 1 << 20  # target size of one stored chunk (HDF5 reads whole chunks)
-
-
-class ActivationFileError(RuntimeError):
-    """An activation file that is missing, unreadable, or not written by closerlook."""
-
-    def __init__(self, message: str):
-        super().__init__(" ".join(message.split()))  # always one line
 
 
 class Images(Protocol):
@@ -156,6 +139,18 @@ def capture_batches(
         yield dict(outputs)
 
 
+def write_header(
+    f: h5py.File, attrs: dict[str, Any], indices: np.ndarray, labels: np.ndarray
+) -> None:
+    """The root attributes (with their digest) and the probe group of an activation file."""
+    f.attrs["kind"] = KIND
+    write_attrs(f, attrs)
+    probe = f.create_group("probe")
+    for name, values in (("indices", indices), ("labels", labels)):
+        probe.create_dataset(name, data=np.asarray(values, dtype=np.int64), fletcher32=True)
+    f.attrs[ATTRIBUTES_DIGEST] = attributes_digest(f.attrs)
+
+
 def dump(
     model: LayeredNet,
     images: Images,
@@ -180,20 +175,8 @@ def dump(
     # the latest format checksums object headers and chunks; attributes kept in a heap are
     # not, so the root attributes carry a digest of their own (ATTRIBUTES_DIGEST)
     with atomic_path(path) as tmp, h5py.File(tmp, "w", libver="latest") as f:
-        f.attrs["kind"] = KIND
-        write_attrs(
-            f,
-            {
-                **provenance,
-                "probe_size": n,
-                "dtype": storage.dtype,
-                "compression": storage.compression,
-            },
-        )
-        probe = f.create_group("probe")
-        for name, values in (("indices", indices), ("labels", labels)):
-            probe.create_dataset(name, data=np.asarray(values, dtype=np.int64), fletcher32=True)
-        f.attrs[ATTRIBUTES_DIGEST] = attributes_digest(f.attrs)
+        attrs = {**provenance, "probe_size": n, "dtype": storage.dtype}
+        write_header(f, {**attrs, "compression": storage.compression}, indices, labels)
         group = f.create_group("layers", track_order=True)
         group.attrs["layer_order"] = json.dumps(model.layer_names())
 
@@ -233,13 +216,13 @@ def dump_checkpoint(
     checkpoint's point (closerlook.points: an epoch, or "stepN")."""
     import torch
 
-    from closerlook import data, train
+    from closerlook import checkpoints, data
     from closerlook.device import resolve
     from closerlook.provenance import record, sha256
 
     dev = resolve(device)
-    ckpt = train.load_checkpoint(checkpoint)
-    model = train.model_from_checkpoint(ckpt).to(dev)
+    ckpt = checkpoints.load_checkpoint(checkpoint)
+    model = checkpoints.model_from_checkpoint(ckpt).to(dev)
     dataset = data.load(data_config)
     split = dataset.split(probe["split"])
     rows = data.probe_indices(len(split), probe["size"], probe["seed"])
@@ -267,210 +250,3 @@ def dump_checkpoint(
         probe["batch_size"],
         Storage.from_config(probe),
     )
-
-
-# ------------------------------------------------------------------------- reading
-@dataclass(frozen=True)
-class LayerInfo:
-    """One stored layer: name, shape (N, ...), element type and bytes on disk."""
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    stored_bytes: int
-
-
-@dataclass(frozen=True)
-class Probe:
-    """The probe set of a file: rows of the split and their labels."""
-
-    indices: np.ndarray
-    labels: np.ndarray
-    split: str | None
-    seed: int | None
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-
-def attribute_value(value: Any) -> Any:
-    """An HDF5 attribute as a plain Python value (NumPy scalars and arrays unwrapped)."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return [attribute_value(v) for v in value.tolist()]
-    return value
-
-
-ATTRIBUTES_DIGEST = "attributes_sha256"
-
-
-def attributes_digest(attrs: Any) -> str:
-    """SHA-256 of the root attributes (all but the digest itself) as sorted JSON."""
-    plain = {k: attribute_value(v) for k, v in attrs.items() if k != ATTRIBUTES_DIGEST}
-    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()
-
-
-class ActivationFile:
-    """Read access to one activation file.
-
-    >>> with ActivationFile(path) as f:                  # doctest: +SKIP
-    ...     [(l.name, l.shape) for l in f.layers()]
-    ...     conv3 = f.read("conv3", rows=slice(0, 100))
-    """
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        if not self.path.exists():
-            raise ActivationFileError(f"{self.path}: no such file")
-        if self.path.is_dir():
-            raise ActivationFileError(f"{self.path}: is a directory, not a file")
-        try:
-            self._f = h5py.File(self.path, "r")
-        except OSError as exc:
-            reason = " ".join(str(exc).split())
-            raise ActivationFileError(
-                f"{self.path}: not a readable HDF5 file ({reason}); {REBUILD}"
-            ) from exc
-        try:
-            self._check()
-        except ActivationFileError:
-            self._f.close()
-            raise
-        except (OSError, KeyError, ValueError, RuntimeError) as exc:
-            self._f.close()
-            reason = " ".join(str(exc).split())
-            raise ActivationFileError(
-                f"{self.path}: corrupt activation file ({reason}); {REBUILD}"
-            ) from exc
-
-    def _check(self) -> None:
-        kind = attribute_value(self._f.attrs.get("kind"))
-        if kind != KIND:
-            what = "no root attribute 'kind'" if kind is None else f"kind is {kind!r}"
-            raise ActivationFileError(
-                f"{self.path}: not a closerlook activation file ({what}); {REBUILD}"
-            )
-        recorded = attribute_value(self._f.attrs.get(ATTRIBUTES_DIGEST))
-        if recorded is not None and recorded != attributes_digest(self._f.attrs):
-            raise ActivationFileError(
-                f"{self.path}: the root attributes (provenance) are corrupt; {REBUILD}"
-            )
-        for required in ("layers", "probe/indices", "probe/labels"):
-            if required not in self._f:
-                raise ActivationFileError(
-                    f"{self.path}: activation file lacks /{required}; {REBUILD}"
-                )
-        if "layer_order" not in self._f["layers"].attrs:
-            raise ActivationFileError(
-                f"{self.path}: /layers lacks the attribute layer_order; {REBUILD}"
-            )
-        absent = [n for n in self.layer_names() if n not in self._f["layers"]]
-        if absent:
-            raise ActivationFileError(
-                f"{self.path}: layers {absent} are listed but not stored; {REBUILD}"
-            )
-
-    def __enter__(self) -> ActivationFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._f.close()
-
-    def layer_names(self) -> list[str]:
-        """Registered layers in network order."""
-        return list(json.loads(self._f["layers"].attrs["layer_order"]))
-
-    def layers(self) -> list[LayerInfo]:
-        """Name, shape, dtype and bytes on disk of every layer, in network order."""
-        group = self._f["layers"]
-        return [
-            LayerInfo(n, tuple(group[n].shape), str(group[n].dtype), group[n].id.get_storage_size())
-            for n in self.layer_names()
-        ]
-
-    def dataset(self, layer: str) -> h5py.Dataset:
-        """The HDF5 dataset of `layer`, for chunk-wise reading."""
-        if layer not in self._f["layers"]:
-            raise ActivationFileError(
-                f"{self.path}: no layer {layer!r}; layers: {', '.join(self.layer_names())}"
-            )
-        return self._f["layers"][layer]
-
-    def read(
-        self, layer: str, rows: slice | Sequence[int] | np.ndarray | None = None
-    ) -> np.ndarray:
-        """Activations of `layer` as an array (N, ...): all rows, a slice, or the given rows
-        (any order, repeats allowed, or a boolean mask), in the order asked for."""
-        with self._reading(f"layer {layer!r}"):
-            return self._read(layer, rows)
-
-    @contextlib.contextmanager
-    def _reading(self, what: str) -> Iterator[None]:
-        """Turn a failed checksum or a damaged chunk while reading `what` into one line."""
-        try:
-            yield
-        except ActivationFileError:
-            raise
-        except (OSError, KeyError, ValueError, RuntimeError) as exc:
-            reason = " ".join(str(exc).split())
-            raise ActivationFileError(
-                f"{self.path}: {what} is corrupt ({reason}); {REBUILD}"
-            ) from exc
-
-    def _read(self, layer: str, rows: slice | Sequence[int] | np.ndarray | None) -> np.ndarray:
-        ds = self.dataset(layer)
-        if rows is None:
-            return ds[()]
-        if isinstance(rows, slice):
-            return ds[rows]
-        wanted = np.asarray(rows)
-        if wanted.dtype == bool:
-            if wanted.shape != (len(ds),):
-                raise ActivationFileError(
-                    f"{self.path}: boolean row mask of shape {wanted.shape}, need ({len(ds)},)"
-                )
-            wanted = np.flatnonzero(wanted)
-        wanted = wanted.astype(np.int64).reshape(-1)
-        if wanted.size and (wanted.min() < -len(ds) or wanted.max() >= len(ds)):
-            raise ActivationFileError(f"{self.path}: rows out of range for {len(ds)} rows")
-        wanted = np.where(wanted < 0, wanted + len(ds), wanted)
-        # HDF5 selects increasing, distinct rows; read those once and reorder in memory
-        unique, inverse = np.unique(wanted, return_inverse=True)
-        return ds[unique][inverse]
-
-    @property
-    def probe(self) -> Probe:
-        attrs = self.provenance
-        return Probe(
-            self.probe_indices,
-            self.probe_labels,
-            attrs.get("probe_split"),
-            attrs.get("probe_seed"),
-        )
-
-    @property
-    def probe_indices(self) -> np.ndarray:
-        with self._reading("/probe/indices"):
-            return self._f["probe/indices"][()]
-
-    @property
-    def probe_labels(self) -> np.ndarray:
-        with self._reading("/probe/labels"):
-            return self._f["probe/labels"][()]
-
-    @property
-    def provenance(self) -> dict[str, Any]:
-        """The root attributes: kind, versions, run, epoch, source checkpoint and SHA-256…"""
-        with self._reading("the root attributes"):
-            return {key: attribute_value(value) for key, value in self._f.attrs.items()}
-
-
-def open_activations(path: str | Path) -> ActivationFile:
-    """Open an activation file for reading (raises :class:`ActivationFileError`)."""
-    return ActivationFile(path)

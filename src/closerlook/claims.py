@@ -40,7 +40,7 @@ from closerlook.effects import (
     shallow_minus_deeper,
     warmup_gains,
 )
-from closerlook.results import Evidence, diverged_epoch
+from closerlook.evidence import Evidence, diverged_epoch
 
 PAPER_FINDINGS = {
     "a": "restarts are not explained by escaping barriers",

@@ -17,8 +17,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from closerlook import __version__
-from closerlook import config as cfg
+from closerlook import __version__, config, plan
 from closerlook.points import step_point
 
 EXIT_BAD_INPUT = 2
@@ -31,74 +30,80 @@ DATASET_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
 }
 
 
-def model_summaries(config: Mapping[str, Any]) -> list[str]:
+def model_summaries(settings: Mapping[str, Any]) -> list[str]:
     """One line per configured model: its parameter count and registered layers, built on
     the dataset's input shape (on the meta device: no weights are allocated or trained)."""
     import torch
 
     from closerlook import models
 
-    in_shape, num_classes = DATASET_SHAPES[config["data"]["dataset"]]
+    in_shape, num_classes = DATASET_SHAPES[settings["data"]["dataset"]]
     lines = []
-    for name, spec in config["models"].items():
+    for name, spec in settings["models"].items():
         try:
             with torch.device("meta"):
                 net = models.build(spec, in_shape, num_classes)
         except ValueError as exc:
-            raise cfg.ConfigError(f"'models.{name}': {exc}") from exc
+            raise config.ConfigError(f"'models.{name}': {exc}") from exc
         n_params = sum(p.numel() for p in net.parameters())
         layers = ", ".join(net.layer_names())
         lines.append(f"model {name}: {n_params:,} parameters; layers: {layers}")
     return lines
 
 
-def _saved_steps(config: Mapping[str, Any], run: str) -> str:
+def _saved_steps(settings: Mapping[str, Any], run: str) -> str:
     """A run's step checkpoints (save_iterations) as analyses name them, each with the
     epoch it falls in (", step200 (epoch 0.4)"); empty without any."""
-    steps = cfg.checkpoint_steps(cfg.run_config(config, run))
+    steps = plan.checkpoint_steps(plan.run_settings(settings, run))
     if not steps:
         return ""
-    per_epoch = cfg.steps_per_epoch(config, run)
+    per_epoch = plan.steps_per_epoch(settings, run)
     return "".join(f", {step_point(n)} (epoch {n / per_epoch:.4g})" for n in steps)
 
 
 def _check(args: argparse.Namespace) -> int:
     try:
-        config = cfg.load(args.config)
-        summaries = model_summaries(config)
+        settings = config.load(args.config)
+        summaries = model_summaries(settings)
     except FileNotFoundError:
         print(f"closerlook: {args.config}: no such config file", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except cfg.ConfigError as exc:
+    except config.ConfigError as exc:
         print(f"closerlook: {args.config}: config error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(
-        f"{args.config}: valid (preset {config['preset']!r}, config hash {cfg.config_hash(config)})"
-    )
-    seeds = cfg.replicates(config)
-    folders = f"seed{seeds[0]}" + (f" to seed{seeds[-1]}" if len(seeds) > 1 else "")
-    print(f"  seeds: {len(seeds)} replicate(s) of every run ({folders})")
-    for line in summaries:
+    digest = config.config_hash(settings)
+    print(f"{args.config}: valid (preset {settings['preset']!r}, config hash {digest})")
+    for line in [*summaries, *plan_lines(settings)]:
         print(f"  {line}")
-    for name in config["runs"]:
-        run = cfg.run_config(config, name)
-        epochs = ", ".join(map(str, cfg.checkpoint_epochs(run)))
-        print(
-            f"  run {name}: {run['schedule']['kind']}, {run['epochs']} epochs, saves {epochs}"
-            f"{_saved_steps(config, name)}; model {run['model']}"
+    return 0
+
+
+def plan_lines(settings: Mapping[str, Any]) -> list[str]:
+    """The plan of a validated config, one line per seed range, run, analysis and curve."""
+    seeds = plan.replicates(settings)
+    folders = f"seed{seeds[0]}" + (f" to seed{seeds[-1]}" if len(seeds) > 1 else "")
+    lines = [f"seeds: {len(seeds)} replicate(s) of every run ({folders})"]
+    for name in settings["runs"]:
+        run = plan.run_settings(settings, name)
+        epochs = ", ".join(map(str, plan.checkpoint_epochs(run)))
+        lines.append(
+            f"run {name}: {run.schedule['kind']}, {run.epochs} epochs, saves {epochs}"
+            f"{_saved_steps(settings, name)}; model {run.model}"
         )
-    for name in config["similarity"]["analyses"]:
-        pairs = cfg.analysis_pairs(config, name)
-        print(f"  analysis {name}: {len(pairs)} pair(s) per seed")
-    for name, curve in config["curves"]["connections"].items():
-        (run_a, epoch_a), (run_b, epoch_b) = cfg.curve_endpoints(config, name)
-        offsets = cfg.curve_seed_offsets(config, name)
-        seed_a, seed_b = (f" (seed k+{o})" if o else "" for o in offsets)
-        print(
-            f"  curve {name}: {curve['kind']}, {curve['n_bends']} bends, "
+    for name in settings["similarity"]["analyses"]:
+        lines.append(
+            f"analysis {name}: {len(plan.analysis_pairs(settings, name))} pair(s) per seed"
+        )
+    for name, curve in settings["curves"]["connections"].items():
+        (run_a, epoch_a), (run_b, epoch_b) = plan.curve_endpoints(settings, name)
+        seed_a, seed_b = (
+            f" (seed k+{o})" if o else "" for o in plan.curve_seed_offsets(settings, name)
+        )
+        lines.append(
+            f"curve {name}: {curve['kind']}, {curve['n_bends']} bends, "
             f"{run_a} epoch {epoch_a}{seed_a} to {run_b} epoch {epoch_b}{seed_b}"
         )
-    return 0
+    return lines
 
 
 def _inspect(args: argparse.Namespace) -> int:

@@ -35,11 +35,11 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from closerlook.activations import ActivationFile
+from closerlook.activation_file import ActivationFile
+from closerlook.evidence import PAIR_COLUMNS
 from closerlook.layer_matrix import write_matrix
 from closerlook.points import parse as parse_point
 from closerlook.provenance import atomic_path, record, sha256, verify_source, write_attrs
-from closerlook.results import PAIR_COLUMNS
 from closerlook.similarity import Similarity, layer_similarity
 
 KIND = "similarity"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from closerlook import points
-from closerlook.results import CurveEvaluation, Evidence, LayerProfile, diverged_epoch
+from closerlook.evidence import CurveEvaluation, Evidence, LayerProfile, diverged_epoch
 
 
 @dataclass

@@ -10,15 +10,16 @@ claim of its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from closerlook.claims import CLAIMS, PAPER_FINDINGS, Claim
 from closerlook.decision import CONTRADICTS, INCONCLUSIVE, SUPPORTS, Decision, decide
 from closerlook.effects import NotMeasured, Settings
+from closerlook.evidence import Evidence, load_evidence
 from closerlook.provenance import atomic_path
-from closerlook.results import Evidence, load_evidence
 from closerlook.stats import Interval
 
 __all__ = ["Settings", "Evidence", "load_evidence", "all_findings", "write", "CLAIMS"]
@@ -97,15 +98,10 @@ class Finding:
         return f"{self.verdict} (1 seed)" if self.one_seed else self.verdict
 
 
-def methods_of(ev: Evidence) -> list[str]:
-    """Every measure, the primary one first."""
-    return list(dict.fromkeys([ev.method, *ev.methods]))
-
-
 def evaluate(c: Claim, ev: Evidence, s: Settings) -> Finding:
     """Claim `c` decided on `ev`: under every measure for a similarity claim (the primary
     one's verdict first), once otherwise."""
-    methods: list[str | None] = list(methods_of(ev)) if c.similarity else [None]
+    methods: list[str | None] = list(ev.measures) if c.similarity else [None]
     decisions: dict[str | None, Decision] = {}
     numbers = ""
     for m in methods:
@@ -134,6 +130,12 @@ def evaluate(c: Claim, ev: Evidence, s: Settings) -> Finding:
 def all_findings(ev: Evidence, s: Settings) -> list[Finding]:
     """Every claim of the registry, in order."""
     return [evaluate(c, ev, s) for c in CLAIMS.values()]
+
+
+def verdicts(ev: Evidence, settings: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(claim id, verdict cell, reason) of every claim, for the summary figure."""
+    found = all_findings(ev, Settings(**settings))
+    return [(f.claim_id, f.verdict_cell(), f.reason) for f in found]
 
 
 def summary(findings: Sequence[Finding]) -> str:

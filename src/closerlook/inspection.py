@@ -22,8 +22,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from closerlook.activations import KIND as ACTIVATIONS
-from closerlook.activations import ActivationFile, ActivationFileError, attribute_value
+from closerlook.activation_file import KIND as ACTIVATIONS
+from closerlook.activation_file import ActivationFile, ActivationFileError, attribute_value
 
 BLOCK_BYTES = 64 << 20  # rows read at a time when computing statistics
 READ_ERRORS = (OSError, KeyError, ValueError, RuntimeError, TypeError, IndexError)

@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from closerlook.activations import ActivationFile
-from closerlook.results import PAIR_COLUMNS
+from closerlook.activation_file import ActivationFile
+from closerlook.evidence import PAIR_COLUMNS
 from closerlook.similarity import Similarity, layer_similarity
 
 if TYPE_CHECKING:

@@ -11,11 +11,14 @@ from pathlib import Path
 
 import torch
 
-from closerlook import activations, curves, data, train
-from closerlook.data import Dataset, Split
+from closerlook import activations, checkpoints, curve_fit, curves, plan, train
+from closerlook.data import Dataset
+from closerlook.plan import RunSettings
+
+import support
 from support import reduced_config, tool  # noqa: F401
 
-SMALL = {"arch": "vgg", "conv": [8, "M", 16], "fc": [16]}
+SMALL = support.SMALL
 EPOCHS = (0, 2, 6)
 DATA = {"dataset": "digits", "val_fraction": 0.25, "split_seed": 0}
 PROBE = {
@@ -33,36 +36,21 @@ SECONDS: dict[str, float] = {}  # how long each job took uninterrupted (set by t
 
 
 def digits() -> Dataset:
-    """A quarter of the digits training set: a run of a few epochs takes about a second."""
-    full = data.load_digits()
-    return Dataset("digits", Split(full.train.images[:320], full.train.labels[:320]), full.val, 10)
+    return support.small_digits()
 
 
 def run_settings(epochs: int = EPOCHS[-1]) -> dict:
-    return {
-        "name": "r",
-        "epochs": epochs,
-        "batch_size": 32,
-        "momentum": 0.9,
-        "weight_decay": 5e-4,
-        "schedule": {"kind": "constant", "lr": 0.05, "per": "epoch"},
-        "save_epochs": [],
-        "augment": True,
-        "flip": False,
-        "seed": 0,
-        "warmup_epochs": 0,
-        "accumulation": 1,
-    }
+    return support.run_settings(epochs=epochs)
 
 
 def checkpoint(folder: Path, epoch: int) -> Path:
     return folder / "checkpoints" / f"epoch{epoch:03d}.pt"
 
 
-def train_job(folder: Path, dataset: Dataset | None = None) -> train.TrainState:
+def train_job(folder: Path, dataset: Dataset | None = None) -> checkpoints.TrainState:
     """Train the small run, saving EPOCHS, with its resume state in folder/resume."""
     return train.train_run(
-        run_settings(),
+        RunSettings(**run_settings()),
         SMALL,
         dataset or digits(),
         {e: checkpoint(folder, e) for e in EPOCHS},
@@ -82,14 +70,12 @@ def dump_job(folder: Path, dataset: Dataset | None = None) -> Path:
 
 def curve_job(folder: Path, dataset: Dataset | None = None) -> curves.Curve:
     """Fit a one-bend curve between epochs 2 and 6 to folder/curve.pt."""
-    return curves.fit_between(
+    return curve_fit.fit_between(
         checkpoint(folder, EPOCHS[1]),
         checkpoint(folder, EPOCHS[2]),
         folder / "curve.pt",
         dataset or digits(),
-        kind="polychain",
-        n_bends=3,
-        fit=curves.CurveFit(epochs=4, lr=0.05, batch_size=32),
+        plan.CurveFit(epochs=4, lr=0.05, batch_size=32, kind="polychain", n_bends=3),
         provenance={"curve": "faults"},
         device="cpu",
     )

@@ -11,13 +11,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from closerlook import config as study
-from closerlook.config import ConfigError
+from closerlook import config, plan
 
 from jobs import reduced_config
-from support import run_snakemake
+from support import config_error, run_snakemake
 
-SCHEMA = study.load_schema()
+SCHEMA = config.load_schema()
 CASES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 JSON_TYPES = {
     "string": st.text(max_size=5),
@@ -75,10 +74,7 @@ def set_at(cfg: dict, path: tuple, value: Any) -> dict:
 
 def refused(cfg: dict, *named: str) -> str:
     """The one-line message validate gives `cfg`; it names every string in `named`."""
-    with pytest.raises(ConfigError) as info:
-        study.validate(cfg, SCHEMA)
-    message = str(info.value)
-    assert "\n" not in message and "\r" not in message
+    message = config_error(cfg, SCHEMA)
     for name in named:
         assert name in message, (name, message)
     return message
@@ -158,10 +154,10 @@ def test_a_teacher_that_is_not_a_run(base, name):
 @CASES
 @given(epoch=st.integers(0, 50))
 def test_a_teacher_epoch_that_is_not_saved(base, epoch):
-    saved = study.checkpoint_epochs(study.run_config(study.validate(base, SCHEMA), "teacher"))
+    saved = plan.checkpoint_epochs(plan.run_settings(config.validate(base, SCHEMA), "teacher"))
     path = ("runs", "student_distill", "distill", "teacher", "epoch")
     if epoch in saved:
-        study.validate(set_at(base, path, epoch), SCHEMA)
+        config.validate(set_at(base, path, epoch), SCHEMA)
     else:
         refused(set_at(base, path, epoch), dotted(path), "does not save")
 
@@ -187,7 +183,7 @@ def test_a_teacher_that_is_a_student_of_its_student(base, length, closing):
 @CASES
 @given(data=st.data())
 def test_an_analysis_or_curve_of_a_missing_run_or_unsaved_epoch(base, data):
-    valid = study.validate(base, SCHEMA)
+    valid = config.validate(base, SCHEMA)
     cases = {  # (key, wrong value or None for an epoch, runs whose saved epochs apply)
         "analysis run": (("similarity", "analyses", "sgdr_restarts", "run"), "ghost", []),
         "analysis epochs": (("similarity", "analyses", "step_decay", "epochs"), None, ["step"]),
@@ -207,7 +203,7 @@ def test_an_analysis_or_curve_of_a_missing_run_or_unsaved_epoch(base, data):
     label = data.draw(st.sampled_from(sorted(cases)), label="case")
     path, value, runs = cases[label]
     if value is None:
-        saved = [set(study.checkpoint_epochs(study.run_config(valid, r))) for r in runs]
+        saved = [set(plan.checkpoint_epochs(plan.run_settings(valid, r))) for r in runs]
         both = set.intersection(*saved)
         bad = data.draw(st.integers(0, 40).filter(lambda e: e not in both), label="epoch")
         value = {"epoch": bad}.get(path[-1], [min(both), bad])
@@ -218,7 +214,7 @@ def test_probe_sets_that_do_not_fit_their_split(base):
     sizes = {"train": 1347, "val": 450}  # digits at val_fraction 0.25
     for split, n in sizes.items():
         cfg = set_at(set_at(base, ("probe", "split"), split), ("probe", "size"), n)
-        study.validate(cfg, SCHEMA)
+        config.validate(cfg, SCHEMA)
         refused(set_at(cfg, ("probe", "size"), n + 1), "probe.size", f"has {n} images")
     refused(set_at(base, ("probe", "size"), 0), "probe.size")
     cifar = set_at(base, ("data",), {"dataset": "cifar10"})

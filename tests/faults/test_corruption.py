@@ -13,8 +13,17 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from closerlook import activations, compare, curves, train
-from closerlook.activations import ActivationFileError
+from closerlook import (
+    activation_file,
+    checkpoints,
+    compare,
+    curve_eval,
+    curves,
+    plan,
+    train,
+)
+from closerlook.activation_file import ActivationFileError
+from closerlook.plan import RunSettings
 from closerlook.provenance import REBUILD, IntegrityError, seal
 
 import jobs
@@ -46,7 +55,7 @@ def test_a_truncated_checkpoint_is_refused_with_its_path_and_remedy(made, tmp_pa
     path = tmp_path / "epoch006.pt"
     path.write_bytes(raw[:n])
     with pytest.raises(IntegrityError) as info:
-        train.load_checkpoint(path)
+        checkpoints.load_checkpoint(path)
     assert REBUILD in one_line_naming(info.value, path)
 
 
@@ -54,13 +63,13 @@ def test_altered_weights_are_caught_by_the_seal(made, tmp_path):
     """torch.load reads a file with altered tensor bytes without complaint; the seal not."""
     path = tmp_path / "epoch006.pt"
     raw = jobs.checkpoint(made, 6).read_bytes()
-    weight = train.load_checkpoint(jobs.checkpoint(made, 6))["model"]["stages.fc1.1.weight"]
+    weight = checkpoints.load_checkpoint(jobs.checkpoint(made, 6))["model"]["stages.fc1.1.weight"]
     at = raw.index(weight.numpy().tobytes()[:64]) + 3  # inside the stored tensor
     path.write_bytes(flip(raw, at))
     loaded = torch.load(path, weights_only=False)  # the bare reader does not notice
     assert not torch.equal(loaded["model"]["stages.fc1.1.weight"], weight)
     with pytest.raises(IntegrityError, match="do not match the SHA-256") as info:
-        train.load_checkpoint(path)
+        checkpoints.load_checkpoint(path)
     one_line_naming(info.value, path)
 
 
@@ -72,11 +81,11 @@ def test_any_flipped_byte_of_the_stored_tensors_is_caught_or_harmless(made, tmp_
     raw = jobs.checkpoint(made, 6).read_bytes()
     with zipfile.ZipFile(jobs.checkpoint(made, 6)) as z:
         start = min(i.header_offset for i in z.infolist() if "/data/" in i.filename)
-    original = train.load_checkpoint(jobs.checkpoint(made, 6))
+    original = checkpoints.load_checkpoint(jobs.checkpoint(made, 6))
     path = tmp_path / "flipped.pt"
     path.write_bytes(flip(raw, start + int(where * (len(raw) - start))))
     try:
-        loaded = train.load_checkpoint(path)
+        loaded = checkpoints.load_checkpoint(path)
     except IntegrityError as exc:
         one_line_naming(exc, path)
         return
@@ -109,7 +118,7 @@ def test_a_student_stops_at_a_corrupt_teacher(work, tmp_path):
     run = {**jobs.run_settings(2), "distill": {"temperature": 4, "alpha": 0.9}}
     with pytest.raises(IntegrityError) as info:
         train.train_run(
-            run,
+            RunSettings(**run),
             jobs.SMALL,
             jobs.digits(),
             {2: tmp_path / "student" / "epoch002.pt"},
@@ -129,10 +138,10 @@ def test_an_unreadable_resume_state_means_starting_over(made, tmp_path):
     raw = (folder / "resume" / "last.pt").read_bytes()
     (folder / "resume" / "last.pt").write_bytes(raw[: len(raw) // 3])
     jobs.train_job(folder)
-    assert train.read_metrics(folder / "metrics.csv") != []
+    assert checkpoints.read_metrics(folder / "metrics.csv") != []
     for epoch in jobs.EPOCHS:
-        a = train.load_checkpoint(jobs.checkpoint(folder, epoch))["model"]
-        b = train.load_checkpoint(jobs.checkpoint(made, epoch))["model"]
+        a = checkpoints.load_checkpoint(jobs.checkpoint(folder, epoch))["model"]
+        b = checkpoints.load_checkpoint(jobs.checkpoint(made, epoch))["model"]
         assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -149,7 +158,7 @@ def test_a_damaged_curve_file_is_refused(made, tmp_path):
 
 # ------------------------------------------------------------------------- activations
 def read_everything(path) -> tuple[dict, dict, np.ndarray]:
-    with activations.ActivationFile(path) as f:
+    with activation_file.ActivationFile(path) as f:
         layers = {n: f.read(n) for n in f.layer_names()}
         return f.provenance, layers, f.probe_indices
 
@@ -171,7 +180,7 @@ def test_an_altered_activation_chunk_fails_the_checksum(made, tmp_path):
         offset = ds.id.get_chunk_info(1).byte_offset  # the second chunk, as stored
     raw = (made / "activations.h5").read_bytes()
     path.write_bytes(flip(raw, offset + 10))
-    with activations.ActivationFile(path) as f:
+    with activation_file.ActivationFile(path) as f:
         f.read("conv2")  # other layers still read
         with pytest.raises(ActivationFileError, match="layer 'conv1' is corrupt") as info:
             f.read("conv1")
@@ -210,7 +219,7 @@ def test_similarity_stops_at_a_corrupt_activation_file(work, tmp_path):
 # ------------------------------------------------------------------------- stale sources
 def replace_weights(path) -> None:
     """Rewrite a checkpoint as a valid file with other weights (a rerun, or a mix-up)."""
-    ckpt = train.load_checkpoint(path)
+    ckpt = checkpoints.load_checkpoint(path)
     ckpt["model"] = {k: v + 1 if v.is_floating_point() else v for k, v in ckpt["model"].items()}
     torch.save(seal(ckpt), path)
 
@@ -231,6 +240,8 @@ def test_a_curve_whose_endpoint_has_changed_is_not_evaluated(work, tmp_path):
     replace_weights(jobs.checkpoint(work, 2))
     out = tmp_path / "curve.h5"
     with pytest.raises(IntegrityError) as info:
-        curves.evaluate_curve_file(work / "curve.pt", out, jobs.digits(), points=3, grid=2)
+        curve_eval.evaluate_curve_file(
+            work / "curve.pt", out, jobs.digits(), plan.CurveEval(points=3, grid=2)
+        )
     one_line_naming(info.value, work / "curve.pt")
     assert not out.exists()

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from closerlook import activations, curves, train
+from closerlook import activation_file, checkpoints, curves
 from closerlook.provenance import IntegrityError
 
 import jobs
@@ -28,26 +28,26 @@ def outputs_are_complete(folder: Path) -> None:
     for epoch in jobs.EPOCHS:
         path = jobs.checkpoint(folder, epoch)
         if path.exists():
-            assert train.load_checkpoint(path)["epoch"] == epoch
+            assert checkpoints.load_checkpoint(path)["epoch"] == epoch
     metrics = folder / "metrics.csv"
     if metrics.exists():
-        assert [int(r["epoch"]) for r in train.read_metrics(metrics)] == list(range(7))
+        assert [int(r["epoch"]) for r in checkpoints.read_metrics(metrics)] == list(range(7))
         assert all(jobs.checkpoint(folder, e).exists() for e in jobs.EPOCHS)
 
 
 def same_run(folder: Path, reference: Path) -> None:
     rows = [
         {k: v for k, v in r.items() if k != "seconds"}
-        for r in train.read_metrics(folder / "metrics.csv")
+        for r in checkpoints.read_metrics(folder / "metrics.csv")
     ]
     ref = [
         {k: v for k, v in r.items() if k != "seconds"}
-        for r in train.read_metrics(reference / "metrics.csv")
+        for r in checkpoints.read_metrics(reference / "metrics.csv")
     ]
     assert rows == ref
     for epoch in jobs.EPOCHS:
-        got = train.load_checkpoint(jobs.checkpoint(folder, epoch))["model"]
-        want = train.load_checkpoint(jobs.checkpoint(reference, epoch))["model"]
+        got = checkpoints.load_checkpoint(jobs.checkpoint(folder, epoch))["model"]
+        want = checkpoints.load_checkpoint(jobs.checkpoint(reference, epoch))["model"]
         assert all(torch.equal(got[k], want[k]) for k in want), epoch
     assert not (folder / "resume").exists()
 
@@ -87,7 +87,7 @@ def test_a_kill_while_the_resume_state_is_removed_leaves_a_run_that_completes(
             snap.unlink()
         raise KeyboardInterrupt  # stands for the kill: nothing after this runs
 
-    monkeypatch.setattr(train.shutil, "rmtree", killed_halfway)
+    monkeypatch.setattr(checkpoints.shutil, "rmtree", killed_halfway)
     with pytest.raises(KeyboardInterrupt):
         jobs.train_job(folder)
     monkeypatch.undo()
@@ -118,14 +118,14 @@ def test_a_resume_state_missing_a_snapshot_starts_over(made, tmp_path, child):
 def activations_are_complete(folder: Path) -> None:
     path = folder / "activations.h5"
     if path.exists():
-        with activations.ActivationFile(path) as f:
+        with activation_file.ActivationFile(path) as f:
             assert len(f.probe) == jobs.PROBE["size"]
             for layer in f.layer_names():
                 assert np.isfinite(f.read(layer)).all()
 
 
 def same_activations(path: Path, reference: Path) -> None:
-    with activations.ActivationFile(path) as f, activations.ActivationFile(reference) as g:
+    with activation_file.ActivationFile(path) as f, activation_file.ActivationFile(reference) as g:
         assert f.layer_names() == g.layer_names()
         for layer in f.layer_names():
             np.testing.assert_array_equal(f.read(layer), g.read(layer))

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import yaml
 
-from closerlook import train
+from closerlook import checkpoints
 
 from jobs import reduced_config, tool
 
@@ -78,7 +78,7 @@ def test_lock_kill_unlock_and_resume(repo, tmp_path, embedded_config, snakemake_
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     log = tmp_path / "results/embedded/logs/train/sgdr.seed0.log"
     assert "resuming after epoch" in log.read_text()
-    assert len(train.read_metrics(run / "metrics.csv")) == 31
+    assert len(checkpoints.read_metrics(run / "metrics.csv")) == 31
     for path in (run / "checkpoints").glob("epoch*.pt"):
-        train.load_checkpoint(path)
+        checkpoints.load_checkpoint(path)
     assert not (run / "resume").exists()

@@ -16,9 +16,8 @@ import numpy as np
 import pytest
 import torch
 
+from closerlook import activation_file, config, data, models
 from closerlook import activations as act
-from closerlook import config as study
-from closerlook import data, models
 
 
 def small_net(seed: int = 0) -> models.LayeredNet:
@@ -74,7 +73,7 @@ def test_round_trip_keeps_values_and_layer_order(tmp_path, probe):
     net, path = write(tmp_path, probe)
     assert net.training  # capture restores the mode it found
     expected = reference_outputs(net, probe[0])
-    with act.open_activations(path) as f:
+    with activation_file.open_activations(path) as f:
         assert f.layer_names() == net.layer_names() == ["conv1", "conv2", "fc1", "logits"]
         with h5py.File(path) as raw:
             assert list(raw["layers"]) == net.layer_names()  # stored in network order too
@@ -96,7 +95,7 @@ def test_round_trip_keeps_values_and_layer_order(tmp_path, probe):
 def test_float16_storage_is_the_rounded_float32(tmp_path, probe):
     net, path = write(tmp_path, probe, act.Storage("float16"))
     expected = reference_outputs(net, probe[0])
-    with act.ActivationFile(path) as f:
+    with activation_file.ActivationFile(path) as f:
         assert {i.dtype for i in f.layers()} == {"float16"}
         for name in f.layer_names():
             got = f.read(name)
@@ -108,7 +107,7 @@ def test_float16_storage_is_the_rounded_float32(tmp_path, probe):
 def test_compression_is_lossless_and_recorded(tmp_path, probe, compression):
     _, plain = write(tmp_path, probe, act.Storage(compression="none"), "plain.h5")
     _, packed = write(tmp_path, probe, act.Storage(compression=compression), "packed.h5")
-    with act.ActivationFile(plain) as a, act.ActivationFile(packed) as b:
+    with activation_file.ActivationFile(plain) as a, activation_file.ActivationFile(packed) as b:
         assert b.provenance["compression"] == compression
         for name in a.layer_names():
             np.testing.assert_array_equal(a.read(name), b.read(name))
@@ -120,16 +119,16 @@ def test_compression_is_lossless_and_recorded(tmp_path, probe, compression):
 
 def test_row_subsets(tmp_path, probe):
     _, path = write(tmp_path, probe)
-    with act.ActivationFile(path) as f:
+    with activation_file.ActivationFile(path) as f:
         full = f.read("conv2")
         np.testing.assert_array_equal(f.read("conv2", slice(5, 20, 3)), full[5:20:3])
         rows = [30, 2, 2, -1, 17]  # unsorted, repeated, negative: returned as asked
         np.testing.assert_array_equal(f.read("conv2", rows), full[rows])
         mask = np.arange(37) % 4 == 0
         np.testing.assert_array_equal(f.read("fc1", mask), f.read("fc1")[mask])
-        with pytest.raises(act.ActivationFileError, match="out of range"):
+        with pytest.raises(activation_file.ActivationFileError, match="out of range"):
             f.read("conv2", [37])
-        with pytest.raises(act.ActivationFileError, match="no layer 'conv9'"):
+        with pytest.raises(activation_file.ActivationFileError, match="no layer 'conv9'"):
             f.read("conv9")
 
 
@@ -184,7 +183,7 @@ def test_dump_checkpoint_records_source_and_probe(tmp_path):
     out = act.dump_checkpoint(ckpt, tmp_path / "a.h5", data_config, probe, epoch=5, device="cpu")
     dataset = data.load_digits(0.25, 0)
     rows = data.probe_indices(len(dataset.val), 40, 7)
-    with act.ActivationFile(out) as f:
+    with activation_file.ActivationFile(out) as f:
         prov = f.provenance
         assert prov["source_sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
         assert prov["source_checkpoint"] == str(ckpt)
@@ -254,21 +253,21 @@ def test_killed_write_leaves_no_final_file(tmp_path):
 
 
 def test_unreadable_files_raise_activation_file_error(tmp_path, probe):
-    with pytest.raises(act.ActivationFileError, match="no such file"):
-        act.ActivationFile(tmp_path / "missing.h5")
+    with pytest.raises(activation_file.ActivationFileError, match="no such file"):
+        activation_file.ActivationFile(tmp_path / "missing.h5")
     text = tmp_path / "notes.h5"
     text.write_text("hello")
-    with pytest.raises(act.ActivationFileError, match="not a readable HDF5 file"):
-        act.ActivationFile(text)
+    with pytest.raises(activation_file.ActivationFileError, match="not a readable HDF5 file"):
+        activation_file.ActivationFile(text)
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as f:
         f.attrs["kind"] = "curve"
-    with pytest.raises(act.ActivationFileError, match="kind is 'curve'"):
-        act.ActivationFile(other)
+    with pytest.raises(activation_file.ActivationFileError, match="kind is 'curve'"):
+        activation_file.ActivationFile(other)
 
 
 def test_probe_storage_config_defaults_and_bad_values(embedded_config):
-    cfg = study.validate(embedded_config)
+    cfg = config.validate(embedded_config)
     assert cfg["probe"]["dtype"] == "float32"
     assert cfg["probe"]["compression"] == "none"
     assert cfg["probe"]["compression_level"] == 1
@@ -276,8 +275,8 @@ def test_probe_storage_config_defaults_and_bad_values(embedded_config):
     for key, value in [("compression", "zstd"), ("compression_level", 0), ("dtype", "int8")]:
         bad = copy.deepcopy(embedded_config)
         bad["probe"][key] = value
-        with pytest.raises(study.ConfigError) as info:
-            study.validate(bad)
+        with pytest.raises(config.ConfigError) as info:
+            config.validate(bad)
         assert f"probe.{key}" in str(info.value)
 
 
@@ -290,5 +289,5 @@ def test_a_probe_set_smaller_than_one_batch_dumps(tmp_path):
     path = act.dump(
         net, torch.zeros(3, 1, 8, 8), np.zeros(3), np.arange(3), tmp_path / "a.h5", {}, 256
     )
-    with act.ActivationFile(path) as f:
+    with activation_file.ActivationFile(path) as f:
         assert f.read("logits").shape == (3, 10)

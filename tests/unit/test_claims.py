@@ -7,20 +7,21 @@ import copy
 
 import numpy as np
 import pytest
-from support import JITTER, LAYERS, METHODS, curve, metrics, paper_like
 
-from closerlook import config as study
+from closerlook import config, plan
 from closerlook.claims import CLAIMS, PAPER_FINDINGS
 from closerlook.decision import CONTRADICTS, SUPPORTS
 from closerlook.effects import Settings, depth_means
 from closerlook.findings import evaluate
+
+from support import JITTER, LAYERS, METHODS, curve, metrics, paper_like
 
 SEEDS = (0, 1, 2)
 
 
 @pytest.fixture
 def questions(embedded_config) -> dict:
-    return study.resolved_questions(study.validate(embedded_config))
+    return plan.resolved_questions(config.validate(embedded_config))
 
 
 def set_values(ev, analysis: str, values) -> None:

@@ -9,8 +9,7 @@ import pytest
 import torch
 import yaml
 
-from closerlook import cli, data, models
-from closerlook import config as study
+from closerlook import cli, config, data, models
 from closerlook.cli import main
 
 VGG16_LAYERS = ", ".join([*(f"conv{i}" for i in range(1, 14)), "fc1", "fc2", "logits"])
@@ -38,7 +37,7 @@ def test_check_prints_the_embedded_models(repo, capsys):
 
 
 def test_summary_counts_match_a_real_build(embedded_config):
-    cfg = study.validate(embedded_config)
+    cfg = config.validate(embedded_config)
     net = models.build(cfg["models"]["vgg_small"], (1, 8, 8), 10)
     n = sum(p.numel() for p in net.parameters())
     assert cli.model_summaries(cfg)[0].startswith(f"model vgg_small: {n:,} parameters")
@@ -47,15 +46,15 @@ def test_summary_counts_match_a_real_build(embedded_config):
 def test_dataset_shapes_are_the_loaders():
     digits = data.load_digits()
     assert cli.DATASET_SHAPES["digits"] == (digits.image_shape, digits.num_classes)
-    datasets = study.load_schema()["properties"]["data"]["properties"]["dataset"]["enum"]
+    datasets = config.load_schema()["properties"]["data"]["properties"]["dataset"]["enum"]
     assert set(cli.DATASET_SHAPES) == set(datasets)
 
 
 def test_dropout_on_resnet18_is_a_one_line_error(tmp_path, embedded_config, capsys):
     cfg = copy.deepcopy(embedded_config)
     cfg["models"]["res"] = {"arch": "resnet18", "dropout": 0.5}
-    with pytest.raises(study.ConfigError, match=r"'models\.res\.dropout' does not apply"):
-        study.validate(cfg)
+    with pytest.raises(config.ConfigError, match=r"'models\.res\.dropout' does not apply"):
+        config.validate(cfg)
     assert main(["check", write(tmp_path, cfg)]) == 2
     err = capsys.readouterr().err
     assert "'models.res.dropout'" in err and "vgg16" in err and err.count("\n") == 1
@@ -65,8 +64,8 @@ def test_dropout_on_resnet18_is_a_one_line_error(tmp_path, embedded_config, caps
 def test_dropout_outside_0_1_names_the_key(embedded_config, dropout):
     cfg = copy.deepcopy(embedded_config)
     cfg["models"]["vgg_small"]["dropout"] = dropout
-    with pytest.raises(study.ConfigError, match=r"'models\.vgg_small\.dropout'"):
-        study.validate(cfg)
+    with pytest.raises(config.ConfigError, match=r"'models\.vgg_small\.dropout'"):
+        config.validate(cfg)
 
 
 def test_a_model_too_deep_for_the_images_is_a_config_error(tmp_path, embedded_config, capsys):
@@ -78,7 +77,7 @@ def test_a_model_too_deep_for_the_images_is_a_config_error(tmp_path, embedded_co
 
 
 def test_summaries_leave_the_default_device(embedded_config):
-    cfg = study.validate(embedded_config)
+    cfg = config.validate(embedded_config)
     before = torch.get_default_device()
     assert len(cli.model_summaries(cfg)) == len(cfg["models"])
     assert torch.get_default_device() == before

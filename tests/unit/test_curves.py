@@ -11,8 +11,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from closerlook import curves, data, models
+from closerlook import curve_eval, curve_fit, curves, data, models, plan
 from closerlook.data import Dataset, Split
+from closerlook.plane import Plane, plane_grid
 
 
 @pytest.fixture(scope="module")
@@ -128,13 +129,13 @@ def test_bends_on_the_segment_give_the_line(kind, n_bends, small):
         assert torch.allclose(curve.flat_weights(t), line, atol=1e-6)
     bn = small.train.images
     net = curve.net
-    on_line = curves.evaluate_path(
+    on_line = curve_eval.evaluate_path(
         lambda t: curves.segment(curve.start, curve.end, t), net, ts, small.train, small.val, bn
     )
-    on_curve = curves.evaluate_path(
+    on_curve = curve_eval.evaluate_path(
         lambda t: curve.flat_weights(t).detach(), net, ts, small.train, small.val, bn
     )
-    for k in curves.METRICS:
+    for k in curve_eval.METRICS:
         np.testing.assert_allclose(on_curve[k], on_line[k], rtol=1e-4, atol=1e-5)
 
 
@@ -152,7 +153,7 @@ def test_weight_decay_gradient_is_coefficient_times_lambda_w(small):
     curve = make_curve("polychain")
     t, lam = 0.25, 0.1
     w = curve.flat_weights(t)
-    curves.l2_penalty(w, lam).backward()
+    curve_fit.l2_penalty(w, lam).backward()
     c1 = curves.polychain_coefficients(t, 3)[1]
     assert torch.allclose(curve.interior.grad[0], c1 * lam * w.detach(), atol=1e-7)
 
@@ -161,8 +162,8 @@ def test_training_keeps_the_endpoints_and_moves_the_bend(small):
     curve = make_curve("polychain")
     start, end = curve.start.clone(), curve.end.clone()
     bend = curve.interior.detach().clone()
-    history = curves.fit_curve(
-        curve, small.train, curves.CurveFit(epochs=2, lr=0.05, batch_size=64), 8
+    history = curve_fit.fit_curve(
+        curve, small.train, plan.CurveFit(epochs=2, lr=0.05, batch_size=64), 8
     )
     assert torch.equal(curve.start, start) and torch.equal(curve.end, end)
     assert torch.equal(curve.flat_weights(0.0), start)
@@ -180,11 +181,11 @@ def test_curve_training_lowers_the_loss_in_the_middle(small):
         a, curves.flat_parameters(a), curves.flat_parameters(b), "polychain", 3
     )
     bn = small.train.images
-    before = curves.evaluate_weights(
+    before = curve_eval.evaluate_weights(
         curve.net, curve.flat_weights(0.5).detach(), small.train, small.val, bn
     )
-    curves.fit_curve(curve, small.train, curves.CurveFit(epochs=8, lr=0.05, batch_size=32), 8)
-    after = curves.evaluate_weights(
+    curve_fit.fit_curve(curve, small.train, plan.CurveFit(epochs=8, lr=0.05, batch_size=32), 8)
+    after = curve_eval.evaluate_weights(
         curve.net, curve.flat_weights(0.5).detach(), small.train, small.val, bn
     )
     assert after["train_loss"] < 0.5 * before["train_loss"]
@@ -199,9 +200,9 @@ def test_endpoints_of_different_architectures_are_refused():
 
 # ------------------------------------------------------------------------- barriers
 def test_barrier_height_hand_computed():
-    assert curves.barrier_height([1.0, 3.0, 2.0]) == pytest.approx(1.0)
-    assert curves.barrier_height([2.0, 1.0, 0.5]) == 0.0
-    assert curves.barrier_height([0.5, 0.7, 1.0]) == 0.0
+    assert curve_eval.barrier_height([1.0, 3.0, 2.0]) == pytest.approx(1.0)
+    assert curve_eval.barrier_height([2.0, 1.0, 0.5]) == 0.0
+    assert curve_eval.barrier_height([0.5, 0.7, 1.0]) == 0.0
 
 
 def test_convex_problem_has_no_barrier_along_the_line(digits):
@@ -218,7 +219,7 @@ def test_convex_problem_has_no_barrier_along_the_line(digits):
         nets.append(net)
     a, b = (curves.flat_parameters(n) for n in nets)
     ts = np.linspace(0, 1, 21)
-    path = curves.evaluate_path(
+    path = curve_eval.evaluate_path(
         lambda t: curves.segment(a, b, t),
         nets[0],
         ts,
@@ -226,8 +227,8 @@ def test_convex_problem_has_no_barrier_along_the_line(digits):
         digits.val,
         digits.train.images,
     )
-    assert curves.barrier_height(path["train_loss"]) < 1e-6
-    assert curves.barrier_height(path["val_loss"]) < 1e-6
+    assert curve_eval.barrier_height(path["train_loss"]) < 1e-6
+    assert curve_eval.barrier_height(path["val_loss"]) < 1e-6
     # the same holds strictly inside: convexity bounds every point by the chord
     chord = (1 - ts) * path["train_loss"][0] + ts * path["train_loss"][-1]
     assert np.all(path["train_loss"] <= chord + 1e-5)
@@ -237,7 +238,7 @@ def test_convex_problem_has_no_barrier_along_the_line(digits):
 def test_recomputed_bn_mean_is_the_exact_data_mean(small):
     net = tiny_vgg(0)
     images = small.train.images[:250]  # batches 100, 100, 50: unequal sizes
-    curves.recompute_batchnorm(net, images, batch_size=100)
+    curve_eval.recompute_batchnorm(net, images, batch_size=100)
     conv, bn = net.stages["conv1"][0], net.stages["conv1"][1]
     with torch.no_grad():
         z = conv(images)
@@ -257,7 +258,7 @@ def test_bn_recomputation_restores_the_endpoint_accuracy(small):
             m.running_var.fill_(0.01)
     stale = curve.net.stages["conv1"][1].running_mean.clone()
     broken_acc = accuracy(curve.net, small.val)
-    r = curves.evaluate_weights(
+    r = curve_eval.evaluate_weights(
         curve.net, curve.flat_weights(0.0).detach(), small.train, small.val, small.train.images
     )
     assert not torch.allclose(curve.net.stages["conv1"][1].running_mean, stale)
@@ -267,15 +268,15 @@ def test_bn_recomputation_restores_the_endpoint_accuracy(small):
 
 def test_bn_subset_is_fixed_by_its_seed(small):
     images = small.train.images
-    a, b = curves.bn_subset(images, 50, 3), curves.bn_subset(images, 50, 3)
+    a, b = curve_eval.bn_subset(images, 50, 3), curve_eval.bn_subset(images, 50, 3)
     assert a.shape[0] == 50 and torch.equal(a, b)
-    assert curves.bn_subset(images, 0, 3) is images
+    assert curve_eval.bn_subset(images, 0, 3) is images
 
 
 # ------------------------------------------------------------------------- the plane
 def test_plane_basis_and_projection_hand_computed():
     a, b, theta = torch.zeros(3), torch.tensor([2.0, 0, 0]), torch.tensor([1.0, 1, 0])
-    plane = curves.Plane.through(a, b, theta)
+    plane = Plane.through(a, b, theta)
     assert torch.allclose(plane.u, torch.tensor([1.0, 0, 0], dtype=torch.float64))
     assert torch.allclose(plane.v, torch.tensor([0.0, 1, 0], dtype=torch.float64))
     assert plane.coordinates(b) == pytest.approx((2.0, 0.0, 0.0))
@@ -287,7 +288,7 @@ def test_plane_basis_and_projection_hand_computed():
 def test_plane_in_high_dimension_is_orthonormal_and_contains_its_points():
     g = torch.Generator().manual_seed(0)
     a, b, theta = (torch.randn(1000, generator=g) for _ in range(3))
-    plane = curves.Plane.through(a, b, theta)
+    plane = Plane.through(a, b, theta)
     assert torch.dot(plane.u, plane.u).item() == pytest.approx(1.0)
     assert torch.dot(plane.v, plane.v).item() == pytest.approx(1.0)
     assert abs(torch.dot(plane.u, plane.v).item()) < 1e-12
@@ -301,13 +302,13 @@ def test_plane_in_high_dimension_is_orthonormal_and_contains_its_points():
 def test_degenerate_planes_are_refused():
     a, b = torch.zeros(3), torch.ones(3)
     with pytest.raises(ValueError, match="no plane"):
-        curves.Plane.through(a, b, 0.5 * b)
+        Plane.through(a, b, 0.5 * b)
     with pytest.raises(ValueError, match="coincide"):
-        curves.Plane.through(a, a, b)
+        Plane.through(a, a, b)
 
 
 def test_plane_grid_covers_the_points_with_margin():
-    xs, ys = curves.plane_grid(np.array([[0.0, 0.0], [4.0, 0.0], [2.0, 1.0]]), 5, 0.25)
+    xs, ys = plane_grid(np.array([[0.0, 0.0], [4.0, 0.0], [2.0, 1.0]]), 5, 0.25)
     np.testing.assert_allclose(xs, [-1.0, 0.5, 2.0, 3.5, 5.0])
     np.testing.assert_allclose(ys, [-0.25, 0.125, 0.5, 0.875, 1.25])
 
@@ -330,21 +331,19 @@ def test_fit_and_evaluate_write_the_curve_file(tmp_path, small):
     for name, net in (("a", a), ("b", b), ("init", tiny_vgg(7))):
         paths[name] = tmp_path / f"{name}.pt"
         torch.save(fake_checkpoint(net), paths[name])
-    fit = curves.CurveFit(epochs=1, lr=0.05, batch_size=64)
-    curves.fit_between(
-        paths["a"], paths["b"], tmp_path / "c.pt", small, "bezier", 3, fit, {"curve": "c"}, "cpu"
-    )
+    fit = plan.CurveFit(epochs=1, lr=0.05, batch_size=64, kind="bezier", n_bends=3)
+    out = tmp_path / "c.pt"
+    curve_fit.fit_between(paths["a"], paths["b"], out, small, fit, {"curve": "c"}, "cpu")
     curve, obj = curves.load_curve(tmp_path / "c.pt")
     assert torch.equal(curve.start, curves.flat_parameters(a))
     assert torch.equal(curve.end, curves.flat_parameters(b))
     assert obj["provenance"]["source_sha256_a"] != obj["provenance"]["source_sha256_b"]
 
-    out = curves.evaluate_curve_file(
+    out = curve_eval.evaluate_curve_file(
         tmp_path / "c.pt",
         tmp_path / "c.h5",
         small,
-        points=5,
-        grid=3,
+        plan.CurveEval(points=5, grid=3),
         projections={k: paths[k] for k in ("init", "a", "b")},
         device="cpu",
     )
@@ -353,7 +352,7 @@ def test_fit_and_evaluate_write_the_curve_file(tmp_path, small):
         assert len(f.attrs["source_sha256_a"]) == 64 and len(f.attrs["source_sha256_b"]) == 64
         np.testing.assert_allclose(f["t"][:], [0, 0.25, 0.5, 0.75, 1])
         for path in ("line", "curve"):
-            for k in curves.METRICS:
+            for k in curve_eval.METRICS:
                 assert f[path][k].shape == (5,)
             assert f[path].attrs["barrier_train_loss"] >= 0
         # both paths share their endpoints

@@ -11,14 +11,18 @@ import matplotlib.colors as mcolors  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from support import LAYERS, METHODS, curve, paper_like  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.container import BarContainer  # noqa: E402
 
-from closerlook import config as study  # noqa: E402
-from closerlook import figures  # noqa: E402
+from closerlook import config, figures, plots, study_figures  # noqa: E402
 
-from support import STUDY_FIGURES  # noqa: E402
+from support import (  # noqa: E402
+    LAYERS,
+    METHODS,
+    STUDY_FIGURES,  # noqa: E402
+    curve,
+    paper_like,
+)
 
 VERDICTS = [
     ("RQ1.1", "supports", "the straight line crosses a barrier of 1.49"),
@@ -30,7 +34,7 @@ PROFILE_FIGURES = ["rq1_restart_cca", "rq2_warmup_cca", "rq3_distillation_cca"]
 
 @pytest.fixture
 def cfg(embedded_config):
-    return study.validate(embedded_config)
+    return config.validate(embedded_config)
 
 
 def evidence(cfg, seeds=(0,), methods=("dft_svcca",)):
@@ -38,9 +42,9 @@ def evidence(cfg, seeds=(0,), methods=("dft_svcca",)):
 
 
 def draw(cfg, ev, name):
-    parts = study.question_parts(cfg)[name]
-    colours = study.run_colours(cfg, list(cfg["runs"]))
-    return figures.study_figure(name, ev, parts, colours, VERDICTS)
+    parts = study_figures.question_parts(cfg)[name]
+    colours = study_figures.run_colours(cfg, list(cfg["runs"]))
+    return study_figures.draw(name, ev, parts, colours, VERDICTS)
 
 
 def bands(ax) -> list[PolyCollection]:
@@ -171,7 +175,7 @@ def test_losses_spanning_decades_get_a_log_axis(one):
 @pytest.mark.parametrize("seeds", [(0,), (0, 1, 2)])
 def test_a_setup_has_the_same_colour_in_every_figure(cfg, seeds):
     ev = evidence(cfg, seeds=seeds, methods=METHODS[:2])
-    want = mcolors.to_rgba(study.run_colours(cfg, ["large_batch"])["large_batch"])
+    want = mcolors.to_rgba(study_figures.run_colours(cfg, ["large_batch"])["large_batch"])
     seen, shaded = [], []
     for name in ("rq2_warmup", "rq2_warmup_cca"):
         fig = draw(cfg, ev, name)
@@ -204,7 +208,7 @@ def test_barrier_legend_shows_the_interval_over_seeds(three):
 
 
 def test_small_barriers_keep_three_significant_digits():
-    lc = figures.line_and_curve({0: curve(line_peak=0.0223, curve_peak=0.0101, end=0.01)})
+    lc = plots.line_and_curve({0: curve(line_peak=0.0223, curve_peak=0.0101, end=0.01)})
     labels = [t.get_text() for t in lc.axes[0].get_legend().get_texts()]
     assert any("straight line (barrier 0.0123)" in s for s in labels)
     figures.plt.close(lc)
@@ -225,7 +229,7 @@ def test_layer_similarity_draws_every_pairs_mean_per_measure():
                     rows.append(("a", 1, "b", 2, layer, i, method, value, seed))
     cols = ["run_a", "epoch_a", "run_b", "epoch_b", "layer", "layer_index", "method", "value"]
     table = pd.DataFrame(rows, columns=[*cols, "seed"]).sample(frac=1, random_state=0)
-    fig = figures.layer_similarity(table, ["svcca", "cka"], "a vs b")
+    fig = plots.draw_layer_similarity(table, ["svcca", "cka"], "a vs b")
     panels = plot_axes(fig)
     assert [ax.get_title() for ax in panels] == ["SVCCA", "linear CKA"]
     for ax in panels:
@@ -241,7 +245,7 @@ def test_learning_curves_average_every_runs_seeds():
     from support import metrics
 
     frames = {"a": {0: metrics(0.9), 1: metrics(0.8)}, "b": {0: metrics(0.7)}}
-    fig = figures.learning_curves(frames, {"a": "C0", "b": "C1"})
+    fig = plots.learning_curves(frames, {"a": "C0", "b": "C1"})
     acc = fig.axes[1]
     ends = {line.get_label(): line.get_ydata()[-1] for line in acc.lines}
     assert ends == {"a": pytest.approx(85.0), "b": pytest.approx(70.0)}
@@ -252,7 +256,7 @@ def test_learning_curves_average_every_runs_seeds():
 def test_save_writes_every_format(three, tmp_path):
     fig = draw(*three, "rq4_summary")
     paths = [tmp_path / "summary.png", tmp_path / "summary.pdf"]
-    figures.save(fig, paths, dpi=60)
+    plots.save(fig, paths, dpi=60)
     assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"
     assert not list(tmp_path.glob(".*tmp*"))
 
@@ -262,7 +266,7 @@ def test_bands_stay_within_what_a_loss_or_an_accuracy_can_be():
 
     frames = {k: metrics(acc) for k, acc in enumerate([0.999, 0.6, 0.999])}
     frames[1]["train_loss"] = frames[1]["train_loss"] * 40  # one seed far above the others
-    fig = figures.learning_curves({"sgdr": frames}, {"sgdr": "C0"})
+    fig = plots.learning_curves({"sgdr": frames}, {"sgdr": "C0"})
     loss, acc = fig.axes[:2]
     ys = [np.concatenate([p.vertices[:, 1] for p in b.get_paths()]) for b in bands(loss)]
     assert ys and min(y.min() for y in ys) >= 0
@@ -272,11 +276,11 @@ def test_bands_stay_within_what_a_loss_or_an_accuracy_can_be():
 
 
 def test_restart_cca_draws_two_independent_seeds_in_grey(embedded_config):
-    cfg = study.validate(embedded_config)
+    cfg = config.validate(embedded_config)
     ev = paper_like(cfg["questions"], seeds=(0, 1, 2), methods=METHODS)
-    parts = study.question_parts(cfg)["rq1_restart_cca"]
+    parts = study_figures.question_parts(cfg)["rq1_restart_cca"]
     assert parts["analyses"] == ["sgdr_restarts", "seed_to_seed"]
-    fig = figures.study_figure("rq1_restart_cca", ev, parts, {})
+    fig = study_figures.draw("rq1_restart_cca", ev, parts, {})
     for ax in fig.axes[: len(METHODS)]:
         grey = [line for line in ax.lines if line.get_label().startswith("two seeds of sgdr")]
         assert len(grey) == 1 and mcolors.to_rgb(grey[0].get_color()) == figures.GREY

@@ -9,21 +9,20 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from support import (
-    JITTER,
-    METHODS,
-    metrics,
-    paper_like,
-)
 
-from closerlook import config as study
-from closerlook import findings
+from closerlook import config, findings, plan, study_figures
 from closerlook.claims import CLAIMS
 from closerlook.decision import CONTRADICTS, INCONCLUSIVE, SUPPORTS
 from closerlook.effects import Settings, barrier_threshold
-from closerlook.results import Evidence, layer_profiles
+from closerlook.evidence import Evidence, layer_profiles
 
-from support import STUDY_FIGURES
+from support import (
+    JITTER,
+    METHODS,
+    STUDY_FIGURES,
+    metrics,
+    paper_like,
+)
 
 SIMILARITY = ("RQ1.3", "RQ2.2", "RQ2.3", "RQ3.1", "RQ3.2", "RQ4.1", "RQ4.2")
 SEEDS = (0, 1, 2)
@@ -31,7 +30,7 @@ SEEDS = (0, 1, 2)
 
 @pytest.fixture
 def questions(embedded_config) -> dict:
-    return study.resolved_questions(study.validate(embedded_config))
+    return plan.resolved_questions(config.validate(embedded_config))
 
 
 @pytest.fixture
@@ -273,14 +272,14 @@ def test_profiles_come_back_in_network_order_with_their_baseline():
 
 
 def test_question_parts_leave_out_what_is_not_configured(embedded_config):
-    cfg = study.validate(embedded_config)
-    parts = study.question_parts(cfg)
+    cfg = config.validate(embedded_config)
+    parts = study_figures.question_parts(cfg)
     assert set(parts) == set(STUDY_FIGURES)
     assert parts["rq1_training"]["runs"] == ["sgdr", "step", "cosine"]
     small = copy.deepcopy(embedded_config)
     small["runs"] = {"sgdr": small["runs"]["sgdr"]}
     small["similarity"]["analyses"] = {}
-    parts = study.question_parts(study.validate(small))
+    parts = study_figures.question_parts(config.validate(small))
     assert set(parts) == {"rq1_training", "rq1_line_and_curve", "rq1_loss_plane", "rq4_summary"}
     assert parts["rq4_summary"]["runs"] == ["sgdr"]
 
@@ -289,20 +288,20 @@ def test_a_figure_method_that_is_not_computed_names_the_key(embedded_config):
     cfg = copy.deepcopy(embedded_config)
     cfg["figures"]["method"] = "cka"
     cfg["similarity"]["methods"] = ["svcca"]
-    with pytest.raises(study.ConfigError, match="'figures.method'"):
-        study.validate(cfg)
+    with pytest.raises(config.ConfigError, match="'figures.method'"):
+        config.validate(cfg)
     cfg["findings"] = {"margin": -1}
     cfg["figures"]["method"] = "svcca"
-    with pytest.raises(study.ConfigError, match="'findings.margin'"):
-        study.validate(cfg)
+    with pytest.raises(config.ConfigError, match="'findings.margin'"):
+        config.validate(cfg)
 
 
 def test_colours_are_stable_per_run_and_overridable(embedded_config):
-    cfg = study.validate(embedded_config)
-    a = study.run_colours(cfg, ["step", "sgdr"])
+    cfg = config.validate(embedded_config)
+    a = study_figures.run_colours(cfg, ["step", "sgdr"])
     assert a == {"step": "C1", "sgdr": "C0"}
     cfg["figures"]["colours"] = {"sgdr": "black"}
-    assert study.run_colours(cfg, ["sgdr"]) == {"sgdr": "black"}
+    assert study_figures.run_colours(cfg, ["sgdr"]) == {"sgdr": "black"}
 
 
 def test_findings_from_files_over_seeds_and_measures(ev, tmp_path):

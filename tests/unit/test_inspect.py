@@ -16,6 +16,7 @@ import torch
 
 from closerlook import activations as act
 from closerlook import inspection, models
+from closerlook.activation_file import ActivationFile
 from closerlook.cli import main
 from closerlook.provenance import record, write_attrs
 
@@ -88,7 +89,7 @@ def test_inspect_json_matches_the_file(activation_file, capsys):
     assert code == 0 and err == ""
     report = json.loads(out)
     assert report["kind"] == "activations" and report["table"] == "layers"
-    with act.ActivationFile(activation_file) as f:
+    with ActivationFile(activation_file) as f:
         assert report["provenance"]["source_sha256"] == f.provenance["source_sha256"]
         assert report["provenance"]["epoch"] == 6
         assert report["probe"]["size"] == 40 and report["probe"]["split"] == "train"
@@ -123,7 +124,7 @@ def test_inspect_one_layer(activation_file, capsys):
     code, out, _ = run_cli(capsys, activation_file, "conv2", "--json")
     assert code == 0
     d = json.loads(out)["dataset"]
-    with act.ActivationFile(activation_file) as f:
+    with ActivationFile(activation_file) as f:
         values = f.read("conv2").astype(np.float64)
     assert d["name"] == "conv2" and d["shape"] == [40, 8, 4, 4]
     assert d["min"] == pytest.approx(values.min()) and d["max"] == pytest.approx(values.max())

@@ -12,8 +12,7 @@ import torch
 import yaml
 from test_similarity_compare import activation_file
 
-from closerlook import compare, layer_matrix, similarity
-from closerlook import config as study
+from closerlook import compare, config, layer_matrix, plan, similarity
 
 from support import reduced_config, run_snakemake
 
@@ -159,12 +158,12 @@ def test_matrix_is_a_within_run_key_for_the_primary_measure(embedded_config):
     analyses = cfg["similarity"]["analyses"]
     analyses["init_large_batch"] = {"run": "large_batch", "epochs": [0, 3], "matrix": True}
     cfg["figures"]["method"] = "svcca"
-    checked = study.validate(cfg)
-    assert study.matrix_method(checked, "init_large_batch") == "svcca"
-    assert study.matrix_method(checked, "init_small_batch") is None
+    checked = config.validate(cfg)
+    assert plan.matrix_method(checked, "init_large_batch") == "svcca"
+    assert plan.matrix_method(checked, "init_small_batch") is None
     analyses["sgdr_vs_step"]["matrix"] = True
-    with pytest.raises(study.ConfigError, match="unknown key 'similarity.analyses.sgdr_vs_step"):
-        study.validate(cfg)
+    with pytest.raises(config.ConfigError, match="unknown key 'similarity.analyses.sgdr_vs_step"):
+        config.validate(cfg)
 
 
 @pytest.mark.slow
@@ -181,7 +180,7 @@ def test_the_matrix_rules_end_to_end(repo, tmp_path, embedded_config, snakemake_
     results = tmp_path / "results/embedded"
     tidy = pd.read_csv(results / "similarity/warm.matrix.csv")
     table = pd.read_csv(results / "similarity/warm/seed0/large_batch.e000--large_batch.e003.csv")
-    method = study.figure_method(study.validate(cfg))
+    method = plan.primary_measure(config.validate(cfg))
     assert set(tidy["method"]) == {method} and len(tidy) == 21  # 6 layers: j >= i
     diagonal = tidy[tidy["layer_a"] == tidy["layer_b"]].set_index("layer_a")["value"]
     per_layer = table[table["method"] == method].set_index("layer")["value"]

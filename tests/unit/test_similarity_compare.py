@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from closerlook import compare
-from closerlook import config as study
-from closerlook.activations import KIND as ACTIVATIONS
+from closerlook import compare, config, plan
+from closerlook.activation_file import KIND as ACTIVATIONS
 
 
 def activation_file(path, run, epoch, layers, diverged=False):
@@ -135,26 +134,26 @@ def test_analysis_kinds_generate_their_pairs(embedded_config):
         },
         "seeds": {"kind": "across_seeds", "run": "step", "epoch": 15},
     }
-    cfg = study.validate(cfg)
+    cfg = config.validate(cfg)
     assert cfg["similarity"]["analyses"]["restarts"]["kind"] == "within_run"
-    assert study.analysis_pairs(cfg, "restarts") == [
+    assert plan.analysis_pairs(cfg, "restarts") == [
         ("sgdr", 2, "sgdr", 6),
         ("sgdr", 6, "sgdr", 14),
         ("sgdr", 14, "sgdr", 30),
     ]
-    assert study.analysis_pairs(cfg, "runs") == [
+    assert plan.analysis_pairs(cfg, "runs") == [
         ("sgdr", 30, "step", 30),
         ("sgdr", 30, "student", 30),
         ("step", 30, "student", 30),
     ]
-    assert study.analysis_pairs(cfg, "kd") == [
+    assert plan.analysis_pairs(cfg, "kd") == [
         ("teacher", 40, "student_kd", 30),
         ("teacher", 40, "student", 30),
     ]
     # the same run and epoch, its second network from the next seed
-    assert study.analysis_pairs(cfg, "seeds") == [("step", 15, "step", 15)]
-    assert [study.partner_seed(cfg, "seeds", k) for k in (0, 4)] == [1, 5]
-    assert study.partner_seed(cfg, "kd", 4) == 4
+    assert plan.analysis_pairs(cfg, "seeds") == [("step", 15, "step", 15)]
+    assert [plan.partner_seed(cfg, "seeds", k) for k in (0, 4)] == [1, 5]
+    assert plan.partner_seed(cfg, "kd", 4) == 4
 
 
 @pytest.mark.parametrize(
@@ -203,8 +202,8 @@ def test_analysis_kinds_generate_their_pairs(embedded_config):
 def test_bad_analyses_name_the_key(embedded_config, analysis, expected):
     cfg = copy.deepcopy(embedded_config)
     cfg["similarity"]["analyses"]["x"] = analysis
-    with pytest.raises(study.ConfigError) as info:
-        study.validate(cfg)
+    with pytest.raises(config.ConfigError) as info:
+        config.validate(cfg)
     assert expected in str(info.value)
 
 
@@ -220,6 +219,6 @@ def test_bad_analyses_name_the_key(embedded_config, analysis, expected):
 def test_bad_similarity_settings_name_the_key(embedded_config, edit, expected):
     cfg = copy.deepcopy(embedded_config)
     cfg["similarity"].update(edit)
-    with pytest.raises(study.ConfigError) as info:
-        study.validate(cfg)
+    with pytest.raises(config.ConfigError) as info:
+        config.validate(cfg)
     assert expected in str(info.value)

@@ -9,8 +9,7 @@ import pytest
 from scipy.linalg import subspace_angles
 from test_similarity_compare import activation_file
 
-from closerlook import compare, similarity
-from closerlook import config as study
+from closerlook import compare, config, plan, similarity
 from closerlook.similarity import DimensionWarning
 
 
@@ -163,8 +162,8 @@ def test_selectable_in_the_config_with_its_shuffled_baseline(embedded_config, tm
     cfg = dict(embedded_config)
     cfg["similarity"] = {**cfg["similarity"], "methods": ["dft_cca", "svcca"]}
     cfg["figures"] = {**cfg["figures"], "method": "dft_cca"}
-    checked = study.validate(cfg)
-    assert study.figure_methods(checked) == ["dft_cca", "svcca"]
+    checked = config.validate(cfg)
+    assert plan.measures(checked) == ["dft_cca", "svcca"]
     conv = rng.standard_normal((100, 3, 4, 4))
     a = activation_file(tmp_path / "a.h5", "r", 0, {"conv1": conv})
     b = activation_file(tmp_path / "b.h5", "r", 1, {"conv1": conv + rng.random(conv.shape)})

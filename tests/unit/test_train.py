@@ -13,31 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from closerlook import data, models, train
-from closerlook.data import Dataset, Split
+from closerlook import checkpoints, models, sgd, train
+from closerlook.data import Dataset
 
-SMALL = {"arch": "vgg", "conv": [8, "M", 16], "fc": [16]}
-
-
-def run_settings(**overrides):
-    run = {
-        "name": "r",
-        "epochs": 3,
-        "batch_size": 32,
-        "momentum": 0.9,
-        "weight_decay": 5e-4,
-        "schedule": {"kind": "constant", "lr": 0.05, "per": "epoch"},
-        "save_epochs": [],
-        "augment": True,
-        "flip": False,
-        "seed": 0,
-        "warmup_epochs": 0,
-        "accumulation": 1,
-        "amp": True,
-        "channels_last": True,
-    }
-    run.update(overrides)
-    return run
+from support import SMALL, run_settings, small_digits, train_small, without_time
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -51,30 +30,11 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def digits() -> Dataset:
-    """A quarter of the digits training set: small enough for a run in about a second."""
-    full = data.load_digits()
-    return Dataset("digits", Split(full.train.images[:320], full.train.labels[:320]), full.val, 10)
+    return small_digits()
 
 
-def fit(tmp: Path, digits: Dataset, run: dict, epochs=(0, 3), **kwargs):
-    ckpts = {e: tmp / f"epoch{e:03d}.pt" for e in epochs}
-    state = train.train_run(
-        run,
-        SMALL,
-        digits,
-        ckpts,
-        tmp / "metrics.csv",
-        tmp / "resume",
-        device="cpu",
-        config_hash="h",
-        **kwargs,
-    )
-    return state, {e: train.load_checkpoint(p) for e, p in ckpts.items()}
-
-
-def without_time(rows):
-    """Metrics rows without the wall time, NaN written as text (so NaN equals NaN)."""
-    return [{k: repr(v) for k, v in row.items() if k != "seconds"} for row in rows]
+def fit(tmp: Path, digits: Dataset, run: dict, saved=(0, 3), **kwargs):
+    return train_small(tmp, digits, run, saved, config_hash="h", **kwargs)
 
 
 # ------------------------------------------------------------------------- freezing
@@ -86,7 +46,7 @@ def test_frozen_parameters_do_not_move_while_the_others_do():
     train.set_frozen(net, set(models.layer_groups(SMALL)["classifier"]))
     x, y = torch.randn(16, 1, 8, 8), torch.randint(0, 10, (16,))
     for _ in range(3):
-        train.sgd_step(net, opt, x, y, lr=0.1)
+        sgd.sgd_step(net, opt, x, y, lr=0.1)
     after = net.state_dict()
     for key in before:
         if key.startswith(("stages.fc1", "stages.logits")):
@@ -97,7 +57,7 @@ def test_frozen_parameters_do_not_move_while_the_others_do():
 
 def test_freeze_for_the_first_epochs_then_train(tmp_path, digits):
     run = run_settings(freeze={"layers": ["classifier"], "epochs": 1}, epochs=2)
-    _, ck = fit(tmp_path, digits, run, epochs=(0, 1, 2))
+    _, ck = fit(tmp_path, digits, run, saved=(0, 1, 2))
     w = {e: c["model"]["stages.logits.0.weight"] for e, c in ck.items()}
     assert torch.equal(w[0], w[1])
     assert not torch.equal(w[1], w[2])
@@ -126,7 +86,7 @@ def test_gradient_accumulation_equals_the_full_batch_update():
         net = models.build(spec, (1, 8, 8), 10)
         opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
         for _ in range(2):
-            loss, correct = train.sgd_step(net, opt, x, y, 0.1, accumulation=accumulation)
+            loss, correct = sgd.sgd_step(net, opt, x, y, 0.1, accumulation=accumulation)
         nets.append(net)
     for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
@@ -134,14 +94,14 @@ def test_gradient_accumulation_equals_the_full_batch_update():
 
 # ------------------------------------------------------------------------- distillation
 def test_distillation_with_alpha_zero_is_plain_training(tmp_path, digits):
-    _, teacher = fit(tmp_path / "t", digits, run_settings(epochs=1, seed=3), epochs=(0, 1))
-    plain, _ = fit(tmp_path / "p", digits, run_settings(epochs=1), epochs=(0, 1))
+    _, teacher = fit(tmp_path / "t", digits, run_settings(epochs=1, seed=3), saved=(0, 1))
+    plain, _ = fit(tmp_path / "p", digits, run_settings(epochs=1), saved=(0, 1))
     distill = {"teacher": {"run": "t"}, "temperature": 4.0, "alpha": 0.0}
     student, ck = fit(
         tmp_path / "s",
         digits,
         run_settings(epochs=1, distill=distill),
-        epochs=(0, 1),
+        saved=(0, 1),
         teacher_checkpoint=tmp_path / "t" / "epoch001.pt",
     )
     assert without_time(student.metrics) == without_time(plain.metrics)
@@ -151,7 +111,7 @@ def test_distillation_with_alpha_zero_is_plain_training(tmp_path, digits):
         tmp_path / "s2",
         digits,
         run_settings(epochs=1, distill={**distill, "alpha": 0.9}),
-        epochs=(0, 1),
+        saved=(0, 1),
         teacher_checkpoint=tmp_path / "t" / "epoch001.pt",
     )
     assert moved.metrics[-1]["train_loss"] != plain.metrics[-1]["train_loss"]
@@ -167,10 +127,10 @@ def test_a_distilled_run_needs_its_teacher(tmp_path, digits):
 def test_a_huge_learning_rate_is_recorded_as_diverged(tmp_path, digits, caplog):
     run = run_settings(epochs=4, schedule={"kind": "constant", "lr": 1e8, "per": "epoch"})
     with caplog.at_level("WARNING", logger="closerlook.train"):
-        state, ck = fit(tmp_path, digits, run, epochs=(0, 2, 4))
+        state, ck = fit(tmp_path, digits, run, saved=(0, 2, 4))
     assert state.diverged and state.epoch == 1
     assert "DIVERGED in epoch 1" in caplog.text
-    rows = train.read_metrics(tmp_path / "metrics.csv")
+    rows = checkpoints.read_metrics(tmp_path / "metrics.csv")
     assert [r["diverged"] for r in rows] == ["False", "True"]
     assert math.isnan(float(rows[1]["val_acc"]))
     assert not ck[0]["diverged"]
@@ -185,14 +145,14 @@ def test_a_huge_learning_rate_is_recorded_as_diverged(tmp_path, digits, caplog):
 
 # ------------------------------------------------------------------------- checkpoints
 def test_checkpoints_hold_state_and_provenance(tmp_path, digits):
-    _, ck = fit(tmp_path, digits, run_settings(epochs=2), epochs=(0, 1, 2))
+    _, ck = fit(tmp_path, digits, run_settings(epochs=2), saved=(0, 1, 2))
     c = ck[1]
     assert c["epoch"] == 1 and not c["diverged"]
     assert set(c) >= {"model", "optimizer", "schedule", "rng", "provenance", "metrics"}
     assert c["schedule"]["step"] == 10  # 320 images in batches of 32
     assert c["provenance"]["run"] == "r" and c["provenance"]["config_hash"] == "h"
     assert "closerlook_version" in c["provenance"]
-    net = train.model_from_checkpoint(ck[2])
+    net = checkpoints.model_from_checkpoint(ck[2])
     assert net.layer_names() == models.layer_names(SMALL)
 
 
@@ -202,13 +162,13 @@ import sys, torch
 torch.set_num_threads(int(sys.argv[2]))
 import test_train as t
 from pathlib import Path
-digits = t.digits.__wrapped__()
-t.fit(Path(sys.argv[1]), digits, t.run_settings(epochs=6), epochs=(0, 2, 6))
+digits = t.small_digits()
+t.fit(Path(sys.argv[1]), digits, t.run_settings(epochs=6), saved=(0, 2, 6))
 """
 
 
 def test_resume_after_a_kill_ends_like_an_uninterrupted_run(tmp_path, digits):
-    reference, ref_ck = fit(tmp_path / "ref", digits, run_settings(epochs=6), epochs=(0, 2, 6))
+    reference, ref_ck = fit(tmp_path / "ref", digits, run_settings(epochs=6), saved=(0, 2, 6))
 
     work = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
@@ -225,10 +185,10 @@ def test_resume_after_a_kill_ends_like_an_uninterrupted_run(tmp_path, digits):
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
     assert not (work / "metrics.csv").exists(), "killed too late: the run had finished"
-    killed_after = train.load_checkpoint(work / "resume" / "last.pt")["schedule"]["epoch"]
+    killed_after = checkpoints.load_checkpoint(work / "resume" / "last.pt")["schedule"]["epoch"]
     assert 1 <= killed_after < 6  # killed between epoch 2's snapshot and its resume state, or later
 
-    resumed, ck = fit(work, digits, run_settings(epochs=6), epochs=(0, 2, 6))
+    resumed, ck = fit(work, digits, run_settings(epochs=6), saved=(0, 2, 6))
     assert without_time(resumed.metrics) == without_time(reference.metrics)
     for key, value in ref_ck[6]["model"].items():
         assert torch.equal(value, ck[6]["model"][key]), key
@@ -239,7 +199,7 @@ def test_crop_and_flip_by_hand():
     x = torch.arange(3 * 1 * 4 * 4, dtype=torch.float32).reshape(3, 1, 4, 4)
     oy, ox = torch.tensor([0, 2, 1]), torch.tensor([1, 0, 2])
     mirror = torch.tensor([False, True, True])
-    out = train.crop_flip(x, 1, oy, ox, mirror)
+    out = sgd.crop_flip(x, 1, oy, ox, mirror)
     padded = torch.nn.functional.pad(x, (1, 1, 1, 1))
     for i in range(3):
         window = padded[i, :, oy[i] : oy[i] + 4, ox[i] : ox[i] + 4]
@@ -247,17 +207,22 @@ def test_crop_and_flip_by_hand():
         assert torch.equal(out[i], expected)
 
 
+def random_crop_flip(x, padding, flip, generator):
+    """One augmentation draw applied to `x`, as an epoch of training does."""
+    return sgd.crop_flip(x, padding, *sgd.Augment(padding, flip).draw(len(x), generator, x.device))
+
+
 def test_random_crop_flip_is_reproducible_from_the_generator():
     x = torch.randn(16, 3, 8, 8)
-    a = train.random_crop_flip(x, 2, True, torch.Generator().manual_seed(3))
-    b = train.random_crop_flip(x, 2, True, torch.Generator().manual_seed(3))
+    a = random_crop_flip(x, 2, True, torch.Generator().manual_seed(3))
+    b = random_crop_flip(x, 2, True, torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
 
 
 def test_flips_are_about_half_and_crops_keep_the_shape():
     x = torch.randn(2000, 3, 8, 8)
-    out = train.random_crop_flip(x, 0, True, torch.Generator().manual_seed(0))
+    out = random_crop_flip(x, 0, True, torch.Generator().manual_seed(0))
     flipped = (out == x.flip(3)).flatten(1).all(1) & ~(out == x).flatten(1).all(1)
     assert 900 < int(flipped.sum()) < 1100
-    assert torch.equal(train.random_crop_flip(x, 0, False, torch.Generator()), x)
-    assert train.random_crop_flip(x, 2, True, torch.Generator()).shape == x.shape
+    assert torch.equal(random_crop_flip(x, 0, False, torch.Generator()), x)
+    assert random_crop_flip(x, 2, True, torch.Generator()).shape == x.shape

@@ -9,11 +9,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from test_train import SMALL, run_settings, without_time
 
-from closerlook import activations, compare, data, models, points, results, schedules, train
-from closerlook.data import Dataset, Split
+from closerlook import (
+    activations,
+    checkpoints,
+    compare,
+    evidence,
+    models,
+    points,
+    schedules,
+    sgd,
+    train,
+)
+from closerlook.data import Dataset
 from closerlook.provenance import sha256
+
+from support import SMALL, run_settings, small_digits, train_small, without_time
 
 # 320 digits in batches of 32: 10 steps per epoch
 PER_EPOCH = 10
@@ -32,9 +43,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def digits() -> Dataset:
-    """The 320-image digits set of test_train (about a second per run)."""
-    full = data.load_digits()
-    return Dataset("digits", Split(full.train.images[:320], full.train.labels[:320]), full.val, 10)
+    return small_digits()
 
 
 def settings(**overrides):
@@ -42,12 +51,7 @@ def settings(**overrides):
 
 
 def fit(tmp: Path, dataset: Dataset, run: dict, saved=(0, 3), **kwargs):
-    """train_run writing the checkpoint of every point in `saved` (epochs and "stepN")."""
-    ckpts = {p: tmp / f"{points.file_tag(p)}.pt" for p in saved}
-    state = train.train_run(
-        run, SMALL, dataset, ckpts, tmp / "metrics.csv", tmp / "resume", device="cpu", **kwargs
-    )
-    return state, {p: train.load_checkpoint(path) for p, path in ckpts.items()}
+    return train_small(tmp, dataset, run, saved, **kwargs)
 
 
 def by_hand(dataset: Dataset, run: dict, n_steps: int) -> torch.nn.Module:
@@ -60,7 +64,7 @@ def by_hand(dataset: Dataset, run: dict, n_steps: int) -> torch.nn.Module:
         net.parameters(), lr=0.0, momentum=run["momentum"], weight_decay=run["weight_decay"]
     )
     lr_at = schedules.from_config(run["schedule"], run["epochs"], run["warmup_epochs"])
-    augment = train.Augment(train.crop_padding(8), run["flip"])
+    augment = sgd.Augment(sgd.crop_padding(8), run["flip"])
     n, bs = len(dataset.train), run["batch_size"]
     done, epoch = 0, 0
     while done < n_steps:
@@ -70,8 +74,8 @@ def by_hand(dataset: Dataset, run: dict, n_steps: int) -> torch.nn.Module:
         for i in range(min(PER_EPOCH, n_steps - done)):
             rows = slice(i * bs, (i + 1) * bs)
             x = dataset.train.images[perm[rows]]
-            x = train.crop_flip(x, augment.padding, oy[rows], ox[rows], mirror[rows])
-            train.sgd_step(
+            x = sgd.crop_flip(x, augment.padding, oy[rows], ox[rows], mirror[rows])
+            sgd.sgd_step(
                 net, opt, x, dataset.train.labels[perm[rows]], lr_at(epoch + i / PER_EPOCH)
             )
             done += 1
@@ -118,7 +122,7 @@ def test_a_step_checkpoint_is_sealed_with_its_step_and_fractional_epoch(tmp_path
         "h",
     )
     assert "closerlook_version" in p and "created" in p
-    assert train.model_from_checkpoint(c).layer_names() == models.layer_names(SMALL)
+    assert checkpoints.model_from_checkpoint(c).layer_names() == models.layer_names(SMALL)
     # epoch checkpoints keep their layout
     assert ck[3]["epoch"] == 3 and "point" not in ck[3] and "point" not in ck[3]["provenance"]
 
@@ -146,7 +150,7 @@ def crash_at_the_end_of_epoch(monkeypatch, epoch: int) -> None:
     """Make train_run fail at the end of `epoch` (in its evaluation), after that epoch's
     steps but before its resume state: like a kill mid-epoch."""
     calls = {"n": 0}
-    evaluate = train.evaluate
+    evaluate = sgd.evaluate
 
     def failing(*args, **kwargs):
         calls["n"] += 1
@@ -154,7 +158,7 @@ def crash_at_the_end_of_epoch(monkeypatch, epoch: int) -> None:
             raise Crash(f"killed in epoch {epoch}")
         return evaluate(*args, **kwargs)
 
-    monkeypatch.setattr(train, "evaluate", failing)
+    monkeypatch.setattr(train, "evaluate", failing)  # train_run's own name for it
 
 
 def test_resume_keeps_a_step_checkpoint_written_before_the_kill(tmp_path, digits, monkeypatch):
@@ -167,7 +171,7 @@ def test_resume_keeps_a_step_checkpoint_written_before_the_kill(tmp_path, digits
         with pytest.raises(Crash):
             fit(work, digits, settings(), saved=saved)
     snapshot = work / "resume" / "step000015.pt"
-    assert train.load_checkpoint(work / "resume" / "last.pt")["schedule"]["epoch"] == 1
+    assert checkpoints.load_checkpoint(work / "resume" / "last.pt")["schedule"]["epoch"] == 1
     written = sha256(snapshot), snapshot.stat().st_ino  # the run resumes before step 15
 
     resumed, ck = fit(work, digits, settings(), saved=saved)
@@ -189,7 +193,7 @@ def test_resume_starts_over_when_a_passed_step_checkpoint_is_lost(
         crash_at_the_end_of_epoch(m, 3)
         with pytest.raises(Crash):
             fit(work, digits, settings(), saved=saved)
-    assert train.load_checkpoint(work / "resume" / "last.pt")["schedule"]["step"] == 20
+    assert checkpoints.load_checkpoint(work / "resume" / "last.pt")["schedule"]["step"] == 20
     (work / "resume" / "step000015.pt").unlink()
     with caplog.at_level("WARNING", logger="closerlook.train"):
         _, ck = fit(work, digits, settings(), saved=saved)
@@ -234,7 +238,7 @@ def test_a_step_checkpoints_activations_compare_under_its_name(tmp_path, digits)
     assert set(pair.table["epoch_a"]) == {0} and set(pair.table["epoch_b"]) == {"step15"}
     compare.write_table(pair.table, tmp_path / "pair.csv")
     table = compare.concat_tables([tmp_path / "pair.csv"], tmp_path / "init.csv")
-    (profile,) = results.layer_profiles(pd.read_csv(tmp_path / "init.csv"), "svcca")
+    (profile,) = evidence.layer_profiles(pd.read_csv(tmp_path / "init.csv"), "svcca")
     assert (profile.epoch_a, profile.epoch_b) == (0, "step15") and len(table) > 0
     assert profile.label() == "r: epoch 0 vs step 15"
     assert all(math.isfinite(v) for v in profile.values)

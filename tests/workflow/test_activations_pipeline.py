@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from closerlook import data
-from closerlook.activations import ActivationFile
+from closerlook.activation_file import ActivationFile
 from closerlook.cli import main
 
 from support import tool

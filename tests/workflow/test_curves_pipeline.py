@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from closerlook import config as study
+from closerlook import config, plan
 
 from support import BIN, reduced_config, tool
 
@@ -48,13 +48,13 @@ def curve_study(repo, tmp_path_factory, embedded_config):
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
     result = snakemake(repo, workdir, "curves")
     assert result.returncode == 0, result.stderr[-4000:]
-    return workdir, study.validate(cfg)
+    return workdir, config.validate(cfg)
 
 
 def test_curve_file_and_bends_land_where_the_design_says(curve_study):
     workdir, cfg = curve_study
     folder = workdir / "results" / cfg["preset"] / "curves" / "sgdr_restarts"
-    (run_a, epoch_a), (run_b, epoch_b) = study.curve_endpoints(cfg, "sgdr_restarts")
+    (run_a, epoch_a), (run_b, epoch_b) = plan.curve_endpoints(cfg, "sgdr_restarts")
     assert (run_a, epoch_a, run_b, epoch_b) == ("sgdr", 2, "sgdr", 6)
     bends = torch.load(folder / "seed0.pt", weights_only=False)
     assert bends["kind"] == "curve" and bends["bends"].shape[0] == 3
@@ -69,7 +69,7 @@ def test_curve_file_and_bends_land_where_the_design_says(curve_study):
         assert f["t"].shape == (cfg["curves"]["points"],)
         assert f["plane/train_loss"].shape == (3, 3)
         labels = [s.decode() for s in f["plane/checkpoints_label"][:]]
-        epochs = study.checkpoint_epochs(study.run_config(cfg, "sgdr"))
+        epochs = plan.checkpoint_epochs(plan.run_settings(cfg, "sgdr"))
         assert labels == [f"sgdr.e{e:03d}" for e in epochs]
 
 

@@ -8,20 +8,18 @@ import re
 
 import pytest
 
-from closerlook import config as study
+from closerlook import config, plan
 
-from support import BIN, REPO, run_snakemake
-
-PAPER = REPO / "workflow/configs/paper.yaml"
+from support import BIN, PAPER, run_snakemake
 
 
 @pytest.fixture(scope="module")
 def paper():
-    return study.load(PAPER)
+    return config.load(PAPER)
 
 
 @pytest.fixture(scope="module")
-def plan(tmp_path_factory) -> str:
+def dry_run(tmp_path_factory) -> str:
     """The printed dry run of the paper preset's figures."""
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     workdir = tmp_path_factory.mktemp("paper")
@@ -30,9 +28,9 @@ def plan(tmp_path_factory) -> str:
     return done.stdout + done.stderr
 
 
-def pairs(plan: str, analysis: str) -> set[tuple[str, str]]:
+def pairs(dry_run: str, analysis: str) -> set[tuple[str, str]]:
     """(input a, input b) of every similarity job of `analysis`."""
-    blocks = re.split(r"\n(?=\[|rule |localrule )", plan)
+    blocks = re.split(r"\n(?=\[|rule |localrule )", dry_run)
     out = set()
     for b in blocks:
         if b.startswith("rule similarity_pair:") and f"analysis={analysis}," in b:
@@ -41,25 +39,25 @@ def pairs(plan: str, analysis: str) -> set[tuple[str, str]]:
     return out
 
 
-def test_seed_to_seed_reads_sgdr_at_its_last_cycle_end(plan, paper):
-    assert study.resolve_epoch(paper, "sgdr", "last_cycle_end") == 150
-    got = pairs(plan, "seed_to_seed")
+def test_seed_to_seed_reads_sgdr_at_its_last_cycle_end(dry_run, paper):
+    assert plan.resolve_epoch(paper, "sgdr", "last_cycle_end") == 150
+    got = pairs(dry_run, "seed_to_seed")
     assert ("sgdr/seed0/activations/epoch150.h5", "sgdr/seed1/activations/epoch150.h5") in got
     assert not any("epoch200" in a + b for a, b in got)  # never 50 epochs into a cycle
     assert ("sgdr/seed0/activations/epoch150.h5", "step/seed0/activations/epoch200.h5") in (
-        pairs(plan, "sgdr_vs_step")
+        pairs(dry_run, "sgdr_vs_step")
     )
 
 
-def test_the_restart_analysis_compares_each_restart_with_a_few_epochs_later(plan):
-    got = {(a.split("/")[-1], b.split("/")[-1]) for a, b in pairs(plan, "sgdr_restarts")}
+def test_the_restart_analysis_compares_each_restart_with_a_few_epochs_later(dry_run):
+    got = {(a.split("/")[-1], b.split("/")[-1]) for a, b in pairs(dry_run, "sgdr_restarts")}
     after = {(10, 12), (30, 33), (70, 74), (150, 152)}
     consecutive = {(10, 30), (30, 70), (70, 150)}
     assert got == {(f"epoch{e:03d}.h5", f"epoch{f:03d}.h5") for e, f in after | consecutive}
 
 
-def test_the_curve_between_independent_optima_joins_seeds_k_and_k_plus_1(plan, paper):
-    blocks = [b for b in re.split(r"\n(?=\[|rule )", plan) if b.startswith("rule curve_fit:")]
+def test_the_curve_between_independent_optima_joins_seeds_k_and_k_plus_1(dry_run, paper):
+    blocks = [b for b in re.split(r"\n(?=\[|rule )", dry_run) if b.startswith("rule curve_fit:")]
     independent = [b for b in blocks if "curve=seed_to_seed" in b]
     assert len(independent) == paper["seeds"]
     for b in independent:
@@ -73,8 +71,8 @@ def test_the_curve_between_independent_optima_joins_seeds_k_and_k_plus_1(plan, p
 
 def test_curves_train_for_the_authors_budget(paper):
     for name in ("sgdr_restarts", "seed_to_seed"):
-        fit = study.curve_settings(paper, name)
-        assert (fit["epochs"], fit["lr"]) == (100, 0.1), name
+        fit = plan.curve_fit(paper, name)
+        assert (fit.epochs, fit.lr) == (100, 0.1), name
 
 
 def test_the_vgg16_head_is_the_authors(paper):

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from closerlook import config as study
+from closerlook import config, plan, study_figures
 from closerlook.findings import CLAIMS
 
 from support import BIN, STUDY_FIGURES, planned_jobs, reduced_config, run_snakemake
@@ -29,14 +29,14 @@ def finished(repo, tmp_path_factory, embedded_config):
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     result = run_snakemake(workdir, env, "figures")
     assert result.returncode == 0, result.stderr[-4000:]
-    return workdir, study.validate(cfg), env
+    return workdir, config.validate(cfg), env
 
 
 def test_artifacts_land_where_the_design_says(finished):
     workdir, cfg, _ = finished
     results = workdir / "results" / cfg["preset"]
     for run in cfg["runs"]:
-        epochs = study.checkpoint_epochs(study.run_config(cfg, run))
+        epochs = plan.checkpoint_epochs(plan.run_settings(cfg, run))
         for k in (0, 1):
             folder = results / "runs" / run / f"seed{k}"
             for e in epochs:
@@ -91,7 +91,7 @@ def test_similarity_tables_are_tidy_and_bounded(finished):
         } <= set(table.columns)
         assert len(table) > 0
         assert table["value"].between(0, 1 + 1e-9).all()
-        pairs = study.analysis_pairs(cfg, analysis)
+        pairs = plan.analysis_pairs(cfg, analysis)
         assert table.groupby(["run_a", "epoch_a", "run_b", "epoch_b"]).ngroups == len(pairs)
         assert sorted(table["seed"].unique()) == [0, 1]
         per_seed = table.groupby("seed")["value"].apply(lambda v: v.to_numpy())
@@ -132,7 +132,7 @@ FIGURE_RULES = {
 def test_every_study_figure_and_findings_exist(finished):
     workdir, cfg, _ = finished
     results = workdir / "results" / cfg["preset"]
-    assert set(study.question_parts(cfg)) == set(study_figure_names())
+    assert set(study_figures.question_parts(cfg)) == set(study_figure_names())
     for name in study_figure_names():
         for fmt in cfg["figures"]["formats"]:
             assert (results / "figures" / f"{name}.{fmt}").stat().st_size > 1000, name
@@ -186,10 +186,10 @@ def test_a_third_seed_trains_only_the_third_replicates(repo, finished):
     compared = {
         end
         for a in cfg["similarity"]["analyses"]
-        for p in study.analysis_pairs(cfg, a)
+        for p in plan.analysis_pairs(cfg, a)
         for end in ((p[0], p[1]), (p[2], p[3]))
     }
-    pairs = sum(len(study.analysis_pairs(cfg, a)) for a in cfg["similarity"]["analyses"])
+    pairs = sum(len(plan.analysis_pairs(cfg, a)) for a in cfg["similarity"]["analyses"])
     assert jobs["activations"] == len(compared) and jobs["similarity_pair"] == pairs
     assert {"findings", "rq4_summary", "learning_curves"} <= set(jobs)
 

@@ -10,7 +10,7 @@ import re
 import pytest
 import yaml
 
-from closerlook import config as study
+from closerlook import config, plan
 
 from support import BIN, planned_jobs, run_snakemake
 
@@ -32,10 +32,10 @@ def job_blocks(result, rule: str) -> list[str]:
     ]
 
 
-def without_across_seeds(config: dict) -> dict:
+def without_across_seeds(base: dict) -> dict:
     """The config without its across_seeds analyses and curves between seeds (each trains
     one replicate more)."""
-    cfg = copy.deepcopy(config)
+    cfg = copy.deepcopy(base)
     analyses = cfg["similarity"]["analyses"]
     for name in [n for n, a in analyses.items() if a.get("kind") == "across_seeds"]:
         del analyses[name]
@@ -61,11 +61,11 @@ def plans(tmp_path_factory, embedded_config):
 
 def test_per_seed_jobs_scale_with_seeds_and_aggregates_do_not(plans, embedded_config):
     one = planned_jobs(plans[1])
-    cfg = study.validate(without_across_seeds(embedded_config))
+    cfg = config.validate(without_across_seeds(embedded_config))
     compared = {
         end
         for a in cfg["similarity"]["analyses"]
-        for p in study.analysis_pairs(cfg, a)
+        for p in plan.analysis_pairs(cfg, a)
         for end in ((p[0], p[1]), (p[2], p[3]))
     }
     assert one["activations"] == len(compared)  # one dump per compared checkpoint
@@ -119,15 +119,15 @@ def test_findings_read_every_seed_of_every_run(plans, embedded_config):
 
 
 def test_across_seeds_compares_seed_k_with_seed_k_plus_1(plans, embedded_config):
-    cfg = study.validate({**embedded_config, "seeds": 2})
+    cfg = config.validate({**embedded_config, "seeds": 2})
     (name,) = [n for n, a in cfg["similarity"]["analyses"].items() if a["kind"] == "across_seeds"]
     run = cfg["similarity"]["analyses"][name]["run"]
-    assert [study.partner_seed(cfg, name, k) for k in (0, 1)] == [1, 2]
+    assert [plan.partner_seed(cfg, name, k) for k in (0, 1)] == [1, 2]
     jobs = planned_jobs(plans["full"])
     assert jobs[f"train_{run}"] == 3  # seeds 0 and 1, and seed 2 as seed 1's partner
     assert all(n == 2 for rule, n in jobs.items() if rule.startswith("train_") and run not in rule)
     blocks = [b for b in job_blocks(plans["full"], "similarity_pair") if f"/{name}/" in b]
-    assert len(blocks) == 2 * len(study.analysis_pairs(cfg, name))
+    assert len(blocks) == 2 * len(plan.analysis_pairs(cfg, name))
     for block in blocks:
         a, b = re.search(r"input: (.*)", block).group(1).split(", ")
         assert int(seed_of(b)) == int(seed_of(a)) + 1 and f"/runs/{run}/" in a + b
@@ -145,13 +145,13 @@ def test_the_curve_between_independent_optima_joins_seed_k_and_seed_k_plus_1(pla
 
 
 def test_seeds_must_be_a_positive_count(embedded_config):
-    with pytest.raises(study.ConfigError, match="'seeds'"):
-        study.validate({**embedded_config, "seeds": 0})
-    assert study.replicates(study.validate({**embedded_config, "seeds": 3})) == [0, 1, 2]
+    with pytest.raises(config.ConfigError, match="'seeds'"):
+        config.validate({**embedded_config, "seeds": 0})
+    assert plan.replicates(config.validate({**embedded_config, "seeds": 3})) == [0, 1, 2]
 
 
 def test_replicate_k_trains_with_the_runs_seed_plus_k(embedded_config):
-    cfg = study.validate({**embedded_config, "seeds": 3})
+    cfg = config.validate({**embedded_config, "seeds": 3})
     cfg["runs"]["teacher"]["seed"] = 7
-    assert [study.run_seed(cfg, "teacher", k) for k in (0, 1, 2)] == [7, 8, 9]
-    assert [study.run_seed(cfg, "sgdr", k) for k in (0, 1, 2)] == [0, 1, 2]
+    assert [plan.run_settings(cfg, "teacher", k).seed for k in (0, 1, 2)] == [7, 8, 9]
+    assert [plan.run_settings(cfg, "sgdr", k).seed for k in (0, 1, 2)] == [0, 1, 2]

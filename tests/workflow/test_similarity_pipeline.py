@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from closerlook import compare
-from closerlook import config as study
+from closerlook import compare, config, plan
 
 from support import reduced_config, tool
 
@@ -23,7 +22,7 @@ def test_similarity_tables_and_pair_files(repo, tmp_path, embedded_config, snake
     }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    validated = study.validate(cfg)
+    validated = config.validate(cfg)
     tables = [f"results/embedded/similarity/{a}.csv" for a in cfg["similarity"]["analyses"]]
     command = [
         tool("snakemake"),
@@ -44,7 +43,7 @@ def test_similarity_tables_and_pair_files(repo, tmp_path, embedded_config, snake
     for analysis in cfg["similarity"]["analyses"]:
         table = pd.read_csv(tmp_path / f"results/embedded/similarity/{analysis}.csv")
         assert list(table.columns) == compare.COLUMNS
-        pairs = study.analysis_pairs(validated, analysis)
+        pairs = plan.analysis_pairs(validated, analysis)
         assert len(table[["run_a", "epoch_a", "run_b", "epoch_b"]].drop_duplicates()) == len(pairs)
         assert set(table["method"]) == {*methods, *(m + "_shuffled" for m in methods)}
         assert table["value"].notna().all()

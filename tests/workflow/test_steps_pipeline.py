@@ -10,21 +10,19 @@ import pandas as pd
 import pytest
 import yaml
 
-from closerlook import config as study
-from closerlook import train
-from closerlook.activations import ActivationFile
+from closerlook import checkpoints, config, plan
+from closerlook.activation_file import ActivationFile
 from closerlook.cli import main
 
-from support import REPO, run_snakemake
+from support import PAPER, dry_run_plan, run_snakemake
 
-PAPER = REPO / "workflow/configs/paper.yaml"
 RQ2_RUNS = ("large_batch", "large_batch_warmup", "large_batch_frozen", "small_batch")
 
 
-def jobs(plan: str) -> list[tuple[str, dict[str, str]]]:
+def jobs(printed: str) -> list[tuple[str, dict[str, str]]]:
     """(rule, {input, output, ...}) of every job a `snakemake -n` plan lists."""
     found = []
-    for block in re.split(r"\n(?=\[[A-Z][a-z]{2} )", plan):
+    for block in re.split(r"\n(?=\[[A-Z][a-z]{2} )", printed):
         head = re.search(r"^(?:local)?rule (\w+):", block, re.M)
         if head:
             fields = dict(re.findall(r"^\s+(input|output|wildcards): (.*)$", block, re.M))
@@ -33,16 +31,14 @@ def jobs(plan: str) -> list[tuple[str, dict[str, str]]]:
 
 
 def dry_run(workdir, env, *targets: str) -> str:
-    env = {**env, "PYTHONPATH": str(REPO / "src")}
-    done = run_snakemake(workdir, env, "-n", *targets, configfile=PAPER, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
+    """The printed plan of the paper preset's `targets`."""
+    return dry_run_plan(workdir, env, *targets, configfile=PAPER)
 
 
 def test_the_paper_small_batch_pair_reads_the_step_200_checkpoint(tmp_path, snakemake_env):
     # CIFAR-10 is absent: the plan downloads it first, then trains
-    plan = dry_run(tmp_path, snakemake_env, "results/paper/similarity/init_small_batch.csv")
-    planned = jobs(plan)
+    printed = dry_run(tmp_path, snakemake_env, "results/paper/similarity/init_small_batch.csv")
+    planned = jobs(printed)
     assert "download_cifar10" in {rule for rule, _ in planned}
     root = "results/paper/runs/small_batch"
     for seed in range(3):
@@ -62,14 +58,14 @@ def test_the_paper_small_batch_pair_reads_the_step_200_checkpoint(tmp_path, snak
             f"{run}/activations/step000200.h5",
         ]
     # the large batches still compare initialisation with epoch 20
-    plan = dry_run(tmp_path, snakemake_env, "results/paper/similarity/init_large_batch.csv")
-    assert "large_batch.e000--large_batch.e020.csv" in plan and "step0" not in plan
+    printed = dry_run(tmp_path, snakemake_env, "results/paper/similarity/init_large_batch.csv")
+    assert "large_batch.e000--large_batch.e020.csv" in printed and "step0" not in printed
 
 
 def test_the_paper_preset_plans_every_figure_with_the_step_pair(tmp_path, snakemake_env):
-    plan = dry_run(tmp_path, snakemake_env, "figures")
-    assert "small_batch.e000--small_batch.step000200.csv" in plan
-    assert "small_batch/seed0/activations/step000200.h5" in plan
+    printed = dry_run(tmp_path, snakemake_env, "figures")
+    assert "small_batch.e000--small_batch.step000200.csv" in printed
+    assert "small_batch/seed0/activations/step000200.h5" in printed
 
 
 def test_the_paper_rq2_runs_are_resnet18_and_small_batch_saves_step_200(capsys):
@@ -80,19 +76,19 @@ def test_the_paper_rq2_runs_are_resnet18_and_small_batch_saves_step_200(capsys):
     assert "run small_batch: step, 200 epochs, saves 0, 20, 200, step200 (epoch 0.4);" in out
     assert "run sgdr: sgdr, 200 epochs, saves 0, 10, 12, 30, 33, 70, 74, 150, 152, 200" in out
 
-    cfg = study.load(PAPER)
-    assert study.analysis_pairs(cfg, "init_small_batch") == [
+    cfg = config.load(PAPER)
+    assert plan.analysis_pairs(cfg, "init_small_batch") == [
         ("small_batch", 0, "small_batch", "step200")
     ]
     for name in ("init_large_batch", "init_large_batch_warmup", "init_large_batch_frozen"):
-        assert study.analysis_epochs(cfg, name) == [0, 20]
+        assert plan.analysis_epochs(cfg, name) == [0, 20]
     # 200 steps at batch 100 are the 200 iterations of 20 epochs at batch 5000
-    large = study.run_config(cfg, "large_batch_warmup")
-    assert study.steps_per_epoch(cfg, "large_batch_warmup") * large["warmup_epochs"] == 200
-    assert study.checkpoint_steps(study.run_config(cfg, "small_batch")) == [200]
-    frozen = study.run_config(cfg, "large_batch_frozen")
-    assert frozen["model"] == "resnet18" and frozen["freeze"]["layers"] == ["classifier"]
-    assert {study.run_config(cfg, r)["model"] for r in ("sgdr", "teacher")} == {"vgg16"}
+    large = plan.run_settings(cfg, "large_batch_warmup")
+    assert plan.steps_per_epoch(cfg, "large_batch_warmup") * large.warmup_epochs == 200
+    assert plan.checkpoint_steps(plan.run_settings(cfg, "small_batch")) == [200]
+    frozen = plan.run_settings(cfg, "large_batch_frozen")
+    assert frozen.model == "resnet18" and frozen.freeze["layers"] == ["classifier"]
+    assert {plan.run_settings(cfg, r).model for r in ("sgdr", "teacher")} == {"vgg16"}
 
 
 @pytest.mark.slow
@@ -111,7 +107,7 @@ def test_a_step_analysis_runs_end_to_end(tmp_path, small_config, snakemake_env):
     assert done.returncode == 0, done.stderr[-3000:]
 
     run = tmp_path / "results/embedded/runs/small_batch/seed0"
-    ckpt = train.load_checkpoint(run / "checkpoints/step000005.pt")
+    ckpt = checkpoints.load_checkpoint(run / "checkpoints/step000005.pt")
     assert (ckpt["point"], ckpt["step"]) == ("step5", 5) and 0 < ckpt["epoch"] < 1
     with ActivationFile(run / "activations/step000005.h5") as f:
         assert f.provenance["epoch"] == "step5"

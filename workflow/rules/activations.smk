@@ -12,7 +12,6 @@ rule activations:
     conda:
         CONDA_ENV
     params:
-        probe=config["probe"],
-        data=config["data"],
+        settings=activation_settings(),
     script:
         "../scripts/activations.py"

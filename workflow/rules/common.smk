@@ -1,9 +1,12 @@
-# Path helpers: where every artifact of DESIGN.md §4 lives, and what each rule depends on.
-# A checkpoint's point (closerlook.points) is an epoch (int) or an optimizer step ("stepN",
+# Input functions and settings: where every artifact lives (docs/architecture.md, the
+# artifact layout) and, per rule, one `settings` param holding exactly what its output
+# depends on (docs/architecture.md, the stale-only contract). A checkpoint's point (closerlook.points) is an epoch (int) or an optimizer step ("stepN",
 # save_iterations): checkpoints/epoch020.pt or checkpoints/step000200.pt, tables e020 or
 # step000200.
 
-from closerlook import points
+from dataclasses import asdict
+
+from closerlook import points, study_figures
 
 RESULTS = f"{config['results_dir']}/{config['preset']}"
 LOGS = f"{RESULTS}/logs"
@@ -12,7 +15,7 @@ CONDA_ENV = "../envs/closerlook.yaml"
 CIFAR10_FILES = [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]
 
 
-SEEDS = study.replicates(config)
+SEEDS = plan.replicates(config)
 
 
 wildcard_constraints:
@@ -25,19 +28,17 @@ wildcard_constraints:
 
 
 def run_settings(run):
-    """The run's full settings (training defaults + its own keys)."""
-    return study.run_config(config, run)
+    """The run's settings (training defaults + its own keys), replicate 0."""
+    return plan.run_settings(config, run)
 
 
-def train_params(run, seed):
-    """Exactly the config that one replicate's checkpoints depend on (its torch seed is the
-    run's `seed` + the replicate index)."""
-    settings = run_settings(run)
-    settings["seed"] = study.run_seed(config, run, seed)
-    settings["replicate"] = int(seed)
+def train_settings(run, seed):
+    """Exactly what one replicate's checkpoints depend on: its RunSettings (the torch seed
+    is the run's `seed` + the replicate index), its model and the data."""
+    settings = plan.run_settings(config, run, int(seed))
     return {
-        "run": settings,
-        "model": config["models"][settings["model"]],
+        "run": asdict(settings),
+        "model": config["models"][settings.model],
         "data": config["data"],
     }
 
@@ -68,12 +69,12 @@ def checkpoint(run, seed, point):
 
 
 def saved_epochs(run):
-    return study.checkpoint_epochs(run_settings(run))
+    return plan.checkpoint_epochs(run_settings(run))
 
 
 def saved_points(run):
     """Every checkpoint the run saves: its epochs, then its steps (save_iterations)."""
-    return study.checkpoint_points(run_settings(run))
+    return plan.checkpoint_points(run_settings(run))
 
 
 def activation(run, seed, point):
@@ -107,11 +108,27 @@ def pair_coefficients(analysis, seed, run_a, point_a, run_b, point_b):
     )
 
 
+def activation_settings():
+    """Exactly what an activation dump depends on (besides its checkpoint): the probe set and
+    the data it is drawn from."""
+    return {"probe": config["probe"], "data": config["data"]}
+
+
+def similarity_settings(wildcards):
+    """Exactly what a pair's tables depend on (besides its two activation files): the
+    similarity settings (no analyses), the partner's seed, the matrix measure or None."""
+    return {
+        "similarity": {k: v for k, v in config["similarity"].items() if k != "analyses"},
+        "replicate_b": plan.partner_seed(config, wildcards.analysis, wildcards.seed),
+        "matrix": plan.matrix_method(config, wildcards.analysis),
+    }
+
+
 def pair_activations(wildcards):
     """Input function: the two activation files of a pair, the second from the partner
     seed (the same seed, or the next one for an across_seeds analysis)."""
     w = wildcards
-    partner = study.partner_seed(config, w.analysis, w.seed)
+    partner = plan.partner_seed(config, w.analysis, w.seed)
     return {
         "a": activation(w.run_a, w.seed, points.parse(w.point_a)),
         "b": activation(w.run_b, partner, points.parse(w.point_b)),
@@ -123,7 +140,7 @@ def analysis_pair_tables(wildcards):
     return [
         pair_table(wildcards.analysis, seed, *pair)
         for seed in SEEDS
-        for pair in study.analysis_pairs(config, wildcards.analysis)
+        for pair in plan.analysis_pairs(config, wildcards.analysis)
     ]
 
 
@@ -137,7 +154,7 @@ def analysis_pattern(matrix_only=False):
     names = [
         a
         for a in config["similarity"]["analyses"]
-        if not matrix_only or study.matrix_method(config, a)
+        if not matrix_only or plan.matrix_method(config, a)
     ]
     return "|".join(names) or "(?!)"
 
@@ -152,7 +169,7 @@ def analysis_pair_coefficients(wildcards):
     return [
         pair_coefficients(wildcards.analysis, seed, *pair)
         for seed in SEEDS
-        for pair in study.analysis_pairs(config, wildcards.analysis)
+        for pair in plan.analysis_pairs(config, wildcards.analysis)
     ]
 
 
@@ -177,8 +194,8 @@ def all_curves():
 def curve_endpoint_checkpoints(wildcards):
     """Input function: the checkpoints (a, b) a curve of seed k joins: of seed k, or of
     seed k + seed_offset for an endpoint that has one (independently trained optima)."""
-    (run_a, epoch_a), (run_b, epoch_b) = study.curve_endpoints(config, wildcards.curve)
-    off_a, off_b = study.curve_seed_offsets(config, wildcards.curve)
+    (run_a, epoch_a), (run_b, epoch_b) = plan.curve_endpoints(config, wildcards.curve)
+    off_a, off_b = plan.curve_seed_offsets(config, wildcards.curve)
     seed = int(wildcards.seed)
     return {
         "a": checkpoint(run_a, seed + off_a, epoch_a),
@@ -189,7 +206,7 @@ def curve_endpoint_checkpoints(wildcards):
 def curve_projected(curve):
     """(label, run, epoch) of every saved checkpoint of the endpoints' runs, projected onto
     the curve's loss plane."""
-    runs = dict.fromkeys(run for run, _ in study.curve_endpoints(config, curve))
+    runs = dict.fromkeys(run for run, _ in plan.curve_endpoints(config, curve))
     return [(f"{run}.e{e:03d}", run, e) for run in runs for e in saved_epochs(run)]
 
 
@@ -199,22 +216,22 @@ def curve_projection_checkpoints(wildcards):
     return [checkpoint(run, seed, e) for _, run, e in curve_projected(wildcards.curve)]
 
 
-def curve_fit_params(wildcards):
-    """Exactly the config a curve's bends depend on."""
+def curve_fit_settings(wildcards):
+    """Exactly what a curve's bends depend on: its endpoints, their seeds, its CurveFit."""
     return {
-        "endpoints": study.curve_endpoints(config, wildcards.curve),
-        "seed_offsets": study.curve_seed_offsets(config, wildcards.curve),
+        "endpoints": plan.curve_endpoints(config, wildcards.curve),
+        "seed_offsets": plan.curve_seed_offsets(config, wildcards.curve),
         "replicate": int(wildcards.seed),
-        "fit": study.curve_settings(config, wildcards.curve),
+        "fit": asdict(plan.curve_fit(config, wildcards.curve)),
         "data": config["data"],
     }
 
 
-def curve_eval_params(wildcards):
-    """Exactly the config a curve's evaluation depends on (not the fit's settings)."""
-    settings = {k: v for k, v in config["curves"].items() if k != "connections"}
+def curve_eval_settings(wildcards):
+    """Exactly what a curve's evaluation depends on (not the fit's settings): its CurveEval
+    and the labels of the projected checkpoints."""
     return {
-        "settings": settings,
+        "eval": asdict(plan.curve_eval(config)),
         "data": config["data"],
         "labels": [label for label, _, _ in curve_projected(wildcards.curve)],
     }
@@ -230,13 +247,13 @@ def all_figures():
         files += figure_files(f"similarity_{analysis}")
         if a.get("matrix"):  # the layer x layer heatmap (closerlook.layer_matrix)
             files += figure_files(f"similarity_{analysis}_matrix")
-    return files + all_curves() + study_figures() + [findings_file()]
+    return files + all_curves() + study_figures_drawn() + [findings_file()]
 
 
 def teacher_checkpoint(run):
     """Input function factory: the checkpoint of the same seed of a distilled run's teacher
     (a DAG edge), or nothing."""
-    t = study.teacher(config, run)
+    t = plan.teacher(config, run)
 
     def inputs(wildcards):
         return [checkpoint(t[0], wildcards.seed, t[1])] if t else []
@@ -264,85 +281,62 @@ def findings_file():
     return f"{RESULTS}/findings.md"
 
 
+def learning_curves_settings():
+    """Exactly what the learning curves depend on: the runs, their colours, the seeds."""
+    return {
+        "runs": list(config["runs"]),
+        "seeds": SEEDS,
+        "colours": study_figures.run_colours(config, config["runs"]),
+        "dpi": config["figures"]["dpi"],
+    }
+
+
+def matrix_figure_settings(analysis):
+    return {
+        "measure": plan.matrix_method(config, analysis),
+        "dpi": config["figures"]["dpi"],
+    }
+
+
 def study_figure_files(name):
     """A figure of the study in every format, the raster/vector ones shown in the report
-    under its research question with the caption workflow/report/<name>.rst."""
-    category = name.split("_")[0].upper()
+    under its research question with its registry entry's caption."""
+    figure = study_figures.FIGURES[name]
+    caption = figure.caption
+    if not Path(caption).is_absolute():
+        caption = f"{FIGURE_CAPTIONS}/{caption}"
     files = []
     for path in figure_files(name):
         fmt = path.rsplit(".", 1)[1]
         if fmt != "pdf":  # the report shows images; the PDF stays a plain output
             path = report(
                 path,
-                caption=f"{FIGURE_CAPTIONS}/{name}.rst",
-                category=category,
+                caption=caption,
+                category=figure.category,
                 labels={"figure": name, "format": fmt},
             )
         files.append(path)
     return files
 
 
-def study_parts(name):
-    """Runs, analyses and curves an RQ figure (or the summary, or findings) reads."""
-    return study.question_parts(config).get(
-        name, {"runs": [], "analyses": [], "curves": []}
-    )
-
-
 def study_inputs(name):
-    """Input function factory: metrics, similarity tables and curve files of a figure."""
+    """Input function factory: metrics, similarity tables and curve files of a figure of
+    the registry (None: of findings.md)."""
 
     def inputs(wildcards):
-        p = study_parts(name)
+        if name is None:
+            p = study_figures.summary_parts(config)
+        else:
+            p = study_figures.FIGURES[name].parts(config)
         return {
-            "metrics": all_metrics(p.get("runs", [])),
-            "tables": [similarity_table(a) for a in p.get("analyses", [])],
-            "curves": [f for c in p.get("curves", []) for f in curve_files(c)],
+            "metrics": all_metrics(p["runs"]),
+            "tables": [similarity_table(a) for a in p["analyses"]],
+            "curves": [f for c in p["curves"] for f in curve_files(c)],
         }
 
     return inputs
 
 
-def study_params(name):
-    """Exactly the config a figure depends on: what it reads, the colours of its runs, the
-    similarity method, the questions' roles and the figure settings."""
-    p = study_parts(name)
-    runs = list(p.get("runs", []))
-    for a in p.get("analyses", []):
-        for run_a, _, run_b, _ in study.analysis_pairs(config, a):
-            runs += [r for r in (run_a, run_b) if r not in runs]
-    params = {
-        "name": name,
-        "parts": p,
-        "colours": study.run_colours(config, runs),
-        "method": study.figure_method(config),
-        "methods": study.figure_methods(config),
-        "seeds": SEEDS,
-        "dpi": config["figures"]["dpi"],
-    }
-    if name.startswith(("rq2", "rq4")):
-        params["questions"] = study.resolved_questions(config)
-    if name == "rq4_summary":
-        params["findings"] = config["findings"]
-    return params
-
-
-def findings_params():
-    """Exactly the config findings.md depends on (no figure settings)."""
-    return {
-        "parts": study_parts("rq4_summary"),
-        "questions": study.resolved_questions(config),
-        "method": study.figure_method(config),
-        "methods": study.figure_methods(config),
-        "seeds": SEEDS,
-        "findings": config["findings"],
-        "preset": config["preset"],
-    }
-
-
-def study_figures():
-    """Every RQ figure the configured questions can draw."""
-    files = []
-    for name in study.question_parts(config):
-        files += figure_files(name)
-    return files
+def study_figures_drawn():
+    """Every figure of the registry the configured questions can draw."""
+    return [f for name in study_figures.question_parts(config) for f in figure_files(name)]

@@ -14,7 +14,7 @@ rule curve_fit:
     conda:
         CONDA_ENV
     params:
-        settings=curve_fit_params,
+        settings=curve_fit_settings,
     script:
         "../scripts/curve_fit.py"
 
@@ -30,7 +30,7 @@ rule curve_evaluate:
     conda:
         CONDA_ENV
     params:
-        settings=curve_eval_params,
+        settings=curve_eval_settings,
     script:
         "../scripts/curve_evaluate.py"
 

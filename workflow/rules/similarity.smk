@@ -25,17 +25,7 @@ rule similarity_pair:
     conda:
         CONDA_ENV
     params:
-        methods=config["similarity"]["methods"],
-        keep=config["similarity"]["keep"],
-        epsilon=config["similarity"]["epsilon"],
-        baseline=config["similarity"]["baseline"],
-        seed=config["similarity"]["seed"],
-        seed_b=lambda wildcards: study.partner_seed(
-            config, wildcards.analysis, wildcards.seed
-        ),
-        precision=config["similarity"]["precision"],
-        device=config["device"],
-        matrix=lambda wildcards: study.matrix_method(config, wildcards.analysis),
+        settings=similarity_settings,
     script:
         "../scripts/similarity_pair.py"
 

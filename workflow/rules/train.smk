@@ -15,8 +15,6 @@ rule download_cifar10:
     localrule: True
     conda:
         CONDA_ENV
-    params:
-        data_dir=lambda wildcards, output: Path(output[0]).parent,
     script:
         "../scripts/download.py"
 
@@ -37,12 +35,6 @@ for run in config["runs"]:
         conda:
             CONDA_ENV
         params:
-            settings=lambda wildcards, run=run: train_params(run, wildcards.seed),
-            # the saved points, in the order of the checkpoints (epochs, then "stepN")
-            epochs=saved_points(run),
-            config_hash=lambda wildcards, run=run: study.config_hash(
-                train_params(run, wildcards.seed)
-            ),
-            resume_dir=lambda wildcards, run=run: f"{run_dir(run, wildcards.seed)}/resume",
+            settings=lambda wildcards, run=run: train_settings(run, wildcards.seed),
         script:
             "../scripts/train.py"

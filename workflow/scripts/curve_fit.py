@@ -1,19 +1,16 @@
 """Fit one mode-connecting curve between two checkpoints (rule curve_fit)."""
 
-from closerlook import config, curves, data, logs
+from closerlook import config, curve_fit, data, logs, plan
 
 logs.setup(snakemake.log[0])
 p = snakemake.params.settings
-fit = p["fit"]
 (run_a, epoch_a), (run_b, epoch_b) = p["endpoints"]
-curves.fit_between(
+curve_fit.fit_between(
     snakemake.input.a,
     snakemake.input.b,
     snakemake.output[0],
     data.load(p["data"]),
-    kind=fit["kind"],
-    n_bends=fit["n_bends"],
-    fit=curves.CurveFit.from_settings(fit),
+    plan.CurveFit(**p["fit"]),
     provenance={
         "curve": snakemake.wildcards.curve,
         "run_a": run_a,

@@ -3,10 +3,11 @@ table's seeds with its 95% t-interval (rule similarity_figure)."""
 
 import pandas as pd
 
-from closerlook import figures, logs
+from closerlook import logs, plots
 
 logs.setup(snakemake.log[0])
+s = snakemake.params.settings
 table = pd.read_csv(snakemake.input.table)
 title = snakemake.wildcards.analysis.replace("_", " ")
-fig = figures.layer_similarity(table, snakemake.params.methods, title)
-figures.save(fig, snakemake.output, snakemake.params.dpi)
+fig = plots.draw_layer_similarity(table, s["measures"], title)
+plots.save(fig, snakemake.output, s["dpi"])

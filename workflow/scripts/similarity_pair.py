@@ -5,25 +5,28 @@ its layer x layer matrix by the primary measure)."""
 from closerlook import compare, layer_matrix, logs
 
 log = logs.setup(snakemake.log[0])
-p = snakemake.params
+s = snakemake.params.settings
+sim, device = s["similarity"], snakemake.config["device"]
 pair = compare.compare_pair(
     snakemake.input.a,
     snakemake.input.b,
     analysis=snakemake.wildcards.analysis,
-    methods=p.methods,
-    keep=p.keep,
-    epsilon=p.epsilon,
-    baseline=p.baseline,
-    seed=p.seed,
-    device=p.device,
-    precision=p.precision,
+    methods=sim["methods"],
+    keep=sim["keep"],
+    epsilon=sim["epsilon"],
+    baseline=sim["baseline"],
+    seed=sim["seed"],
+    device=device,
+    precision=sim["precision"],
     replicate=int(snakemake.wildcards.seed),
-    replicate_b=p.seed_b,
+    replicate_b=s["replicate_b"],
 )
-if p.matrix:
-    options = {"keep": p.keep, "epsilon": p.epsilon, "device": p.device, "precision": p.precision}
-    m = layer_matrix.add_matrix(pair, snakemake.input.a, snakemake.input.b, p.matrix, **options)
-    log.info("layer x layer matrix by %s over %d layers", p.matrix, len(m))
+if s["matrix"]:
+    options = {k: sim[k] for k in ("keep", "epsilon", "precision")}
+    m = layer_matrix.add_matrix(
+        pair, snakemake.input.a, snakemake.input.b, s["matrix"], device=device, **options
+    )
+    log.info("layer x layer matrix by %s over %d layers", s["matrix"], len(m))
 compare.write_coefficients(pair, snakemake.output.coefficients)
 compare.write_table(pair.table, snakemake.output.table)
 log.info("%s: %d rows", snakemake.output.table, len(pair.table))

@@ -1,21 +1,26 @@
-"""Train one run (rule train_<run>)."""
+"""Train one replicate of a run (rule train_<run>); progress lives in resume/ beside its
+metrics.csv, outside the rule's outputs."""
+
+from pathlib import Path
 
 import torch
 
-from closerlook import data, logs, train
+from closerlook import config, data, logs, plan, train
 
 logs.setup(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-p = snakemake.params
+s = snakemake.params.settings
+run = plan.RunSettings(**s["run"])
 teacher = snakemake.input.teacher
 train.train_run(
-    run=p.settings["run"],
-    model_spec=p.settings["model"],
-    data=data.load(p.settings["data"]),
-    checkpoints=dict(zip(p.epochs, snakemake.output.checkpoints, strict=True)),
+    run=s["run"],
+    model_spec=s["model"],
+    data=data.load(s["data"]),
+    # the outputs list the run's points in this order (epochs, then "stepN")
+    checkpoints=dict(zip(plan.checkpoint_points(run), snakemake.output.checkpoints, strict=True)),
     metrics_path=snakemake.output.metrics,
-    resume_dir=p.resume_dir,
+    resume_dir=Path(snakemake.output.metrics).parent / "resume",
     device=snakemake.config["device"],
-    config_hash=p.config_hash,
+    config_hash=config.config_hash(s),
     teacher_checkpoint=teacher[0] if teacher else None,
 )

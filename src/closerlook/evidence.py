@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 import pandas as pd
 
-from closerlook.config import RQ2_ROLES
+from closerlook.curve_file import METRICS, PATHS, CurveEvaluation, read_curve
+from closerlook.plan import RQ2_ROLES
 from closerlook.points import Point, pair_label
 from closerlook.points import label as point_label
 from closerlook.points import parse as parse_point
@@ -26,15 +26,14 @@ from closerlook.stats import Interval, mean_interval, mean_intervals
 # The method suffix of a shuffled baseline row (closerlook.compare.SHUFFLED; not imported,
 # so that figures load without torch).
 SHUFFLED = "_shuffled"
-PATHS = ("line", "curve")
 # The columns that name a compared pair in every tidy similarity table (per layer and per
 # layer x layer matrix): the analysis, both seeds, both runs and both checkpoints.
 PAIR_COLUMNS = ["analysis", "seed", "seed_b", "run_a", "epoch_a", "run_b", "epoch_b"]
-METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
 
-def read_metrics(path: str | Path) -> pd.DataFrame:
-    """A run's metrics.csv, sorted by epoch, `diverged` as booleans."""
+def metrics_frame(path: str | Path) -> pd.DataFrame:
+    """A run's metrics.csv (closerlook.checkpoints writes it), sorted by epoch, `diverged`
+    as booleans."""
     df = pd.read_csv(path).sort_values("epoch").reset_index(drop=True)
     df["diverged"] = df["diverged"].astype(str).str.lower().isin(("true", "1"))
     return df
@@ -172,72 +171,6 @@ def mean_profiles(by_seed: Mapping[int, Sequence[LayerProfile]]) -> list[LayerPr
     return out
 
 
-def profile_of(
-    profiles: list[LayerProfile], run_b: str, run_a: str | None = None
-) -> LayerProfile | None:
-    """The profile whose second run is `run_b` (and first `run_a`, if given)."""
-    for p in profiles:
-        if p.run_b == run_b and (run_a is None or p.run_a == run_a):
-            return p
-    return None
-
-
-@dataclass
-class CurveEvaluation:
-    """What a curve file holds (closerlook.curves): paths over t with their barrier
-    heights, and the loss plane with bends, curve and projected checkpoints."""
-
-    run_a: str
-    epoch_a: int
-    run_b: str
-    epoch_b: int
-    t: np.ndarray
-    paths: dict[str, dict[str, np.ndarray]]  # "line"/"curve" -> metric -> (T,)
-    barriers: dict[str, dict[str, float]]  # "line"/"curve" -> "train_loss"/"val_loss"
-    plane_x: np.ndarray
-    plane_y: np.ndarray
-    plane: dict[str, np.ndarray]  # metric -> (len(x), len(y))
-    bends_xyz: np.ndarray
-    curve_xyz: np.ndarray
-    checkpoints_xyz: np.ndarray
-    checkpoint_labels: list[str]
-
-    def checkpoint_epochs(self) -> list[int]:
-        """Epochs of the projected checkpoints, from their "run.eEEE" labels."""
-        return [int(label.rsplit(".e", 1)[1]) for label in self.checkpoint_labels]
-
-
-def read_curve(path: str | Path) -> CurveEvaluation:
-    """Read a curve evaluation file (kind "curve")."""
-    with h5py.File(path, "r") as f:
-        if f.attrs.get("kind") != "curve":
-            raise ValueError(f"{path}: not a curve file (kind {f.attrs.get('kind')!r})")
-        paths = {p: {m: f[f"{p}/{m}"][()] for m in METRICS} for p in PATHS}
-        barriers = {
-            p: {m: float(f[p].attrs[f"barrier_{m}"]) for m in ("train_loss", "val_loss")}
-            for p in PATHS
-        }
-        labels = [
-            s.decode() if isinstance(s, bytes) else str(s) for s in f["plane/checkpoints_label"]
-        ]
-        return CurveEvaluation(
-            run_a=str(f.attrs["run_a"]),
-            epoch_a=int(f.attrs["epoch_a"]),
-            run_b=str(f.attrs["run_b"]),
-            epoch_b=int(f.attrs["epoch_b"]),
-            t=f["t"][()],
-            paths=paths,
-            barriers=barriers,
-            plane_x=f["plane/x"][()],
-            plane_y=f["plane/y"][()],
-            plane={m: f[f"plane/{m}"][()] for m in METRICS},
-            bends_xyz=f["plane/bends_xyz"][()],
-            curve_xyz=f["plane/curve_xyz"][()],
-            checkpoints_xyz=f["plane/checkpoints_xyz"][()],
-            checkpoint_labels=labels,
-        )
-
-
 # ----------------------------------------------------------------- across seeds
 METRIC_COLUMNS = ("lr", *METRICS)
 
@@ -313,8 +246,12 @@ class Evidence:
     curve_sets: dict[str, dict[int, CurveEvaluation]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.methods:
-            self.methods = [self.method]
+        self.methods = list(dict.fromkeys([self.method, *self.methods]))
+
+    @property
+    def measures(self) -> list[str]:
+        """Every measure, the primary one first."""
+        return self.methods
 
     @property
     def curves(self) -> dict[int, CurveEvaluation]:
@@ -368,10 +305,10 @@ def load_evidence(
         raise ValueError(
             f"{len(metric_paths)} metrics files for {len(runs)} runs x {len(seeds)} seeds"
         )
-    methods = list(dict.fromkeys([method, *methods]))
+    methods = Evidence({}, method, list(methods)).measures
     metrics: dict[str, dict[int, pd.DataFrame]] = {}
     for i, path in enumerate(metric_paths):
-        metrics.setdefault(runs[i // len(seeds)], {})[seeds[i % len(seeds)]] = read_metrics(path)
+        metrics.setdefault(runs[i // len(seeds)], {})[seeds[i % len(seeds)]] = metrics_frame(path)
     profiles = {}
     for a, path in zip(analyses, table_paths, strict=True):
         table = pd.read_csv(path)
@@ -393,3 +330,19 @@ def load_evidence(
         profiles=profiles,
         curve_sets=curve_sets,
     )
+
+
+def from_inputs(
+    settings: Mapping[str, Any],
+    metric_paths: Sequence[str | Path],
+    table_paths: Sequence[str | Path],
+    curve_paths: Sequence[str | Path],
+) -> Evidence:
+    """The evidence of a figure or of findings.md: its rule's settings (parts, seeds,
+    measures with the primary first, questions; closerlook.study_figures.settings) and its
+    input files, in the order :func:`load_evidence` describes."""
+    measures = list(settings["measures"])
+    return load_evidence(
+        settings["parts"], settings["seeds"], metric_paths, table_paths, curve_paths,
+        settings.get("questions"), measures[0], measures,
+    )  # fmt: skip

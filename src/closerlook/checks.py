@@ -1,0 +1,380 @@
+"""Cross-reference checks of a config, after the schema (closerlook.config.validate): what
+the JSON schema cannot express. A run's model exists, a schedule has the parameters its kind
+needs, frozen layer groups exist in the run's model, a distillation teacher is another run
+(no run is its own teacher, however indirectly) and a saved epoch of it, an analysis names
+runs and epochs (or steps "stepN" of `save_iterations`, each within the run's steps) that
+are saved, a curve joins two saved checkpoints of one architecture, the probe set fits in
+its split, and the questions name what exists.
+
+Every failure is a :class:`closerlook.config.ConfigError` naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from closerlook.config import ConfigError
+from closerlook.plan import (
+    RunSettings,
+    after_restart_pairs,
+    analysis_epochs,
+    analysis_pairs,
+    checkpoint_epochs,
+    checkpoint_points,
+    checkpoint_steps,
+    curve_endpoints,
+    curve_seed_offsets,
+    cycle_ends,
+    restarts,
+    run_settings,
+    steps_per_epoch,
+    teacher,
+)
+from closerlook.points import Point, is_step, step_point
+
+# Parameters each schedule kind needs (schema keys of `$defs/schedule`).
+SCHEDULE_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "constant": ("lr",),
+    "step": ("lr", "milestones", "gamma"),
+    "cosine": ("lr_max", "lr_min"),
+    "sgdr": ("lr_max", "lr_min", "T0", "T_mult"),
+}
+
+
+# Keys each analysis kind needs and allows (schema keys of `$defs/analysis`).
+ANALYSIS_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "within_run": (("run",), ("epochs", "after_restart", "matrix")),
+    "across_runs": (("runs",), ("epoch",)),
+    "teacher_student": (("teacher", "students"), ("epoch", "teacher_epoch")),
+    "across_seeds": (("run",), ("epoch", "epochs")),
+}
+
+
+
+# Model keys that only some architectures take.
+ARCH_KEYS: dict[str, tuple[str, ...]] = {
+    "conv": ("vgg", "vgg11", "vgg16"),
+    "fc": ("vgg", "vgg11", "vgg16"),
+    "batch_norm": ("vgg", "vgg11", "vgg16"),
+    "dropout": ("vgg", "vgg11", "vgg16"),
+    "width": ("resnet18",),
+}
+
+
+def _check_models(models: Mapping[str, Any]) -> None:
+    for name, spec in models.items():
+        for key, archs in ARCH_KEYS.items():
+            if key in spec and spec["arch"] not in archs:
+                raise ConfigError(
+                    f"'models.{name}.{key}' does not apply to arch {spec['arch']!r}; "
+                    f"it applies to: {', '.join(archs)}"
+                )
+
+
+def _check_freeze(where: str, run: RunSettings, model: Mapping[str, Any]) -> None:
+    from closerlook.models import layer_groups  # imports torch: only when freezing
+
+    groups = layer_groups(model)
+    for i, group in enumerate(run.freeze["layers"]):
+        if group not in groups:
+            raise ConfigError(
+                f"'{where}.freeze.layers.{i}' is {group!r}, not a layer group of model "
+                f"{run.model!r}; allowed values: {', '.join(groups)}"
+            )
+
+
+def _check_teachers(config: dict[str, Any]) -> None:
+    """Every teacher is another configured run, saved at the epoch asked for, and following
+    teachers from any run never comes back to it."""
+    runs = config["runs"]
+    for name in runs:
+        if run_settings(config, name).distill is None:
+            continue
+        where = f"runs.{name}.distill.teacher"
+        t_run = run_settings(config, name).distill["teacher"]["run"]
+        if t_run not in runs:
+            raise ConfigError(f"'{where}.run' is {t_run!r}; allowed values: {', '.join(runs)}")
+        _, t_epoch = teacher(config, name)  # type: ignore[misc]
+        saved = checkpoint_epochs(run_settings(config, t_run))
+        if t_epoch not in saved:
+            raise ConfigError(
+                f"'{where}.epoch' is {t_epoch}, which run {t_run!r} does not save; "
+                f"saved epochs: {', '.join(map(str, saved))}"
+            )
+        chain = [name]
+        current: str | None = t_run
+        while current is not None:
+            if current in chain:
+                cycle = " -> ".join([*chain, current])
+                raise ConfigError(
+                    f"'{where}.run' is {t_run!r}, which makes a cycle of teachers: {cycle}"
+                )
+            chain.append(current)
+            nxt = teacher(config, current)
+            current = nxt[0] if nxt and nxt[0] in runs else None
+
+
+def check_references(config: dict[str, Any]) -> None:
+    """Raise ConfigError at the first reference the config gets wrong."""
+    _check_models(config.get("models") or {})
+    for name in config["runs"]:
+        _check_run(config, name)
+    _check_teachers(config)
+    _check_probe(config)
+    for name in config["similarity"]["analyses"]:
+        _check_analysis(config, name)
+    for name, c in config["curves"]["connections"].items():
+        _check_curve(config, name, c)
+    _check_questions(config)
+    method = config["figures"].get("method")
+    if method is not None and method not in config["similarity"]["methods"]:
+        raise ConfigError(
+            f"'figures.method' is {method!r}, which similarity.methods does not compute; "
+            f"allowed values: {', '.join(config['similarity']['methods'])}"
+        )
+
+
+def _check_run(config: dict[str, Any], name: str) -> None:
+    """A run has a model that exists, a complete schedule, and saves what it can reach."""
+    models, where = config.get("models") or {}, f"runs.{name}"
+    keys = {**config["training"], **config["runs"][name]}
+    for key in ("model", "schedule"):
+        if key not in keys:
+            raise ConfigError(f"'{where}.{key}' is missing (set it in the run or in 'training')")
+    run = run_settings(config, name)
+    if run.model not in models:
+        allowed = ", ".join(models) or "(no models defined)"
+        raise ConfigError(f"'{where}.model' is {run.model!r}; allowed values: {allowed}")
+    _check_schedule(where, run.schedule)
+    if run.freeze:
+        _check_freeze(where, run, models[run.model])
+    late = [e for e in run.save_epochs if e > run.epochs]
+    if late:
+        raise ConfigError(
+            f"'{where}.save_epochs' has {late[0]}; allowed: 0 to epochs ({run.epochs})"
+        )
+    _check_steps(config, name, where)
+
+
+def _check_schedule(where: str, s: Mapping[str, Any]) -> None:
+    """A schedule has exactly the parameters of its kind, and a cosine's floor is below its
+    peak."""
+    need = SCHEDULE_PARAMETERS[s["kind"]]
+    missing = [k for k in need if k not in s]
+    if missing:
+        raise ConfigError(
+            f"'{where}.schedule' of kind {s['kind']!r} needs {', '.join(need)}; "
+            f"missing: {', '.join(missing)}"
+        )
+    unused = sorted(set(s) - {"kind", "per", *need})
+    if unused:
+        raise ConfigError(
+            f"unknown key '{where}.schedule.{unused[0]}' for kind {s['kind']!r}; "
+            f"allowed keys: kind, per, {', '.join(need)}"
+        )
+    if s["kind"] in ("cosine", "sgdr") and s["lr_min"] > s["lr_max"]:
+        raise ConfigError(f"'{where}.schedule.lr_min' must not exceed lr_max ({s['lr_max']})")
+
+
+def _check_questions(config: dict[str, Any]) -> None:
+    """RQ3 names its students by role, and RQ2's deeper layers exist in its model."""
+    q, analyses = config["questions"], config["similarity"]["analyses"]
+    rq3 = q["rq3"]
+    a = analyses.get(rq3["analysis"])
+    if a is not None and a.get("kind") == "teacher_student":
+        students = list(a["students"])
+        for role in ("distilled", "plain"):
+            key = f"questions.rq3.{role}"
+            if role not in rq3:
+                raise ConfigError(
+                    f"'{key}' is missing; name the {role} student of analysis "
+                    f"{rq3['analysis']!r}; allowed values: {', '.join(students)}"
+                )
+            if rq3[role] not in students:
+                raise ConfigError(
+                    f"'{key}' is {rq3[role]!r}, not a student of analysis "
+                    f"{rq3['analysis']!r}; allowed values: {', '.join(students)}"
+                )
+        if rq3["distilled"] == rq3["plain"]:
+            raise ConfigError(
+                f"'questions.rq3.plain' is {rq3['plain']!r}, the same run as "
+                f"questions.rq3.distilled; name two different students"
+            )
+    deeper, run = q["rq2"].get("deeper"), q["rq2"]["no_warmup"]["run"]
+    if deeper is None or run not in config["runs"]:
+        return
+    from closerlook.models import layer_groups, layer_names
+
+    model = run_settings(config, run).model
+    spec = config["models"][model]
+    allowed = list(layer_groups(spec)) if isinstance(deeper, str) else layer_names(spec)
+    for i, name in enumerate([deeper] if isinstance(deeper, str) else deeper):
+        if name not in allowed:
+            key = "questions.rq2.deeper" + ("" if isinstance(deeper, str) else f".{i}")
+            raise ConfigError(
+                f"'{key}' is {name!r}, not a layer {'group ' if isinstance(deeper, str) else ''}"
+                f"of model {model!r}; allowed values: "
+                f"{', '.join(allowed)}"
+            )
+
+
+def _check_probe(config: dict[str, Any]) -> None:
+    """The probe set is no larger than the split it is drawn from."""
+    from closerlook.data import split_sizes
+
+    probe, data = config["probe"], config["data"]
+    available = split_sizes(data)[probe["split"]]
+    if probe["size"] > available:
+        raise ConfigError(
+            f"'probe.size' is {probe['size']} but the {probe['split']!r} split of "
+            f"{data['dataset']} has {available} images; allowed: 2 to {available}"
+        )
+
+
+def _check_analysis(config: dict[str, Any], name: str) -> None:
+    """An analysis has the keys of its kind, names configured runs, and compares only
+    epochs that those runs save."""
+    a = config["similarity"]["analyses"][name]
+    where = f"similarity.analyses.{name}"
+    kind = a["kind"]
+    needed, optional = ANALYSIS_KEYS[kind]
+    missing = [k for k in needed if k not in a]
+    if missing:
+        raise ConfigError(
+            f"'{where}' of kind {kind!r} needs {', '.join(needed)}; missing: {', '.join(missing)}"
+        )
+    unused = sorted(set(a) - {"kind", *needed, *optional})
+    if unused:
+        raise ConfigError(
+            f"unknown key '{where}.{unused[0]}' for kind {kind!r}; "
+            f"allowed keys: kind, {', '.join((*needed, *optional))}"
+        )
+    runs = config["runs"]
+    named = {
+        "within_run": [("run", a.get("run"))],
+        "across_seeds": [("run", a.get("run"))],
+        "across_runs": [(f"runs.{i}", r) for i, r in enumerate(a.get("runs", []))],
+        "teacher_student": [("teacher", a.get("teacher"))]
+        + [(f"students.{i}", r) for i, r in enumerate(a.get("students", []))],
+    }[kind]
+    for key, run in named:
+        if run not in runs:
+            raise ConfigError(f"'{where}.{key}' is {run!r}; allowed values: {', '.join(runs)}")
+    if kind in ("within_run", "across_seeds") and (kind == "within_run" or "epochs" in a):
+        run = run_settings(config, a["run"])
+        epochs = analysis_epochs(config, name)
+        least = 2 if kind == "within_run" else 1
+        if a.get("epochs", "cycle_ends") == "cycle_ends" and len(epochs) < least:
+            raise ConfigError(
+                f"'{where}.epochs' is 'cycle_ends' but run {a['run']!r} has "
+                f"{len(epochs)} SGDR restart(s) in {run.epochs} epochs; at least "
+                f"{least} {'are' if least > 1 else 'is'} needed"
+            )
+        checks = [("epochs", a["run"], e) for e in epochs]
+        checks += [("after_restart", a["run"], f) for _, f in after_restart_pairs(config, name)]
+        _check_after_restart(config, name, where)
+    else:
+        checks = []
+        for run_a, epoch_a, run_b, epoch_b in analysis_pairs(config, name):
+            key_a = "teacher_epoch" if kind == "teacher_student" else "epoch"
+            checks += [(key_a, run_a, epoch_a), ("epoch", run_b, epoch_b)]
+    for key, run_name, point in checks:
+        _check_saved(f"{where}.{key}", run_name, point, run_settings(config, run_name))
+
+
+def _check_saved(key: str, run_name: str, point: Point, run: RunSettings) -> None:
+    """`point` (an epoch, or a step "stepN") is a checkpoint that `run` saves."""
+    if point in checkpoint_points(run):
+        return
+    saved = f"saved epochs: {', '.join(map(str, checkpoint_epochs(run)))}"
+    steps = [step_point(n) for n in checkpoint_steps(run)]
+    if steps or is_step(point):
+        saved += f"; saved steps (save_iterations): {', '.join(steps) or 'none'}"
+    raise ConfigError(f"'{key}' has {point}, which run {run_name!r} does not save; {saved}")
+
+
+def _check_steps(config: dict[str, Any], name: str, where: str) -> None:
+    """Every step of `save_iterations` is one the run takes (epochs x steps per epoch)."""
+    run = run_settings(config, name)
+    steps = checkpoint_steps(run)
+    if not steps:
+        return
+    per_epoch = steps_per_epoch(config, name)
+    total = run.epochs * per_epoch
+    if steps[-1] > total:
+        raise ConfigError(
+            f"'{where}.save_iterations' has {steps[-1]}; allowed: 1 to the run's {total} "
+            f"steps ({run.epochs} epochs of {per_epoch})"
+        )
+
+
+def _check_after_restart(config: dict[str, Any], name: str, where: str) -> None:
+    """`after_restart` belongs to an SGDR run, and a list has one δ per restart."""
+    a = config["similarity"]["analyses"][name]
+    delta = a.get("after_restart")
+    if delta is None:
+        return
+    ends = restarts(run_settings(config, a["run"]))
+    if not ends:
+        raise ConfigError(
+            f"'{where}.after_restart' needs an SGDR run with a restart before its last "
+            f"epoch; run {a['run']!r} has none"
+        )
+    if isinstance(delta, list) and len(delta) != len(ends):
+        raise ConfigError(
+            f"'{where}.after_restart' has {len(delta)} values for {len(ends)} restarts "
+            f"(after epochs {', '.join(map(str, ends))}); give one per restart or one number"
+        )
+
+
+def _check_curve(config: dict[str, Any], name: str, c: Mapping[str, Any]) -> None:
+    """A curve names existing runs and saved epochs, and two endpoints of one architecture."""
+    where = f"curves.connections.{name}"
+    runs = config["runs"]
+    if ("run" in c) == ("endpoints" in c):
+        raise ConfigError(
+            f"'{where}' needs exactly one of 'run' (with 'epochs') or 'endpoints' "
+            f"(two {{run, epoch}} mappings)"
+        )
+    if "epochs" in c and "run" not in c:
+        raise ConfigError(f"'{where}.epochs' needs 'run'; with 'endpoints' give each an epoch")
+    if "run" in c:
+        refs = [(f"{where}.run", c["run"], f"{where}.epochs")]
+    else:
+        refs = [
+            (f"{where}.endpoints.{i}.run", e["run"], f"{where}.endpoints.{i}.epoch")
+            for i, e in enumerate(c["endpoints"])
+        ]
+    for key, run, _ in refs:
+        if run not in runs:
+            raise ConfigError(f"'{key}' is {run!r}; allowed values: {', '.join(runs)}")
+    if c.get("epochs", "last_cycle_ends") == "last_cycle_ends" and "run" in c:
+        run = run_settings(config, c["run"])
+        if len(cycle_ends(run)) < 2:
+            raise ConfigError(
+                f"'{where}.epochs' is 'last_cycle_ends' but run {c['run']!r} has "
+                f"{len(cycle_ends(run))} SGDR restart(s) in {run.epochs} epochs; at least "
+                f"2 are needed (or give two saved epochs)"
+            )
+    ends = curve_endpoints(config, name)
+    for i, (run_name, epoch) in enumerate(ends):
+        saved = checkpoint_epochs(run_settings(config, run_name))
+        if epoch not in saved:
+            key = refs[min(i, len(refs) - 1)][2]
+            raise ConfigError(
+                f"'{key}' has {epoch}, which run {run_name!r} does not save; "
+                f"saved epochs: {', '.join(map(str, saved))}"
+            )
+    offsets = curve_seed_offsets(config, name)
+    if ends[0] == ends[1] and offsets[0] == offsets[1]:
+        raise ConfigError(
+            f"'{where}' has the same endpoint twice ({ends[0][0]}, epoch {ends[0][1]}); "
+            f"give two epochs, or a seed_offset to one endpoint"
+        )
+    model_a, model_b = (run_settings(config, r).model for r, _ in ends)
+    if model_a != model_b:
+        raise ConfigError(
+            f"'{where}' joins runs of different models ({model_a!r} and {model_b!r}); "
+            f"both endpoints need the same architecture"
+        )

@@ -1,0 +1,134 @@
+"""Curve training (Garipov et al. 2018, §3.2, eq. 4): the interior bends of a curve are
+trained to minimise E_{t∼U(0,1)} L(w(t)) + ½λ‖w(t)‖², one t drawn per batch.
+
+The epochs are closerlook.sgd's loop, the same one base training runs: the network at the
+batch's t is a :class:`CurveAtT` (a module whose forward pass runs `functional_call` with
+w(t)), its t is drawn by the loop's step sampler hooks, and the weight decay on w(t) is the
+loop's per-batch penalty. The rate follows a cosine from `lr` down to lr/100 per iteration.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from closerlook import device as devices
+from closerlook import schedules
+from closerlook.checkpoints import load_checkpoint
+from closerlook.curves import Curve, curve_from_checkpoints, save_curve, unflatten
+from closerlook.data import Dataset, Split
+from closerlook.plan import CurveFit
+from closerlook.provenance import record, sha256
+from closerlook.sgd import Augment, Precision, crop_padding, train_epoch
+
+log = logging.getLogger("closerlook.curves")
+
+
+@dataclass
+class FitHistory:
+    epoch: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+
+def l2_penalty(weights: torch.Tensor, weight_decay: float) -> torch.Tensor:
+    """½·λ·‖w(t)‖²: weight decay on the weights at t (its gradient is λ·w(t), as in SGD)."""
+    return 0.5 * weight_decay * weights.pow(2).sum()
+
+
+class CurveAtT(nn.Module):
+    """The curve's network at the t of the current batch: a step sampler of the epoch loop
+    (one t ∼ U(0, 1) per batch) whose forward pass runs the network with weights w(t)."""
+
+    def __init__(self, curve: Curve, weight_decay: float) -> None:
+        super().__init__()
+        self.curve, self.weight_decay = curve, weight_decay
+        self.ts = torch.empty(0)
+        self.weights = torch.empty(0)
+
+    def draw(self, steps: int, generator: torch.Generator) -> None:
+        self.ts = torch.rand(steps, generator=generator)
+
+    def at(self, step: int) -> None:
+        self.weights = self.curve.flat_weights(self.ts[step])
+
+    def penalty(self) -> torch.Tensor:
+        return l2_penalty(self.weights, self.weight_decay)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        net = self.curve.net
+        return functional_call(net, unflatten(net, self.weights), (x,))
+
+
+def fit_curve(curve: Curve, train_split: Split, fit: CurveFit, image_size: int) -> FitHistory:
+    """Train the interior bends of `curve` on `train_split` (already on the curve's device)."""
+    generator = torch.Generator().manual_seed(fit.seed)
+    torch.manual_seed(fit.seed)
+    optimizer = torch.optim.SGD([curve.interior], lr=fit.lr, momentum=fit.momentum)
+    lr_at = schedules.cosine_annealing(fit.lr, fit.lr / 100, fit.epochs)
+    augment = Augment(crop_padding(image_size), fit.flip) if fit.augment else None
+    precision = Precision(autocast=curve.start.device.type == "cuda")
+    at_t, history, n = CurveAtT(curve, fit.weight_decay), FitHistory(), len(train_split)
+    curve.net.train()
+    for epoch in range(fit.epochs):
+        t0 = time.perf_counter()
+        result = train_epoch(
+            at_t, optimizer, train_split, fit.batch_size, epoch, lr_at, generator,
+            augment=augment, precision=precision, sampler=at_t, penalty=at_t.penalty,
+        )  # fmt: skip
+        history.epoch.append(epoch + 1)
+        history.train_loss.append(result.loss_sum / n)
+        history.train_acc.append(result.correct / n)
+        history.seconds.append(time.perf_counter() - t0)
+        log.info(
+            "curve epoch %d/%d train_loss %.4f train_acc %.4f (%.2fs)",
+            epoch + 1, fit.epochs, history.train_loss[-1], history.train_acc[-1],
+            history.seconds[-1],
+        )  # fmt: skip
+        if result.diverged:
+            log.warning("curve fit DIVERGED in epoch %d; stopping", epoch + 1)
+            break
+    return history
+
+
+def fit_between(
+    checkpoint_a: str | Path,
+    checkpoint_b: str | Path,
+    out: str | Path,
+    data: Dataset,
+    fit: CurveFit,
+    provenance: Mapping[str, Any],
+    device: str = "auto",
+) -> Curve:
+    """Fit a curve between two checkpoints and save its bends to `out`."""
+    dev = devices.resolve(device)
+    ckpt_a, ckpt_b = load_checkpoint(checkpoint_a), load_checkpoint(checkpoint_b)
+    curve = curve_from_checkpoints(ckpt_a, ckpt_b, fit.kind, fit.n_bends).to(dev)
+    history = fit_curve(curve, data.train.to(dev), fit, data.image_shape[-1])
+    meta = {
+        "model_spec": ckpt_a["model_spec"],
+        "in_shape": ckpt_a["in_shape"],
+        "num_classes": ckpt_a["num_classes"],
+        "fit": asdict(fit),
+        "provenance": record(
+            **provenance,
+            curve_kind=fit.kind,
+            n_bends=fit.n_bends,
+            source_checkpoint_a=str(checkpoint_a),
+            source_sha256_a=sha256(checkpoint_a),
+            source_checkpoint_b=str(checkpoint_b),
+            source_sha256_b=sha256(checkpoint_b),
+            device=str(dev),
+        ),
+    }
+    save_curve(curve, out, meta, asdict(history))
+    return curve

@@ -1,0 +1,352 @@
+"""The derived plan of a validated config (closerlook.config): pure functions from the config
+to what each job does, as dataclasses where a job takes many settings.
+
+- runs: :class:`RunSettings` of one replicate, the checkpoints it saves (epochs, SGDR cycle
+  ends, optimizer steps), its teacher;
+- analyses: the pairs of checkpoints each compares, and the seed of each pair's partner;
+- curves: the endpoints, their seed offsets, :class:`CurveFit` and :class:`CurveEval`;
+- the questions: the primary similarity measure first, RQ1's reading epochs, RQ2's deeper
+  layers.
+
+Nothing here imports torch or reads a file (docs/architecture.md, "the plan").
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from closerlook import schedules
+from closerlook.config import ConfigError
+from closerlook.points import Point, step_point
+
+
+@dataclass
+class RunSettings:
+    """One replicate of a run: the `training` defaults overridden by the run's own keys,
+    with its torch seed (the run's `seed` + the replicate index k)."""
+
+    name: str
+    model: str
+    epochs: int
+    batch_size: int
+    momentum: float
+    weight_decay: float
+    schedule: dict[str, Any]
+    seed: int = 0
+    replicate: int = 0
+    save_epochs: list[int] = field(default_factory=list)
+    save_iterations: list[int] = field(default_factory=list)
+    augment: bool = False
+    flip: bool = False
+    warmup_epochs: float = 0
+    accumulation: int = 1
+    amp: bool = True
+    channels_last: bool = True
+    freeze: dict[str, Any] | None = None
+    distill: dict[str, Any] | None = None
+
+
+@dataclass
+class CurveFit:
+    """Settings of curve training (Garipov et al. 2018, §3.2): the curve family and its
+    bends, and SGD with the first endpoint's run's settings unless the curve sets its own."""
+
+    epochs: int
+    lr: float
+    batch_size: int
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    augment: bool = False
+    flip: bool = False
+    seed: int = 0
+    kind: str = "polychain"
+    n_bends: int = 3
+
+
+@dataclass
+class CurveEval:
+    """Settings of a curve's evaluation: points along line and curve, the BatchNorm
+    recomputation subset, the loss plane's grid and margin."""
+
+    points: int = 31
+    bn_images: int = 0
+    bn_batch_size: int = 512
+    grid: int = 21
+    margin: float = 0.2
+    seed: int = 0
+
+
+# --------------------------------------------------------------------------------- runs
+def run_settings(config: Mapping[str, Any], run: str, replicate: int = 0) -> RunSettings:
+    """Replicate k of a run: `training` overridden by the run's keys, torch seed `seed` + k."""
+    if run not in config["runs"]:
+        raise ConfigError(f"unknown run '{run}'; runs: {', '.join(config['runs'])}")
+    keys = {**copy.deepcopy(config["training"]), **copy.deepcopy(config["runs"][run])}
+    keys["seed"] = int(keys.get("seed", 0)) + int(replicate)
+    return RunSettings(name=run, replicate=int(replicate), **keys)
+
+
+def replicates(config: Mapping[str, Any]) -> list[int]:
+    """The replicate indices k = 0 .. seeds−1 (folders seed{k})."""
+    return list(range(config["seeds"]))
+
+
+def cycle_ends(run: RunSettings) -> list[int]:
+    """The SGDR cycle ends of a run within its epochs (empty for other schedules)."""
+    s = run.schedule
+    if s["kind"] != "sgdr":
+        return []
+    return schedules.sgdr_cycle_ends(s["T0"], s["T_mult"], run.epochs)
+
+
+def restarts(run: RunSettings) -> list[int]:
+    """The SGDR cycle ends after which training restarts (every one before the last epoch)."""
+    return [e for e in cycle_ends(run) if e < run.epochs]
+
+
+def checkpoint_epochs(run: RunSettings) -> list[int]:
+    """Epochs whose weights a run saves: 0 (initialisation), `save_epochs`, the end of every
+    SGDR cycle, and the last epoch."""
+    epochs = {0, run.epochs, *(e for e in run.save_epochs if e <= run.epochs)}
+    epochs.update(cycle_ends(run))
+    return sorted(epochs)
+
+
+def checkpoint_steps(run: RunSettings) -> list[int]:
+    """Optimizer steps after which a run also saves its weights (`save_iterations`, counted
+    from 1 at the start of training), ascending."""
+    return sorted({int(n) for n in run.save_iterations})
+
+
+def checkpoint_points(run: RunSettings) -> list[Point]:
+    """Every checkpoint a run saves (closerlook.points): its epochs (`checkpoint_epochs`),
+    then its steps as "stepN" (`checkpoint_steps`)."""
+    return [*checkpoint_epochs(run), *map(step_point, checkpoint_steps(run))]
+
+
+def steps_per_epoch(config: Mapping[str, Any], run: str) -> int:
+    """Optimizer steps in one epoch of a run: its batches over the training split."""
+    from closerlook.data import split_sizes
+
+    return math.ceil(split_sizes(config["data"])["train"] / run_settings(config, run).batch_size)
+
+
+def resolve_epoch(config: Mapping[str, Any], run: str, epoch: int | str) -> int:
+    """An epoch of one run: an integer, "last" (the run's final epoch) or "last_cycle_end"
+    (the last completed SGDR cycle, where the paper reads SGDR's iterates; the final epoch
+    of any other schedule)."""
+    settings = run_settings(config, run)
+    if epoch == "last":
+        return settings.epochs
+    if epoch == "last_cycle_end":
+        return (cycle_ends(settings) or [settings.epochs])[-1]
+    return int(epoch)
+
+
+def teacher(config: Mapping[str, Any], run: str) -> tuple[str, int] | None:
+    """(teacher run, teacher epoch) of a distilled run, or None; the epoch defaults to the
+    teacher's last."""
+    d = run_settings(config, run).distill
+    if not d:
+        return None
+    name = d["teacher"]["run"]
+    return name, d["teacher"].get("epoch", run_settings(config, name).epochs)
+
+
+# ----------------------------------------------------------------------------- analyses
+# What an analysis compares when it does not say (schema keys of `$defs/analysis`, whose
+# meaning depends on the kind, so the schema cannot give them a default).
+ANALYSIS_DEFAULTS: dict[str, dict[str, Any]] = {
+    "within_run": {"epochs": "cycle_ends"},
+    "across_runs": {"epoch": "last"},
+    "teacher_student": {"epoch": "last", "teacher_epoch": "last"},
+    "across_seeds": {"epoch": "last"},
+}
+
+
+def analysis(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """An analysis' keys with the defaults of its kind (`ANALYSIS_DEFAULTS`)."""
+    a = config["similarity"]["analyses"][name]
+    return {**ANALYSIS_DEFAULTS.get(a["kind"], {}), **a}
+
+
+def analysis_epochs(config: Mapping[str, Any], name: str) -> list[Point]:
+    """The saved points a within-run analysis compares, in order: epochs, and steps
+    ("stepN") where `epochs` lists them ("saved" is every saved epoch, without steps)."""
+    a = analysis(config, name)
+    run = run_settings(config, a["run"])
+    if a.get("epochs", "cycle_ends") == "cycle_ends":
+        return cycle_ends(run)
+    if a["epochs"] == "saved":
+        return checkpoint_epochs(run)
+    return list(a["epochs"])
+
+
+def after_restart_pairs(config: Mapping[str, Any], name: str) -> list[tuple[int, int]]:
+    """(e, e + δ) for every SGDR cycle end e before the run's last epoch: the iterate at a
+    restart against one δ epochs into the next cycle (`after_restart`: one δ for every
+    restart, or one per restart in order; the authors compared 10/12, 30/33, 70/74, 150/152)."""
+    a = analysis(config, name)
+    delta = a.get("after_restart")
+    if delta is None:
+        return []
+    ends = restarts(run_settings(config, a["run"]))
+    deltas = [delta] * len(ends) if isinstance(delta, int) else list(delta)
+    return [(e, e + d) for e, d in zip(ends, deltas, strict=False)]
+
+
+Pair = tuple[str, Point, str, Point]
+
+
+def analysis_pairs(config: Mapping[str, Any], name: str) -> list[Pair]:
+    """(run_a, epoch_a, run_b, epoch_b) for each comparison of an analysis:
+
+    - within_run: consecutive checkpoints of its run, then each restart against the
+      iterate `after_restart` epochs later (`after_restart_pairs`);
+    - across_runs: every pair of its runs (in the order listed) at one epoch;
+    - teacher_student: the teacher against each student;
+    - across_seeds: the run against itself at one epoch, or at each of `epochs` (in the
+      next seed: `partner_seed`).
+    """
+    a = analysis(config, name)
+    kind, epoch = a["kind"], a.get("epoch")
+    if kind == "within_run":
+        epochs = analysis_epochs(config, name)
+        pairs = list(zip(epochs, epochs[1:], strict=False)) + after_restart_pairs(config, name)
+        return [(a["run"], e, a["run"], f) for e, f in dict.fromkeys(pairs)]
+    if kind == "across_runs":
+        runs = list(a["runs"])
+        return [
+            (r, resolve_epoch(config, r, epoch), s, resolve_epoch(config, s, epoch))
+            for i, r in enumerate(runs)
+            for s in runs[i + 1 :]
+        ]
+    if kind == "across_seeds":
+        if "epochs" in a:
+            return [(a["run"], e, a["run"], e) for e in analysis_epochs(config, name)]
+        e = resolve_epoch(config, a["run"], epoch)
+        return [(a["run"], e, a["run"], e)]
+    t = a["teacher"]
+    te = resolve_epoch(config, t, a["teacher_epoch"])
+    return [(t, te, s, resolve_epoch(config, s, epoch)) for s in a["students"]]
+
+
+def partner_seed(config: Mapping[str, Any], name: str, seed: int) -> int:
+    """The seed of the second checkpoint of an analysis' pair in seed k: k itself (like
+    with like), or k + 1 for an across_seeds analysis (two independently trained networks)."""
+    kind = config["similarity"]["analyses"][name]["kind"]
+    return int(seed) + 1 if kind == "across_seeds" else int(seed)
+
+
+def measures(config: Mapping[str, Any]) -> list[str]:
+    """Every similarity measure, the primary one first: `figures.method`, else the first of
+    `similarity.methods`; figures draw them in this order and findings judge by the first."""
+    methods = config["similarity"]["methods"]
+    return list(dict.fromkeys([config["figures"].get("method") or methods[0], *methods]))
+
+
+def primary_measure(config: Mapping[str, Any]) -> str:
+    """The measure of the RQ figures and of findings' verdicts (`measures`' first)."""
+    return measures(config)[0]
+
+
+def matrix_method(config: Mapping[str, Any], name: str) -> str | None:
+    """The measure of an analysis' layer x layer matrix (closerlook.layer_matrix): the
+    primary one where the analysis says `matrix: true`, else None."""
+    wanted = config["similarity"]["analyses"][name].get("matrix", False)
+    return primary_measure(config) if wanted else None
+
+
+# ------------------------------------------------------------------------------- curves
+def curve_endpoints(config: Mapping[str, Any], name: str) -> list[tuple[str, int]]:
+    """The two endpoints (run, epoch) of a configured curve: two saved epochs of `run`
+    (by default its last two SGDR restarts) or the two `endpoints` given as {run, epoch}."""
+    c = config["curves"]["connections"][name]
+    if "endpoints" in c:
+        return [
+            (e["run"], resolve_epoch(config, e["run"], e.get("epoch", "last")))
+            for e in c["endpoints"]
+        ]
+    epochs = c.get("epochs", "last_cycle_ends")
+    if epochs == "last_cycle_ends":
+        epochs = cycle_ends(run_settings(config, c["run"]))[-2:]
+    return [(c["run"], int(e)) for e in epochs]
+
+
+def curve_seed_offsets(config: Mapping[str, Any], name: str) -> tuple[int, int]:
+    """How many seeds after the curve's own seed k each endpoint is read from: (0, 0) for
+    two checkpoints of one network, (0, 1) for optima of two independently trained
+    replicates (an endpoint's `seed_offset`; the replicate k + 1 is trained for it)."""
+    ends = config["curves"]["connections"][name].get("endpoints")
+    return (ends[0]["seed_offset"], ends[1]["seed_offset"]) if ends else (0, 0)
+
+
+def curve_fit(config: Mapping[str, Any], name: str) -> CurveFit:
+    """A curve's training settings: its own keys, then the first endpoint's run's SGD
+    settings (batch size, momentum, weight decay, augmentation)."""
+    c = config["curves"]["connections"][name]
+    run = run_settings(config, curve_endpoints(config, name)[0][0])
+    sgd = {k: c.get(k, getattr(run, k)) for k in ("batch_size", "momentum", "weight_decay")}
+    return CurveFit(
+        epochs=c["train_epochs"],
+        lr=c["lr"],
+        **sgd,
+        augment=run.augment,
+        flip=run.flip,
+        seed=c["seed"],
+        kind=c["kind"],
+        n_bends=c["n_bends"],
+    )
+
+
+def curve_model(config: Mapping[str, Any], name: str) -> str:
+    """The model (a key of `models`) both endpoints of a curve share."""
+    return run_settings(config, curve_endpoints(config, name)[0][0]).model
+
+
+def curve_eval(config: Mapping[str, Any]) -> CurveEval:
+    """The evaluation settings every curve shares (`curves` without `connections`)."""
+    c = config["curves"]
+    return CurveEval(
+        points=c["points"],
+        bn_images=c["bn_images"],
+        bn_batch_size=c["bn_batch_size"],
+        grid=c["plane"]["grid"],
+        margin=c["plane"]["margin"],
+        seed=c["eval_seed"],
+    )
+
+
+# ---------------------------------------------------------------------------- questions
+RQ2_ROLES = ("no_warmup", "warmup", "frozen", "small_batch")
+
+
+def deeper_layers(config: Mapping[str, Any]) -> list[str] | None:
+    """RQ2's "deeper layers" as registered layer names (`questions.rq2.deeper`: a layer
+    group of the no-warmup run's model, or a list of its layers), or None for the default
+    (the second half of the layers in network order)."""
+    q = config["questions"]["rq2"]
+    deeper, run = q.get("deeper"), q["no_warmup"]["run"]
+    if deeper is None or run not in config["runs"]:
+        return None
+    if isinstance(deeper, list):
+        return list(deeper)
+    from closerlook.models import layer_groups
+
+    return layer_groups(config["models"][run_settings(config, run).model])[deeper]
+
+
+def resolved_questions(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The questions with what findings and figures need resolved: RQ1's accuracy epoch per
+    run (`rq1.read_epochs`) and RQ2's deeper layers by name (`rq2.deeper_layers`)."""
+    q = copy.deepcopy(dict(config["questions"]))
+    epoch = q["rq1"]["epoch"]
+    q["rq1"]["read_epochs"] = {
+        r: resolve_epoch(config, r, epoch) for r in q["rq1"]["runs"] if r in config["runs"]
+    }
+    q["rq2"]["deeper_layers"] = deeper_layers(config)
+    return q

@@ -1,0 +1,383 @@
+"""Generic plotting for the study's figures: 95% bands, learning curves, per-layer profile
+panels, line and curve between two iterates, the loss plane, and saving.
+
+Every per-run quantity is drawn as its mean across seeds; with two or more seeds a band of
+the same colour shows the 95% Student-t interval of that mean (closerlook.stats). Per-layer
+similarity is drawn as small multiples, one panel per measure, the primary measure first
+(closerlook.plan.measures). What each research question draws is closerlook.study_figures.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from closerlook.evidence import (  # noqa: E402
+    CurveEvaluation,
+    LayerProfile,
+    barrier_intervals,
+    diverged_epoch,
+    mean_metrics,
+    mean_paths,
+    mean_profiles,
+    profiles_by_seed,
+)
+from closerlook.provenance import atomic_path  # noqa: E402
+from closerlook.stats import Interval  # noqa: E402
+
+GREY = (0.3, 0.3, 0.3)
+BAND_ALPHA = 0.2
+METRIC_LABELS = {
+    "train_loss": "training loss (cross-entropy)",
+    "val_loss": "validation loss (cross-entropy)",
+    "train_acc": "training accuracy (%)",
+    "val_acc": "validation accuracy (%)",
+    "lr": "learning rate",
+}
+MEASURES = {
+    "svcca": "SVCCA",
+    "pwcca": "PWCCA",
+    "cka": "linear CKA",
+    "dft_svcca": "DFT-SVCCA",
+    "dft_cca": "DFT-CCA",
+}
+
+Profiles = Sequence[tuple[LayerProfile, str, object]]  # (profile, label, colour) each
+
+
+def measure_name(method: str) -> str:
+    """How a similarity measure is named in titles and axis labels."""
+    return MEASURES.get(method, method.upper().replace("_", "-"))
+
+
+def spans_decades(values: np.ndarray | Sequence[float], decades: float = 1.0) -> bool:
+    """Whether positive values span more than `decades` orders of magnitude (use a log axis)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    return len(v) > 1 and math.log10(v.max() / v.min()) > decades
+
+
+def seeds_note(n: int) -> str:
+    """What a band means, for titles and legends ("" with a single seed: no band)."""
+    return f"mean of {n} seeds, band: 95% t-interval" if n >= 2 else ""
+
+
+def titled(title: str | None, n: int) -> str:
+    """`title` with the seeds note of `n` seeds."""
+    note = seeds_note(n)
+    return f"{title} ({note})" if title and note else title or note
+
+
+def legend(ax, **kw) -> None:
+    """A legend on `ax`, where it has labelled artists."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**{"fontsize": "small", **kw})
+
+
+def band(
+    ax, x, low, high, c, scale: float = 1.0, limits: tuple[float, float] = (0.0, math.inf)
+) -> None:
+    """The interval [low, high] as a shaded band in colour `c`, where it is defined, cut to
+    the quantity's range `limits` (after scaling): a mean loss is never negative, nor an
+    accuracy above 100%, so cutting the interval there loses no coverage."""
+    if low is None or high is None:
+        return
+    low = np.clip(scale * np.asarray(low, dtype=float), *limits)
+    high = np.clip(scale * np.asarray(high, dtype=float), *limits)
+    ok = np.isfinite(low) & np.isfinite(high)
+    if ok.any():
+        ax.fill_between(
+            np.asarray(x, dtype=float), low, high, where=ok, color=c, alpha=BAND_ALPHA, lw=0
+        )
+
+
+def graded(n: int, cmap: str = "viridis") -> list:
+    """n colours along a sequential map, e.g. for consecutive restarts of one run."""
+    m = plt.get_cmap(cmap)
+    return [m(0.85 * k / max(1, n - 1)) for k in range(n)]
+
+
+def bottom_legend(fig: Figure, ax, wide: int, most: int) -> None:
+    """One legend below the figure for the labelled artists of `ax`: `most` columns, two
+    where a label is longer than `wide` characters."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ncol = min(len(labels), 2 if max(map(len, labels)) > wide else most)
+        fig.legend(handles, labels, loc="outside lower center", ncol=ncol, fontsize="small")
+
+
+# ------------------------------------------------------------------ learning curves
+def _seed_count(df: pd.DataFrame) -> int:
+    return int(df["seeds"].max()) if "seeds" in df.columns and len(df) else 1
+
+
+def _metric_curve(ax, metric: str, df: pd.DataFrame, name: str, c) -> np.ndarray:
+    """One run's curve of `metric` (a frame of `mean_metrics`) with its band, and a cross
+    at its first diverged epoch; returns the values drawn."""
+    rows = df[df["epoch"] > 0] if metric in ("lr", "train_loss") else df
+    scale = 100 if metric.endswith("acc") else 1
+    y = rows[metric].to_numpy(dtype=float) * scale
+    style = {"drawstyle": "steps-pre"} if metric == "lr" else {}
+    ax.plot(rows["epoch"], y, color=c, label=name, lw=1.6, **style)
+    if metric != "lr" and f"{metric}_low" in rows.columns:
+        low, high = rows[f"{metric}_low"], rows[f"{metric}_high"]
+        band(ax, rows["epoch"], low, high, c, scale, (0.0, 100.0 if scale == 100 else math.inf))
+    bad = diverged_epoch(df)
+    if bad is not None:
+        ax.axvline(bad, color=c, ls=":", lw=1)
+        ax.plot([bad], [np.nanmax(y) if np.isfinite(y).any() else 0], "x", color=c, ms=8)
+    return y
+
+
+def training_curves(
+    metrics: Mapping[str, pd.DataFrame],
+    colours: Mapping[str, object],
+    panels: Sequence[str] = ("train_loss", "val_acc", "lr"),
+    title: str | None = None,
+) -> Figure:
+    """Per-epoch curves, one panel per metric of `panels`, one line per run: the mean over
+    seeds (a frame of `evidence.mean_metrics`) with its 95% t-interval as a band when there
+    are two or more seeds. A run that diverged in any seed ends in a cross at its first
+    diverged epoch. Losses spanning decades are drawn on a log scale."""
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.4 * len(panels), 4.0), layout="constrained", squeeze=False
+    )
+    for ax, metric in zip(axes[0], panels, strict=True):
+        drawn = [
+            _metric_curve(ax, metric, df, n, colours.get(n, GREY)) for n, df in metrics.items()
+        ]
+        ax.set(xlabel="epoch", ylabel=METRIC_LABELS[metric])
+        if metric.endswith("loss") and drawn and spans_decades(np.concatenate(drawn)):
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    bottom_legend(fig, axes[0][0], wide=24, most=4)
+    n = max((_seed_count(df) for df in metrics.values()), default=1)
+    if heading := titled(title, n):
+        fig.suptitle(heading)
+    return fig
+
+
+def learning_curves(
+    metrics: Mapping[str, Mapping[int, pd.DataFrame]], colours: Mapping[str, object]
+) -> Figure:
+    """Training loss, validation accuracy and learning rate per epoch, one line per run:
+    `metrics` run -> seed -> metrics frame, drawn as the mean over seeds."""
+    means = {run: mean_metrics(frames) for run, frames in metrics.items()}
+    return training_curves(means, colours, title="Learning curves")
+
+
+# ------------------------------------------------------------------ per-layer profiles
+def profile_axis(ax, drawn: Profiles, method: str, inside_legend: bool = False) -> None:
+    """Profiles of one measure on one axis: solid lines with markers and, for a mean over
+    seeds, its interval as a band; the shuffled baselines dashed."""
+    layers: list[str] = []
+    for p, _, _ in drawn:
+        if len(p.layers) > len(layers):
+            layers = p.layers
+    for p, label, c in drawn:
+        x = [layers.index(name) for name in p.layers]
+        ax.plot(x, p.values, marker="o", color=c, label=label, lw=1.8)
+        band(ax, x, p.low, p.high, c, limits=(0.0, 1.0))
+        if np.isfinite(p.baseline).any():
+            ax.plot(x, p.baseline, ls="--", color=c, lw=1, alpha=0.8)
+    if any(np.isfinite(p.baseline).any() for p, _, _ in drawn):
+        ax.plot([], [], ls="--", color=GREY, lw=1, label="shuffled baseline (dashed)")
+    ax.set_xticks(range(len(layers)), layers, rotation=45, ha="right")
+    ax.set(
+        xlabel="layer (network order)",
+        ylabel=f"{measure_name(method)} similarity",
+        ylim=(0, 1.02),
+    )
+    ax.grid(alpha=0.3)
+    if inside_legend:
+        legend(ax, loc="lower left", fontsize="x-small")
+
+
+def layer_profile_panels(by_method: Mapping[str, Profiles], title: str) -> Figure:
+    """Per-layer similarity as small multiples, one panel per measure of `by_method`
+    (measure -> (profile, label, colour) of each pair, in the mapping's order), each
+    panel titled by its measure; one legend below for all panels."""
+    methods = list(by_method)
+    ncols = len(methods) if len(methods) <= 3 else 2
+    nrows = math.ceil(len(methods) / ncols)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(5.6 * ncols, 4.2 * nrows + 0.8),
+        layout="constrained",
+        squeeze=False,
+        sharey=True,
+    )
+    flat = list(axes.ravel())
+    n = 1
+    for ax, method in zip(flat, methods, strict=False):
+        drawn = by_method[method]
+        if drawn:
+            profile_axis(ax, drawn, method)
+            n = max([n, *(p.n for p, _, _ in drawn)])
+        else:
+            ax.text(0.5, 0.5, "not computed", ha="center", va="center", transform=ax.transAxes)
+            ax.set(xlabel="layer (network order)", ylabel=f"{measure_name(method)} similarity")
+        ax.set_title(measure_name(method))
+    for ax in flat[len(methods) :]:
+        ax.set_axis_off()
+    bottom_legend(fig, flat[0], wide=30, most=3)
+    fig.suptitle(titled(title, n))
+    return fig
+
+
+def draw_layer_similarity(table: pd.DataFrame, methods: Sequence[str], title: str) -> Figure:
+    """Per-layer similarity of one tidy table (layers in network order on x), one panel per
+    measure of `methods`, one line per compared pair: its mean across the table's seeds with
+    the 95% t-interval; the shuffled baseline dashed."""
+    cmap = plt.get_cmap("viridis")
+    by_method = {}
+    for method in methods:
+        profiles = mean_profiles(profiles_by_seed(table, method))
+        k = max(1, len(profiles) - 1)
+        by_method[method] = [(p, p.label(), cmap(0.85 * i / k)) for i, p in enumerate(profiles)]
+    return layer_profile_panels(by_method, title)
+
+
+# ------------------------------------------------------------------ mode connectivity
+def endpoints(ev: CurveEvaluation) -> str:
+    """The curve's two endpoints, in words."""
+    return f"t = 0: {ev.run_a} epoch {ev.epoch_a}; t = 1: {ev.run_b} epoch {ev.epoch_b}"
+
+
+def barrier_label(b: Interval) -> str:
+    """A barrier height with three significant digits and, over seeds, its interval:
+    "1.49 [1.37, 1.61]"."""
+    scale = abs(b.mean) if math.isfinite(b.mean) and b.mean != 0 else 1.0
+    return b.format(digits=max(0, 2 - math.floor(math.log10(scale))))
+
+
+def _path_panels(ax_loss, ax_acc, curves: Mapping[int, CurveEvaluation]) -> list[np.ndarray]:
+    """Loss and accuracy along line and curve, per split, means with bands; returns the
+    mean losses drawn."""
+    t = curves[min(curves)].t
+    means, barriers = mean_paths(curves), barrier_intervals(curves)
+    split_colour = {"train": "tab:blue", "val": "tab:orange"}
+    losses = []
+    for path, (name, ls) in {"line": ("straight line", "--"), "curve": ("curve", "-")}.items():
+        for split, c in split_colour.items():
+            b = barriers[path].get(f"{split}_loss", Interval(math.nan, math.nan, math.nan, 0))
+            y, low, high = means[path][f"{split}_loss"]
+            losses.append(y)
+            label = f"{split} loss, {name} (barrier {barrier_label(b)})"
+            ax_loss.plot(t, y, ls=ls, color=c, marker=".", label=label)
+            band(ax_loss, t, low, high, c)
+            y, low, high = means[path][f"{split}_acc"]
+            label = f"{split} accuracy, {name}"
+            ax_acc.plot(t, 100 * y, ls=ls, color=c, marker=".", label=label)
+            band(ax_acc, t, low, high, c, scale=100, limits=(0.0, 100.0))
+    return losses
+
+
+def line_and_curve(curves: Mapping[int, CurveEvaluation] | CurveEvaluation) -> Figure:
+    """Loss and accuracy along the straight line and the fitted curve between two iterates
+    (Gotmare et al. Fig. 2): the mean over seeds with its 95% t-interval as a band, and the
+    barrier heights max_t L − max(L(0), L(1)) with their intervals."""
+    if isinstance(curves, CurveEvaluation):
+        curves = {0: curves}
+    curves = dict(sorted(curves.items()))
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    if spans_decades(np.concatenate(_path_panels(ax_loss, ax_acc, curves))):
+        ax_loss.set_yscale("log")
+    ax_loss.set(xlabel="t along the path", ylabel="loss (cross-entropy)", title="loss")
+    ax_acc.set(xlabel="t along the path", ylabel="accuracy (%)", title="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.set_xlim(0, 1)
+        legend(ax, loc="best")
+    heading = f"Mode connectivity between SGDR restarts ({endpoints(curves[min(curves)])})"
+    note = seeds_note(len(curves))
+    fig.suptitle(f"{heading}\n{note}" if note else heading)
+    return fig
+
+
+def loss_plane(ev: CurveEvaluation, seed: int | None = None) -> Figure:
+    """Training and validation loss over the plane through {w_a, w_b, θ} (log colour scale)
+    with the bends, the curve, the straight line and the run's saved iterates projected
+    (Gotmare et al. Fig. 3); the plane of one seed, named in the title when given."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
+    xx, yy = np.meshgrid(ev.plane_x, ev.plane_y, indexing="ij")
+    epochs = ev.checkpoint_epochs()
+    for ax, metric in zip(axes, ("train_loss", "val_loss"), strict=True):
+        z = np.clip(ev.plane[metric], 1e-6, None)
+        levels = np.geomspace(z.min(), z.max(), 20) if z.max() > z.min() else 10
+        cs = ax.contourf(xx, yy, z, levels=levels, norm=LogNorm(), cmap="viridis_r")
+        fig.colorbar(cs, ax=ax, label=f"{METRIC_LABELS[metric]}, log scale", format="%.3g")
+        ends = ev.bends_xyz[[0, -1]]
+        ax.plot(ends[:, 0], ends[:, 1], "w--", lw=1.5, label="straight line")
+        ax.plot(ev.curve_xyz[:, 0], ev.curve_xyz[:, 1], "w-", lw=2, label="fitted curve")
+        ax.plot(ev.bends_xyz[1:-1, 0], ev.bends_xyz[1:-1, 1], "wD", ms=6, label="bend")
+        _projected_iterates(ax, ev, epochs)
+        ax.set_xlim(ev.plane_x[0], ev.plane_x[-1])
+        ax.set_ylim(ev.plane_y[0], ev.plane_y[-1])
+        ax.set(
+            xlabel="u: towards w_b (weight-space distance)",
+            ylabel="v: towards the bend (weight-space distance)",
+            title=METRIC_LABELS[metric].split(" (")[0],
+        )
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncol=len(labels),
+        fontsize="small",
+        facecolor="0.55",
+        framealpha=1,
+    )
+    which = f"seed {seed}; " if seed is not None else ""
+    fig.suptitle(f"Loss plane through both endpoints and the bend ({which}{endpoints(ev)})")
+    return fig
+
+
+def _projected_iterates(ax, ev: CurveEvaluation, epochs: Sequence[int]) -> None:
+    """The run's saved iterates projected onto the plane: filled inside the grid, hollow on
+    its border (clipped) where they fall outside it."""
+    if not len(ev.checkpoints_xyz):
+        return
+    x0, x1, y0, y1 = ev.plane_x[0], ev.plane_x[-1], ev.plane_y[0], ev.plane_y[-1]
+    xs, ys = ev.checkpoints_xyz[:, 0], ev.checkpoints_xyz[:, 1]
+    inside = (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)
+    cx, cy = np.clip(xs, x0, x1), np.clip(ys, y0, y1)
+    kw = {"s": 50, "zorder": 5, "clip_on": False}
+    label = f"{ev.run_a} iterates (projected)"
+    ax.scatter(cx[inside], cy[inside], c="red", edgecolors="white", **kw, label=label)
+    if (~inside).any():
+        label = "iterate beyond the grid (clipped)"
+        outside = {"facecolors": "none", "edgecolors": "red", "lw": 1.5}
+        ax.scatter(cx[~inside], cy[~inside], **outside, **kw, label=label)
+    for x, y, e, inner in zip(cx, cy, epochs, inside, strict=True):
+        ax.annotate(
+            f"e{e}",
+            (x, y),
+            textcoords="offset points",
+            xytext=(4, 4) if inner else (6, -10),
+            color="white" if inner else "red",
+            fontsize=8,
+            weight="bold",
+            annotation_clip=False,
+        )
+
+
+def save(fig: Figure, paths: Sequence[str | Path], dpi: int) -> None:
+    """Write `fig` to every path (format from the suffix), atomically, then close it."""
+    for path in paths:
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip("."), bbox_inches="tight")
+    plt.close(fig)
