@@ -16,7 +16,8 @@ configfile: "config.yaml"
 # Validate before any job runs: unknown keys, wrong types, bad ranges, broken references.
 config.update(
     validate(
-        config, load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+        config,
+        load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"),
     )
 )
 

@@ -1,4 +1,4 @@
-"""Curve training and evaluation speed (DESIGN.md §7).
+"""Curve training and evaluation speed (docs/architecture.md, speed).
 
 ratio = time of one curve-training epoch (one t ~ U(0, 1) per batch, weights
 w(t) = Σ_k c_k(t) θ_k through torch.func.functional_call, weight decay on w(t)) over one

@@ -1,8 +1,9 @@
 """DAG build time: a dry run of the paper preset against one of the embedded preset.
 
-DESIGN.md §7 asks that the paper preset's DAG builds in seconds. Both dry runs start from an
-empty results folder (every job planned), in fresh temporary working directories; the ratio
-is paper / embedded, and `ok` also requires the paper DAG within `--target-seconds`.
+The speed targets (docs/architecture.md, speed) ask that the paper preset's DAG builds in
+seconds. Both dry runs start from an empty results folder (every job planned), in fresh
+temporary working directories; the ratio is paper / embedded, and `ok` also requires the
+paper DAG within `--target-seconds`.
 
     python benchmarks/dag.py [--quick]
 

@@ -1,7 +1,8 @@
 """Comparing two activation files layer by layer: the rows of a similarity table and the
 coefficient vectors behind them.
 
-A similarity table is tidy (DESIGN.md §4): one row per (pair, layer, method) with columns
+A similarity table is tidy (docs/architecture.md, artifacts):
+one row per (pair, layer, method) with columns
 analysis, run_a, epoch_a, run_b, epoch_b, layer, layer_index, method, value, dim_a, dim_b.
 epoch_a and epoch_b hold checkpoint points (closerlook.points): an epoch, or "stepN".
 Beside every method M the table holds a chance level, method "M_shuffled": the same layer
@@ -85,6 +86,47 @@ def shuffled_rows(n: int, seed: int) -> np.ndarray:
     return perm
 
 
+def shared_layers(fa: ActivationFile, fb: ActivationFile) -> list[str]:
+    """The layers both files hold, by name, in `a`'s network order; the files must share
+    their probe set and still match the checkpoints they were dumped from."""
+    if not (
+        fa.probe_indices.shape == fb.probe_indices.shape
+        and (fa.probe_indices == fb.probe_indices).all()
+    ):
+        raise ProbeMismatchError(f"{fa.path} and {fb.path} were dumped on different probe sets")
+    for f in (fa, fb):  # the checkpoints are still those dumped
+        p = f.provenance
+        verify_source(p.get("source_checkpoint"), p.get("source_sha256"), f.path)
+    names_b = set(fb.layer_names())
+    shared = [n for n in fa.layer_names() if n in names_b]
+    if not shared:
+        raise ValueError(
+            f"{fa.path} and {fb.path} share no layer: {fa.layer_names()} vs {fb.layer_names()}"
+        )
+    return shared
+
+
+def compare_layers(
+    fa: ActivationFile,
+    fb: ActivationFile,
+    shared: list[str],
+    labels: list[str],
+    perm: np.ndarray | None,
+    options: dict[str, Any],
+) -> dict[tuple[str, str], Similarity]:
+    """(layer, label) -> the similarity of that layer by the label's method; a label with
+    the SHUFFLED suffix compares against `b`'s rows permuted by `perm`. `options`: keep,
+    epsilon, device, precision (closerlook.similarity.layer_similarity)."""
+    results = {}
+    for layer in shared:
+        a, b = fa.read(layer), fb.read(layer)
+        for label in labels:
+            partner = b[perm] if is_baseline(label) else b
+            method = label.removesuffix(SHUFFLED)
+            results[(layer, label)] = layer_similarity(a, partner, method, **options)
+    return results
+
+
 def compare_pair(
     path_a: str | Path,
     path_b: str | Path,
@@ -93,86 +135,50 @@ def compare_pair(
     keep: float = 0.99,
     epsilon: float = 1e-10,
     baseline: bool = True,
-    seed: int = 0,
+    shuffle_seed: int = 0,
     device: str = "auto",
     precision: str = "mixed",
     replicate: int = 0,
     replicate_b: int | None = None,
 ) -> PairComparison:
     """Similarity of every shared layer (by name, in `a`'s network order) of two activation
-    files by every method, plus the shuffled baseline of each (shuffled with `seed`);
-    `replicate` is the training seed k of `a` (the table's `seed` column) and `replicate_b`
-    that of `b` (`seed_b`; the same seed unless given)."""
+    files by every method, plus the shuffled baseline of each (rows permuted with
+    `shuffle_seed`); `replicate` is the training seed k of `a` (the table's `seed` column)
+    and `replicate_b` that of `b` (`seed_b`; the same seed unless given). A pair with a
+    diverged side gets NaN rows and nothing computed."""
     replicate_b = replicate if replicate_b is None else replicate_b
-    rows: list[dict[str, Any]] = []
-    results: dict[tuple[str, str], Similarity] = {}
+    labels = [*methods, *(m + SHUFFLED for m in methods if baseline)]
+    options = {"keep": keep, "epsilon": epsilon, "device": device, "precision": precision}
     with ActivationFile(path_a) as fa, ActivationFile(path_b) as fb:
-        if not (
-            fa.probe_indices.shape == fb.probe_indices.shape
-            and (fa.probe_indices == fb.probe_indices).all()
-        ):
-            raise ProbeMismatchError(f"{path_a} and {path_b} were dumped on different probe sets")
+        shared = shared_layers(fa, fb)
         pa, pb = fa.provenance, fb.provenance
-        for path, p in ((path_a, pa), (path_b, pb)):  # the checkpoints are still those dumped
-            verify_source(p.get("source_checkpoint"), p.get("source_sha256"), path)
         diverged = bool(pa.get("diverged")) or bool(pb.get("diverged"))
-        names_b = set(fb.layer_names())
-        shared = [n for n in fa.layer_names() if n in names_b]
-        if not shared:
-            raise ValueError(
-                f"{path_a} and {path_b} share no layer: {fa.layer_names()} vs {fb.layer_names()}"
-            )
-        perm = shuffled_rows(len(fa.probe_indices), seed)
-        labels = [*methods, *(m + SHUFFLED for m in methods if baseline)]
-        for index, layer in enumerate(shared):
-            a, b = (None, None) if diverged else (fa.read(layer), fb.read(layer))
-            for label in labels:
-                method = label.removesuffix(SHUFFLED)
-                if diverged:
-                    value, dim_a, dim_b = math.nan, 0, 0
-                else:
-                    partner = b[perm] if is_baseline(label) else b
-                    r = layer_similarity(a, partner, method, keep, epsilon, device, precision)
-                    results[(layer, label)] = r
-                    value, dim_a, dim_b = r.value, r.dim_x, r.dim_y
-                rows.append(
-                    {
-                        "analysis": analysis,
-                        "seed": replicate,
-                        "seed_b": replicate_b,
-                        "run_a": pa["run"],
-                        "epoch_a": parse_point(pa["epoch"]),
-                        "run_b": pb["run"],
-                        "epoch_b": parse_point(pb["epoch"]),
-                        "layer": layer,
-                        "layer_index": index,
-                        "method": label,
-                        "value": value,
-                        "dim_a": dim_a,
-                        "dim_b": dim_b,
-                    }
-                )
+        perm = shuffled_rows(len(fa.probe_indices), shuffle_seed)
+        results = {} if diverged else compare_layers(fa, fb, shared, labels, perm, options)
+    pair = {
+        "analysis": analysis,
+        "seed": replicate,
+        "seed_b": replicate_b,
+        "run_a": pa["run"],
+        "epoch_a": parse_point(pa["epoch"]),
+        "run_b": pb["run"],
+        "epoch_b": parse_point(pb["epoch"]),
+    }
+    rows = []
+    for index, layer in enumerate(shared):
+        for label in labels:
+            r = results.get((layer, label))
+            value, dim_a, dim_b = (r.value, r.dim_x, r.dim_y) if r else (math.nan, 0, 0)
+            rows.append({**pair, "layer": layer, "layer_index": index, "method": label,
+                         "value": value, "dim_a": dim_a, "dim_b": dim_b})  # fmt: skip
     provenance = record(
-        analysis=analysis,
-        replicate=replicate,
-        replicate_b=replicate_b,
-        run_a=pa["run"],
-        epoch_a=parse_point(pa["epoch"]),
-        run_b=pb["run"],
-        epoch_b=parse_point(pb["epoch"]),
-        source_a=str(path_a),
-        source_a_sha256=sha256(path_a),
-        source_b=str(path_b),
-        source_b_sha256=sha256(path_b),
-        diverged=diverged,
-        methods=list(methods),
-        keep=keep,
-        epsilon=epsilon,
-        baseline=baseline,
-        baseline_seed=seed,
-        precision=precision,
-        layer_order=shared,
-    )
+        analysis=analysis, replicate=replicate, replicate_b=replicate_b,
+        run_a=pair["run_a"], epoch_a=pair["epoch_a"], run_b=pair["run_b"], epoch_b=pair["epoch_b"],
+        source_a=str(path_a), source_a_sha256=sha256(path_a),
+        source_b=str(path_b), source_b_sha256=sha256(path_b),
+        diverged=diverged, methods=list(methods), keep=keep, epsilon=epsilon,
+        baseline=baseline, baseline_seed=shuffle_seed, precision=precision, layer_order=shared,
+    )  # fmt: skip
     return PairComparison(pd.DataFrame(rows, columns=COLUMNS), results, provenance)
 
 

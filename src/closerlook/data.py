@@ -2,7 +2,7 @@
 
 A dataset is a :class:`Split` per part (train, val): images as a float tensor (N, C, H, W),
 normalised per channel with the training set's statistics, and integer labels. Everything
-fits in memory and is moved to the training device once (DESIGN.md §7).
+fits in memory and is moved to the training device once (docs/architecture.md, speed).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Looking inside the HDF5 files the pipeline writes (`closerlook inspect`).
 
 Every closerlook HDF5 file says what it is in its root attribute `kind` ("activations",
-"similarity", "curve", ...) and carries provenance attributes (DESIGN.md §4). Activation
-files are shown as a table of layers in network order; files of any other kind as a
-table of all their datasets. Statistics are computed block by block, so inspecting a
+"similarity", "curve", ...) and carries provenance attributes (docs/architecture.md,
+artifacts). Activation files are shown as a table of layers in network order; files of any
+other kind as a table of all their datasets. Statistics are computed block by block, so inspecting a
 layer larger than memory is fine.
 
 Anything that is not such a file — missing, a folder, a text file, a truncated or corrupt

@@ -7,7 +7,7 @@ analysis asks for it (closerlook.config.matrix_method).
 Layers of different shapes. Channel counts may differ for every measure (CCA compares
 subspaces, CKA Gram matrices). Spatial sizes:
 
-- dft_cca, dft_svcca: the frequencies both maps hold (`similarity.shared_frequencies`,
+- dft_cca, dft_svcca: the frequencies both maps hold (`dft.shared_frequencies`,
   the Fourier resizing of google/svcca's fft_resize: the larger map ideally low-passed to
   the smaller size); against a dense layer (a 1 × 1 map) only the zero frequency, i.e. the
   spatial mean of the conv map (up to a scale, which CCA ignores);
@@ -214,10 +214,10 @@ def matrix_figure(table: pd.DataFrame, method: str, title: str) -> Any:
     """Heatmaps of the layer × layer similarity of an analysis (a table of `read_matrix`
     rows), one panel per compared pair: the mean over seeds of M[i, j], layer i of the
     first checkpoint (rows) against layer j ≥ i of the second (columns)."""
-    from closerlook import figures
+    from closerlook import plots
     from closerlook.points import label as point_label
 
-    plt = figures.plt
+    plt = plots.plt
     pairs = mean_matrices(table, method)
     ncols = max(1, min(len(pairs), 3))
     nrows = max(1, -(-len(pairs) // ncols))
@@ -239,8 +239,8 @@ def matrix_figure(table: pd.DataFrame, method: str, title: str) -> Any:
     if not pairs:
         axes[0, 0].text(0.5, 0.5, "not computed", ha="center", va="center")
     if image is not None:
-        fig.colorbar(image, ax=axes, shrink=0.8, label=f"{figures.measure_name(method)} similarity")
+        fig.colorbar(image, ax=axes, shrink=0.8, label=f"{plots.measure_name(method)} similarity")
     note = f"mean of {seeds} seeds" if seeds > 1 else ""
-    heading = f"{title}: {figures.measure_name(method)}, layer × layer"
+    heading = f"{title}: {plots.measure_name(method)}, layer × layer"
     fig.suptitle(f"{heading} ({note})" if note else heading)
     return fig

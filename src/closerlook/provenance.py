@@ -2,7 +2,7 @@
 
 Every artifact is written to a temporary name in its own folder and renamed with
 `os.replace` once complete, so a killed job never leaves a file under the final name that
-looks complete. Every artifact records where it came from (DESIGN.md §4).
+looks complete. Every artifact records where it came from (docs/architecture.md, artifacts).
 
 Integrity is checked on read, so a job fails instead of computing numbers from bad data:
 

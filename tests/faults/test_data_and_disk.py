@@ -92,7 +92,7 @@ import json, resource, signal, sys
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 import jobs
-from closerlook import activations, compare, train
+from closerlook import activations, checkpoints, compare
 
 folder = Path(sys.argv[1])
 from closerlook import models
@@ -101,11 +101,13 @@ images = torch.randn(64, 1, 8, 8)
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
 resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), int(sys.argv[2])))
 writers = {
-    "checkpoint.pt": lambda p: train._save({"model": model.state_dict()}, p),
+    "checkpoint.pt": lambda p: checkpoints.save({"model": model.state_dict()}, p),
     "activations.h5": lambda p: activations.dump(
         model, images, np.zeros(64), np.arange(64), p, {"run": "r"}, batch_size=16
     ),
-    "metrics.csv": lambda p: train.write_metrics([{"epoch": e, "lr": 0.1} for e in range(400)], p),
+    "metrics.csv": lambda p: checkpoints.write_metrics(
+        [{"epoch": e, "lr": 0.1} for e in range(400)], p
+    ),
     "table.csv": lambda p: compare.write_table(pd.DataFrame({"value": np.arange(2000.0)}), p),
 }
 for name in sys.argv[3].split(","):

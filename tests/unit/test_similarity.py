@@ -7,8 +7,8 @@ import pytest
 import torch
 from scipy.stats import ortho_group
 
-from closerlook import similarity
-from closerlook.similarity import DimensionWarning
+from closerlook import dimensions, similarity
+from closerlook.dimensions import DimensionWarning
 
 
 @pytest.fixture
@@ -165,8 +165,8 @@ def test_more_features_than_datapoints_fit_the_budget(rng):
     assert (r.dim_x, r.dim_y) == (9, 9)  # 19 centred dimensions, shared evenly
     assert len(w) == 1 and "exceed" in str(w[0].message)
     assert np.all(np.isfinite(r.rho)) and r.mean < 1.0
-    assert similarity.direction_budget(3, 40, 20) == (3, 16)
-    assert similarity.direction_budget(40, 3, 20) == (16, 3)
+    assert dimensions.direction_budget(3, 40, 20) == (3, 16)
+    assert dimensions.direction_budget(40, 3, 20) == (16, 3)
 
 
 def test_no_variance_is_nan_with_a_warning(rng):

@@ -9,8 +9,8 @@ import pytest
 from scipy.linalg import subspace_angles
 from test_similarity_compare import activation_file
 
-from closerlook import compare, config, plan, similarity
-from closerlook.similarity import DimensionWarning
+from closerlook import compare, config, dft, dft_cca, plan, similarity
+from closerlook.dimensions import DimensionWarning
 
 
 @pytest.fixture
@@ -52,10 +52,10 @@ def reference(x, y, limit=None):
 def test_matches_principal_angles_at_every_frequency(rng, shape, precision):
     x, y = maps(rng, h=shape[0], w=shape[1], cy=4)
     expected, per = reference(x, y)
-    value, per_frequency = similarity.dft_cca(x, y, device="cpu", precision=precision)
+    value, per_frequency = dft_cca.dft_cca(x, y, device="cpu", precision=precision)
     tol = 1e-10 if precision == "float64" else 1e-6
     assert value == pytest.approx(expected, abs=tol)
-    grid = similarity.shared_frequencies(shape, shape)
+    grid = dft.shared_frequencies(shape, shape)
     for i, u in enumerate(grid.rows):
         for j, v in enumerate(grid.cols):
             assert per_frequency[i, j] == pytest.approx(per[(u % shape[0], v)], abs=tol)
@@ -64,7 +64,7 @@ def test_matches_principal_angles_at_every_frequency(rng, shape, precision):
 def test_different_spatial_sizes_match_the_reference_on_shared_frequencies(rng):
     x, y = maps(rng, h=8, w=8)
     expected, _ = reference(x, y[:, :, ::2, ::2], limit=1)  # 4 × 4: |u|, |v| ≤ 1
-    value, _ = similarity.dft_cca(x, y[:, :, ::2, ::2], device="cpu", precision="float64")
+    value, _ = dft_cca.dft_cca(x, y[:, :, ::2, ::2], device="cpu", precision="float64")
     assert value == pytest.approx(expected, abs=1e-10)
 
 
@@ -75,7 +75,7 @@ def test_rank_deficient_channels_match_the_reference(rng):
     expected, _ = reference(x, y)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        value, per_frequency = similarity.dft_cca(x, y, device="cpu", precision="float64")
+        value, per_frequency = dft_cca.dft_cca(x, y, device="cpu", precision="float64")
     assert [w.category for w in caught] == [DimensionWarning]
     assert np.isfinite(per_frequency).all()
     assert value == pytest.approx(expected, abs=1e-8)
@@ -84,31 +84,31 @@ def test_rank_deficient_channels_match_the_reference(rng):
 def test_more_channels_than_datapoints_stay_below_one(rng):
     x, y = rng.standard_normal((20, 30, 3, 3)), rng.standard_normal((20, 25, 3, 3))
     with pytest.warns(DimensionWarning):
-        value, per_frequency = similarity.dft_cca(x, y, device="cpu")
+        value, per_frequency = dft_cca.dft_cca(x, y, device="cpu")
     assert np.isfinite(per_frequency).all() and value < 1.0
 
 
 def test_invariant_to_any_invertible_channel_map_unlike_dft_svcca(rng):
     x, y = maps(rng)
-    base = similarity.dft_cca(x, y, precision="float64")[0]
+    base = dft_cca.dft_cca(x, y, precision="float64")[0]
     # well conditioned overall, but one channel direction carries ~all the variance
     mix = np.diag([100.0, 1, 1, 1, 1]) @ (np.eye(5) + 0.3 * rng.standard_normal((5, 5)))
     assert np.linalg.cond(mix) < 1e4
     mapped = np.einsum("nchw,cd->ndhw", x, mix)
-    assert similarity.dft_cca(mapped, y, precision="float64")[0] == pytest.approx(base, abs=1e-9)
-    assert similarity.dft_cca(y, mapped, precision="float64")[0] == pytest.approx(base, abs=1e-9)
-    svcca = similarity.dft_svcca(x, y, keep=0.99, precision="float64")[0]
-    svcca_mapped = similarity.dft_svcca(mapped, y, keep=0.99, precision="float64")[0]
+    assert dft_cca.dft_cca(mapped, y, precision="float64")[0] == pytest.approx(base, abs=1e-9)
+    assert dft_cca.dft_cca(y, mapped, precision="float64")[0] == pytest.approx(base, abs=1e-9)
+    svcca = dft_cca.dft_svcca(x, y, keep=0.99, precision="float64")[0]
+    svcca_mapped = dft_cca.dft_svcca(mapped, y, keep=0.99, precision="float64")[0]
     assert abs(svcca_mapped - svcca) > 0.05  # the SV step sees the map; DFT-CCA does not
 
 
 @pytest.mark.parametrize("shift", [(1, 0), (2, 3), (5, 4)])
 def test_invariant_to_circular_spatial_shifts(rng, shift):
     x, y = maps(rng)
-    base = similarity.dft_cca(x, y, precision="float64")
+    base = dft_cca.dft_cca(x, y, precision="float64")
     rolled = np.roll(x, shift, axis=(2, 3))
-    one = similarity.dft_cca(rolled, y, precision="float64")
-    both = similarity.dft_cca(rolled, np.roll(y, shift, axis=(2, 3)), precision="float64")
+    one = dft_cca.dft_cca(rolled, y, precision="float64")
+    both = dft_cca.dft_cca(rolled, np.roll(y, shift, axis=(2, 3)), precision="float64")
     for value, per_frequency in (one, both):
         assert value == pytest.approx(base[0], abs=1e-10)
         assert np.allclose(per_frequency, base[1], atol=1e-10)
@@ -116,9 +116,9 @@ def test_invariant_to_circular_spatial_shifts(rng, shift):
 
 def test_identical_and_channel_permuted_maps_give_one(rng):
     x, _ = maps(rng)
-    assert similarity.dft_cca(x, x)[0] == pytest.approx(1.0, abs=1e-6)
+    assert dft_cca.dft_cca(x, x)[0] == pytest.approx(1.0, abs=1e-6)
     permuted = 3.0 * x[:, ::-1] + 2.0  # reordered, scaled, offset channels
-    value, per_frequency = similarity.dft_cca(x, permuted)
+    value, per_frequency = dft_cca.dft_cca(x, permuted)
     assert value == pytest.approx(1.0, abs=1e-6)
     assert np.allclose(per_frequency, 1.0, atol=1e-6)
 
@@ -133,7 +133,7 @@ def test_a_case_computed_by_hand():
     d = np.array([1.0, -1, 2, 0])
     x = np.stack([(sx + d) / 2, (sx - d) / 2], axis=-1)[:, None, None, :]  # (4, 1, 1, 2)
     y = np.stack([(sy + 2 * d) / 2, (sy - 2 * d) / 2], axis=-1)[:, None, None, :]
-    value, per_frequency = similarity.dft_cca(x, y, device="cpu", precision="float64")
+    value, per_frequency = dft_cca.dft_cca(x, y, device="cpu", precision="float64")
     assert per_frequency.shape == (1, 2)
     assert per_frequency[0] == pytest.approx([0.8, 1.0], abs=1e-12)
     assert value == pytest.approx(0.9, abs=1e-12)
@@ -144,7 +144,7 @@ def test_dense_layers_are_the_zero_frequency_cca(rng):
     b = a @ rng.standard_normal((6, 4)) + rng.standard_normal((200, 4))
     r = similarity.layer_similarity(a, b, "dft_cca")
     assert r.value == pytest.approx(similarity.cca(a, b).mean(), abs=1e-12)
-    as_maps = similarity.dft_cca(a[:, :, None, None], b[:, :, None, None], precision="float64")
+    as_maps = dft_cca.dft_cca(a[:, :, None, None], b[:, :, None, None], precision="float64")
     assert r.value == pytest.approx(as_maps[0], abs=1e-9)
     assert (r.dim_x, r.dim_y) == (6, 4) and "per_frequency" not in r.extras
 
@@ -152,7 +152,7 @@ def test_dense_layers_are_the_zero_frequency_cca(rng):
 def test_layer_similarity_dispatches_conv_maps_to_dft_cca(rng):
     x, y = maps(rng, h=4, w=4)
     r = similarity.layer_similarity(x, y, "dft_cca", keep=0.5, precision="float64")
-    assert r.value == pytest.approx(similarity.dft_cca(x, y, precision="float64")[0])
+    assert r.value == pytest.approx(dft_cca.dft_cca(x, y, precision="float64")[0])
     assert r.extras["per_frequency"].shape == (4, 3)
     assert r.dim_x == 5 * 16  # every channel at all 16 frequencies: no SV step
     assert r.extras["frequency_coefficients"].shape == (4, 3, 5)  # the half-spectrum

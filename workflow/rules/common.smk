@@ -116,9 +116,12 @@ def activation_settings():
 
 def similarity_settings(wildcards):
     """Exactly what a pair's tables depend on (besides its two activation files): the
-    similarity settings (no analyses), the partner's seed, the matrix measure or None."""
+    similarity settings (no analyses), the partner's seed, the matrix measure or None.
+    """
     return {
-        "similarity": {k: v for k, v in config["similarity"].items() if k != "analyses"},
+        "similarity": {
+            k: v for k, v in config["similarity"].items() if k != "analyses"
+        },
         "replicate_b": plan.partner_seed(config, wildcards.analysis, wildcards.seed),
         "matrix": plan.matrix_method(config, wildcards.analysis),
     }
@@ -339,4 +342,6 @@ def study_inputs(name):
 
 def study_figures_drawn():
     """Every figure of the registry the configured questions can draw."""
-    return [f for name in study_figures.question_parts(config) for f in figure_files(name)]
+    return [
+        f for name in study_figures.question_parts(config) for f in figure_files(name)
+    ]
