@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support import BIN, REPO, reduced_config
+from support import BIN, REPO, reduced_config, single_thread, small_digits
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +32,16 @@ def snakemake_env() -> dict:
     env = dict(os.environ)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Request it (`pytestmark = pytest.mark.usefixtures("one_thread")`) for small nets."""
+    with single_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """A quarter of the digits training set (support.small_digits), once per module."""
+    return small_digits()

@@ -4,6 +4,7 @@ replicated over seeds and similarity measures with small known offsets)."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import shutil
 import subprocess
@@ -49,6 +50,19 @@ def run_settings(**overrides: Any) -> dict[str, Any]:
         "channels_last": True,
     }
     return {**run, **overrides}
+
+
+@contextlib.contextmanager
+def single_thread():
+    """Small nets train fastest on one thread, and do not fight other processes for cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def small_digits():

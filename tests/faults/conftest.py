@@ -13,18 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import torch
 
 import jobs
+from support import single_thread
 
 
 @pytest.fixture(autouse=True, scope="session")
 def one_thread():
-    """Small nets train fastest on one thread, and do not fight other processes for cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with single_thread():
+        yield
 
 
 @pytest.fixture(scope="session")

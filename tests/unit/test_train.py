@@ -16,21 +16,9 @@ import torch
 from closerlook import checkpoints, models, sgd, train
 from closerlook.data import Dataset
 
-from support import SMALL, run_settings, small_digits, train_small, without_time
+from support import SMALL, run_settings, train_small, without_time
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small nets train fastest on one thread, and do not fight other processes for cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return small_digits()
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def fit(tmp: Path, digits: Dataset, run: dict, saved=(0, 3), **kwargs):
@@ -162,7 +150,8 @@ import sys, torch
 torch.set_num_threads(int(sys.argv[2]))
 import test_train as t
 from pathlib import Path
-digits = t.small_digits()
+from support import small_digits
+digits = small_digits()
 t.fit(Path(sys.argv[1]), digits, t.run_settings(epochs=6), saved=(0, 2, 6))
 """
 

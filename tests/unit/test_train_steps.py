@@ -24,26 +24,14 @@ from closerlook import (
 from closerlook.data import Dataset
 from closerlook.provenance import sha256
 
-from support import SMALL, run_settings, small_digits, train_small, without_time
+from support import SMALL, run_settings, train_small, without_time
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 # 320 digits in batches of 32: 10 steps per epoch
 PER_EPOCH = 10
 # a rate that changes at every step and a warmup, so that the step's position matters
 SCHEDULE = {"kind": "cosine", "lr_max": 0.05, "lr_min": 0.001, "per": "iteration"}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One thread: small nets train fastest so, and the CPU results are reproducible."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return small_digits()
 
 
 def settings(**overrides):

@@ -206,3 +206,43 @@ def test_the_replicates_differ_and_figures_show_their_spread(finished):
 def test_one_runs_schedule_reruns_that_run_only(repo, finished):
     jobs = dry_run_with(repo, finished, lambda c: c["runs"]["step"]["schedule"].update(gamma=0.5))
     assert "train_step" in jobs and "train_sgdr" not in jobs
+
+
+# ------------------------------------------------------------------------- the figure registry
+THROWAWAY = '''
+from closerlook import plots, study_figures
+
+
+@study_figures.study_figure(
+    "rq9_throwaway", lambda c: study_figures.configured(c, runs=["sgdr"]), caption=CAPTION
+)
+def rq9_throwaway(ev, parts, colours, verdicts):
+    fig = plots.plt.figure()
+    fig.add_subplot().plot(ev.mean_metrics("sgdr")["val_acc"])
+    return fig
+'''
+
+
+def test_a_registered_figure_gets_its_rule_and_its_caption(repo, finished, tmp_path):
+    """One registry entry and one draw function make a figure: its rule is in the DAG, it
+    is drawn, and the report shows it with its caption."""
+    workdir, _, env = finished
+    caption = tmp_path / "rq9_throwaway.rst"
+    caption.write_text("A throw-away figure: the validation accuracy of sgdr.\n")
+    module = THROWAWAY.replace("CAPTION", repr(str(caption)))
+    (tmp_path / "throwaway_figure.py").write_text(module)
+    snakefile = tmp_path / "Snakefile"
+    snakefile.write_text(f'import throwaway_figure\n\n\ninclude: "{repo / "Snakefile"}"\n')
+    env = {**env, "PYTHONPATH": os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])}
+    cmd = ["--snakefile", str(snakefile), "figures"]
+
+    assert planned_jobs(run_snakemake(workdir, env, *cmd, "-n")) == {
+        "rq9_throwaway": 1,
+        "figures": 1,
+    }
+    assert run_snakemake(workdir, env, *cmd).returncode == 0
+    assert (workdir / "results/embedded/figures/rq9_throwaway.png").stat().st_size > 1000
+    result = run_snakemake(workdir, env, *cmd, "--report", str(tmp_path / "report.html"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (tmp_path / "report.html").read_text(errors="replace")
+    assert "rq9_throwaway.png" in html and "throw-away figure" in html

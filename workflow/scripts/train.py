@@ -13,7 +13,7 @@ s = snakemake.params.settings
 run = plan.RunSettings(**s["run"])
 teacher = snakemake.input.teacher
 train.train_run(
-    run=s["run"],
+    settings=run,
     model_spec=s["model"],
     data=data.load(s["data"]),
     # the outputs list the run's points in this order (epochs, then "stepN")
