@@ -17,7 +17,9 @@ configfile: "config.yaml"
 config.update(
     validate(
         config,
-        load_schema(Path(workflow.current_basedir) / "workflow/schemas/config.schema.yaml"),
+        load_schema(
+            Path(workflow.current_basedir) / "workflow/schemas/config.schema.yaml"
+        ),
     )
 )
 

@@ -144,6 +144,7 @@ def settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
             runs += [r for r in (run_a, run_b) if r not in runs]
     out = {
         "name": name,
+        "module": f.draw.__module__,  # the job imports it, so that the entry is registered
         "parts": p,
         "colours": run_colours(config, runs),
         "measures": plan.measures(config),
