@@ -44,6 +44,11 @@ class IntegrityError(RuntimeError):
         super().__init__(" ".join(message.split()))  # always one line
 
 
+class UnsafeFileError(IntegrityError):
+    """A torch file holding objects closerlook never writes (refused before they are made:
+    loading a file never runs code from it)."""
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `final`; rename it to `final` only if the block succeeds."""
@@ -77,7 +82,7 @@ def record(**fields: Any) -> dict[str, Any]:
 
     return {
         "closerlook_version": __version__,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "created": now(),
         "host": socket.gethostname(),
         **fields,
@@ -128,29 +133,62 @@ def seal(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_sealed(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
-    """Read a torch file, raising :class:`IntegrityError` if it is unreadable (truncated,
-    not a torch file) or its contents differ from the SHA-256 sealed into it when written."""
+    """Read a torch file that closerlook sealed, never running code from it: the file is
+    unpickled with `weights_only=True`, which builds tensors, numbers, strings, lists and
+    dicts (all closerlook writes) and refuses any other type before it is made.
+
+    Raises :class:`UnsafeFileError` for a file holding anything else, and
+    :class:`IntegrityError` for one that is unreadable (truncated, not a torch file), has
+    no seal, or whose contents differ from the SHA-256 sealed into it when written."""
+    import pickle
+
     import torch
 
     path = Path(path)
     if not path.is_file():
         raise IntegrityError(f"{path}: no such file; rerun snakemake to build it")
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=False)
+        # torch's version string type: the one non-builtin type files written before
+        # closerlook stored it as str hold (a str subclass, safe to build)
+        with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
+            obj = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only" in str(exc).lower():
+            found = _refused_type(str(exc))
+            raise UnsafeFileError(
+                f"{path}: holds {found}, which closerlook never writes; it was not loaded and "
+                f"nothing in it ran. Do not use a file of unknown origin; {REBUILD}"
+            ) from None
+        raise _unreadable(path, exc) from exc
     except Exception as exc:  # noqa: BLE001 - zip, pickle and OS errors all mean a bad file
-        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
-        raise IntegrityError(
-            f"{path}: unreadable, truncated or not a torch file ({reason}); {REBUILD}"
-        ) from exc
+        raise _unreadable(path, exc) from exc
     if not isinstance(obj, dict):
         raise IntegrityError(f"{path}: holds a {type(obj).__name__}, not a mapping; {REBUILD}")
     expected = obj.get(SEAL)
-    if expected is not None and content_sha256(obj) != expected:
+    if expected is None:
+        raise IntegrityError(
+            f"{path}: has no seal (closerlook seals every torch file it writes), so its "
+            f"contents cannot be checked; {REBUILD}"
+        )
+    if content_sha256(obj) != expected:
         raise IntegrityError(
             f"{path}: its contents do not match the SHA-256 recorded when it was written "
             f"(the file is corrupt); {REBUILD}"
         )
     return obj
+
+
+def _unreadable(path: Path, exc: Exception) -> IntegrityError:
+    reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+    return IntegrityError(f"{path}: unreadable, truncated or not a torch file ({reason}); {REBUILD}")
+
+
+def _refused_type(message: str) -> str:
+    """The global the weights-only unpickler refused, from its message (GLOBAL a.b)."""
+    import re
+
+    m = re.search(r"GLOBAL ([\w.]+)", message) or re.search(r"global ([\w.]+)", message)
+    return f"a reference to {m.group(1)}" if m else "an object of a type it does not allow"
 
 
 def verify_source(source: str | Path | None, expected: str | None, recorded_in: str | Path) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from closerlook import activation_file, config, data, models
+from closerlook import activation_file, checkpoints, config, data, models
 from closerlook import activations as act
 
 
@@ -159,7 +159,7 @@ def test_dump_checkpoint_records_source_and_probe(tmp_path):
     net = small_net(3)
     ckpt = tmp_path / "epoch005.pt"
     spec = {"arch": "vgg", "conv": [4, "M", 8], "fc": [6], "batch_norm": True}
-    torch.save(
+    checkpoints.save(
         {
             "model": net.state_dict(),
             "model_spec": spec,

@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from closerlook import curve_eval, curve_fit, curves, data, models, plan
+from closerlook import checkpoints, curve_eval, curve_fit, curves, data, models, plan
 from closerlook.data import Dataset, Split
 from closerlook.plane import Plane, plane_grid
 
@@ -330,7 +330,7 @@ def test_fit_and_evaluate_write_the_curve_file(tmp_path, small):
     paths = {}
     for name, net in (("a", a), ("b", b), ("init", tiny_vgg(7))):
         paths[name] = tmp_path / f"{name}.pt"
-        torch.save(fake_checkpoint(net), paths[name])
+        checkpoints.save(fake_checkpoint(net), paths[name])
     fit = plan.CurveFit(epochs=1, lr=0.05, batch_size=64, kind="bezier", n_bends=3)
     out = tmp_path / "c.pt"
     curve_fit.fit_between(paths["a"], paths["b"], out, small, fit, {"curve": "c"}, "cpu")
