@@ -110,7 +110,16 @@ def _inspect(args: argparse.Namespace) -> int:
     from closerlook import inspection
 
     try:
-        if args.layer is None:
+        if args.file.endswith(".pt"):
+            from closerlook import torch_inspection
+
+            if args.layer is not None:
+                raise inspection.InspectError(
+                    f"{args.file}: a torch file has no datasets; inspect it without {args.layer!r}"
+                )
+            report = torch_inspection.describe_torch(args.file)
+            text = torch_inspection.render_torch(report)
+        elif args.layer is None:
             report = inspection.describe(args.file)
             text = inspection.render(report)
         else:
@@ -141,15 +150,18 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_check)
     inspect = sub.add_parser(
         "inspect",
-        help="show the provenance, probe set and layers (or datasets) of an HDF5 file",
+        help="show what an HDF5 file or a checkpoint (.pt) of the pipeline holds",
         description=(
             "Show what an HDF5 file of the pipeline holds: its kind (activations, similarity, "
             "curve, ...), provenance, probe set, and a table of layers or datasets with shape, "
-            "dtype, size on disk, mean, std and fraction of zeros. Exit status 2 if the file "
-            "is missing, unreadable or not written by closerlook."
+            "dtype, size on disk, mean, std and fraction of zeros. For a checkpoint or a "
+            "curve's bends (.pt): run, replicate, point, seal status, schedule position, "
+            "provenance and the layers with their parameter counts, read without running "
+            "anything from the file. Exit status 2 if the file is missing, unreadable, unsafe "
+            "or not written by closerlook."
         ),
     )
-    inspect.add_argument("file", help="an .h5 file written by the pipeline")
+    inspect.add_argument("file", help="an .h5 or .pt file written by the pipeline")
     inspect.add_argument(
         "layer", nargs="?", help="one layer (or dataset path) to show statistics of"
     )

@@ -101,14 +101,48 @@ def load_digits(val_fraction: float = 0.25, split_seed: int = 0) -> Dataset:
     )
 
 
+# The only globals the official python batches reference: NumPy's array reconstruction
+# (numpy.core is numpy._core's old name). Anything else is refused before it is built.
+CIFAR10_PICKLE_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+}
+
+
+class BatchUnpickler(pickle.Unpickler):
+    """Unpickles what a CIFAR-10 python batch holds (dicts, bytes and str, lists of labels
+    and file names, numbers, NumPy arrays) and nothing else: no other class or function
+    is ever looked up, so loading a planted file runs no code from it."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in CIFAR10_PICKLE_GLOBALS:
+            return super().find_class(module, name)
+        if (module, name) == ("_codecs", "encode"):  # bytes in a protocol-2 pickle of Python 3
+            return _latin1_bytes
+        raise pickle.UnpicklingError(f"refused {module}.{name}: not part of a CIFAR-10 batch")
+
+
+def _latin1_bytes(text: str, encoding: str = "utf-8") -> bytes:
+    if encoding != "latin1" or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"refused _codecs.encode(..., {encoding!r})")
+    return text.encode("latin1")
+
+
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
+            batch = BatchUnpickler(f, encoding="bytes").load()
         data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
         labels = np.asarray(batch[b"labels"], dtype=np.int64)
     except FileNotFoundError:
         raise
+    except pickle.UnpicklingError as exc:
+        raise DataError(
+            f"{path}: not a CIFAR-10 python batch ({exc}); nothing in it ran. Replace it with "
+            "the official file (`snakemake download_cifar10`)"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - any unreadable batch is the same user error
         raise DataError(f"{path}: not a CIFAR-10 python batch ({exc})") from exc
     if len(data) != len(labels):

@@ -132,14 +132,12 @@ def seal(obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, SEAL: content_sha256(obj)}
 
 
-def load_sealed(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
-    """Read a torch file that closerlook sealed, never running code from it: the file is
-    unpickled with `weights_only=True`, which builds tensors, numbers, strings, lists and
-    dicts (all closerlook writes) and refuses any other type before it is made.
-
-    Raises :class:`UnsafeFileError` for a file holding anything else, and
-    :class:`IntegrityError` for one that is unreadable (truncated, not a torch file), has
-    no seal, or whose contents differ from the SHA-256 sealed into it when written."""
+def read_torch(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """Read a torch file without running code from it: unpickled with `weights_only=True`,
+    which builds tensors, numbers, strings, lists and dicts (all closerlook writes) and
+    refuses any other type before it is made (:class:`UnsafeFileError`). Unreadable files
+    (truncated, not a torch file, not a mapping) raise :class:`IntegrityError`. The seal is
+    not checked here (:func:`seal_status`, :func:`load_sealed`)."""
     import pickle
 
     import torch
@@ -164,13 +162,28 @@ def load_sealed(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
         raise _unreadable(path, exc) from exc
     if not isinstance(obj, dict):
         raise IntegrityError(f"{path}: holds a {type(obj).__name__}, not a mapping; {REBUILD}")
+    return obj
+
+
+def seal_status(obj: dict[str, Any]) -> str:
+    """"verified" (the contents match their seal), "missing" or "mismatch"."""
     expected = obj.get(SEAL)
     if expected is None:
+        return "missing"
+    return "verified" if content_sha256(obj) == expected else "mismatch"
+
+
+def load_sealed(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """:func:`read_torch`, then refuse a file without a seal or whose contents differ from
+    the SHA-256 sealed into it when written (:class:`IntegrityError`)."""
+    obj = read_torch(path, map_location)
+    status = seal_status(obj)
+    if status == "missing":
         raise IntegrityError(
             f"{path}: has no seal (closerlook seals every torch file it writes), so its "
             f"contents cannot be checked; {REBUILD}"
         )
-    if content_sha256(obj) != expected:
+    if status == "mismatch":
         raise IntegrityError(
             f"{path}: its contents do not match the SHA-256 recorded when it was written "
             f"(the file is corrupt); {REBUILD}"
@@ -180,7 +193,9 @@ def load_sealed(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
 
 def _unreadable(path: Path, exc: Exception) -> IntegrityError:
     reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
-    return IntegrityError(f"{path}: unreadable, truncated or not a torch file ({reason}); {REBUILD}")
+    return IntegrityError(
+        f"{path}: unreadable, truncated or not a torch file ({reason}); {REBUILD}"
+    )
 
 
 def _refused_type(message: str) -> str:
