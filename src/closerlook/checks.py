@@ -378,3 +378,49 @@ def _check_curve(config: dict[str, Any], name: str, c: Mapping[str, Any]) -> Non
             f"'{where}' joins runs of different models ({model_a!r} and {model_b!r}); "
             f"both endpoints need the same architecture"
         )
+
+
+# What each name of `questions` refers to: (question, key) -> the config section it names.
+QUESTION_NAMES = {
+    ("rq1", "runs"): "runs",
+    ("rq1", "restarts"): "analyses",
+    ("rq1", "reference"): "analyses",
+    ("rq1", "curve"): "curves",
+    ("rq3", "analysis"): "analyses",
+    ("rq4", "independent"): "analyses",
+    ("rq4", "heuristics"): "analyses",
+    ("rq4", "curve"): "curves",
+}
+
+
+def _named(config: dict[str, Any]) -> dict[str, list[str]]:
+    return {
+        "runs": list(config["runs"]),
+        "analyses": list(config["similarity"]["analyses"]),
+        "curves": list(config["curves"]["connections"]),
+    }
+
+
+def check_question_names(config: dict[str, Any], given: dict[str, Any]) -> None:
+    """Every run, analysis or curve the user's own `questions` name exists (a name filled
+    in from the schema's defaults that is not configured leaves its figure out instead)."""
+    names = _named(config)
+    wanted: list[tuple[str, str, str]] = []  # (key, name, section)
+    for (q, key), section in QUESTION_NAMES.items():
+        value = (given.get(q) or {}).get(key)
+        if isinstance(value, list):
+            wanted += [(f"questions.{q}.{key}.{i}", v, section) for i, v in enumerate(value)]
+        elif isinstance(value, str):
+            wanted.append((f"questions.{q}.{key}", value, section))
+    for role, setup in (given.get("rq2") or {}).items():
+        if isinstance(setup, dict):
+            for key, section in (("run", "runs"), ("analysis", "analyses")):
+                if isinstance(setup.get(key), str):
+                    wanted.append((f"questions.rq2.{role}.{key}", setup[key], section))
+    for key, name, section in wanted:
+        if name not in names[section]:
+            what = {"runs": "run", "analyses": "similarity analysis", "curves": "curve"}[section]
+            raise ConfigError(
+                f"'{key}' is {name!r}, not a configured {what}; allowed values: "
+                f"{', '.join(names[section]) or '(none configured)'}"
+            )

@@ -107,10 +107,12 @@ def validate(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         raise ConfigError(_describe(errors[0]))
+    given = copy.deepcopy(config.get("questions") or {})  # what the user wrote, not defaults
     fill_defaults(config, schema, schema)
-    from closerlook.checks import check_references  # checks reads the plan, which reads this
+    from closerlook.checks import check_question_names, check_references  # they read the plan
 
     check_references(config)
+    check_question_names(config, given)
     return config
 
 

@@ -10,6 +10,7 @@ loop's per-batch penalty. The rate follows a cosine from `lr` down to lr/100 per
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -22,11 +23,12 @@ from torch.func import functional_call
 
 from closerlook import device as devices
 from closerlook import schedules
-from closerlook.checkpoints import load_checkpoint
+from closerlook.checkpoints import load_checkpoint, save
+from closerlook.config import config_hash
 from closerlook.curves import Curve, curve_from_checkpoints, save_curve, unflatten
 from closerlook.data import Dataset, Split
 from closerlook.plan import CurveFit
-from closerlook.provenance import record, sha256
+from closerlook.provenance import IntegrityError, load_sealed, record, sha256
 from closerlook.sgd import Augment, Precision, crop_padding, train_epoch
 
 log = logging.getLogger("closerlook.curves")
@@ -69,8 +71,59 @@ class CurveAtT(nn.Module):
         return functional_call(net, unflatten(net, self.weights), (x,))
 
 
-def fit_curve(curve: Curve, train_split: Split, fit: CurveFit, image_size: int) -> FitHistory:
-    """Train the interior bends of `curve` on `train_split` (already on the curve's device)."""
+@dataclass
+class FitProgress:
+    """Where a fit keeps its state after every epoch (outside the rule's outputs), so that a
+    killed fit continues from its last finished epoch; `key` names the fit it belongs to
+    (its settings and endpoints): a state of another fit is never resumed."""
+
+    path: Path
+    key: str
+
+    def save(self, epoch: int, curve: Curve, optimizer, generator, history: FitHistory) -> None:
+        state = {
+            "key": self.key,
+            "epoch": epoch,
+            "interior": curve.interior.detach().cpu(),
+            "optimizer": optimizer.state_dict(),
+            "rng": {"generator": generator.get_state(), "torch": torch.get_rng_state()},
+            "history": asdict(history),
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        save(state, self.path)
+
+    def restore(self, curve: Curve, optimizer, generator, history: FitHistory) -> int:
+        """The epochs already done (0: start afresh), their state put back."""
+        if not self.path.exists():
+            return 0
+        try:
+            state = load_sealed(self.path)
+        except IntegrityError as exc:
+            log.warning("curve fit: starting afresh, the progress is unusable (%s)", exc)
+            return 0
+        if state.get("key") != self.key:
+            log.info("curve fit: progress in %s is of other settings; starting afresh", self.path)
+            return 0
+        with torch.no_grad():
+            curve.interior.copy_(state["interior"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["rng"]["generator"])
+        torch.set_rng_state(state["rng"]["torch"])
+        for k, v in state["history"].items():
+            getattr(history, k).extend(v)
+        log.info("curve fit: resuming after epoch %d from %s", state["epoch"], self.path)
+        return int(state["epoch"])
+
+
+def fit_curve(
+    curve: Curve,
+    train_split: Split,
+    fit: CurveFit,
+    image_size: int,
+    progress: FitProgress | None = None,
+) -> FitHistory:
+    """Train the interior bends of `curve` on `train_split` (already on the curve's device),
+    keeping `progress` after every epoch and resuming from it."""
     generator = torch.Generator().manual_seed(fit.seed)
     torch.manual_seed(fit.seed)
     optimizer = torch.optim.SGD([curve.interior], lr=fit.lr, momentum=fit.momentum)
@@ -78,8 +131,9 @@ def fit_curve(curve: Curve, train_split: Split, fit: CurveFit, image_size: int) 
     augment = Augment(crop_padding(image_size), fit.flip) if fit.augment else None
     precision = Precision(autocast=curve.start.device.type == "cuda")
     at_t, history, n = CurveAtT(curve, fit.weight_decay), FitHistory(), len(train_split)
+    done = progress.restore(curve, optimizer, generator, history) if progress else 0
     curve.net.train()
-    for epoch in range(fit.epochs):
+    for epoch in range(done, fit.epochs):
         t0 = time.perf_counter()
         result = train_epoch(
             at_t, optimizer, train_split, fit.batch_size, epoch, lr_at, generator,
@@ -97,6 +151,8 @@ def fit_curve(curve: Curve, train_split: Split, fit: CurveFit, image_size: int) 
         if result.diverged:
             log.warning("curve fit DIVERGED in epoch %d; stopping", epoch + 1)
             break
+        if progress is not None:
+            progress.save(epoch + 1, curve, optimizer, generator, history)
     return history
 
 
@@ -109,11 +165,17 @@ def fit_between(
     provenance: Mapping[str, Any],
     device: str = "auto",
 ) -> Curve:
-    """Fit a curve between two checkpoints and save its bends to `out`."""
+    """Fit a curve between two checkpoints and save its bends to `out`. Progress is kept
+    beside it in `<out without suffix>.resume/` (not an output): calling again after a kill
+    continues from the last finished epoch; it is removed once the bends are saved."""
     dev = devices.resolve(device)
     ckpt_a, ckpt_b = load_checkpoint(checkpoint_a), load_checkpoint(checkpoint_b)
     curve = curve_from_checkpoints(ckpt_a, ckpt_b, fit.kind, fit.n_bends).to(dev)
-    history = fit_curve(curve, data.train.to(dev), fit, data.image_shape[-1])
+    out = Path(out)
+    folder = out.with_suffix(".resume")
+    key = config_hash([asdict(fit), sha256(checkpoint_a), sha256(checkpoint_b), str(dev)])
+    progress = FitProgress(folder / "last.pt", key)
+    history = fit_curve(curve, data.train.to(dev), fit, data.image_shape[-1], progress)
     meta = {
         "model_spec": ckpt_a["model_spec"],
         "in_shape": ckpt_a["in_shape"],
@@ -131,4 +193,5 @@ def fit_between(
         ),
     }
     save_curve(curve, out, meta, asdict(history))
+    shutil.rmtree(folder, ignore_errors=True)
     return curve

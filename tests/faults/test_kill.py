@@ -162,6 +162,31 @@ def test_curve_fits_killed_at_random_points_rerun_to_the_same_curve(made, tmp_pa
     got, _ = curves.load_curve(folder / "curve.pt")
     want, _ = curves.load_curve(made / "curve.pt")
     assert torch.equal(got.bends(), want.bends())
+    assert not (folder / "curve.resume").exists()
+
+
+def test_a_killed_curve_fit_resumes_from_its_last_epoch(made, tmp_path, child):
+    """Killed after an epoch, the fit continues from its progress (the epochs before keep
+    their recorded times) and ends with the bends and history of an uninterrupted fit."""
+    folder = tmp_path / "killed"
+    shutil.copytree(made / "checkpoints", folder / "checkpoints")
+    progress = folder / "curve.resume" / "last.pt"
+    c = child("curve", folder)
+    deadline = time.monotonic() + 120
+    while not progress.exists():
+        assert time.monotonic() < deadline and c.proc.poll() is None, "no epoch finished"
+        time.sleep(0.005)
+    c.kill()
+    kept = checkpoints.load_checkpoint(progress)["history"]
+    assert 1 <= len(kept["epoch"]) < 4
+    child("curve", folder).finish()
+    got, obj = curves.load_curve(folder / "curve.pt")
+    want, ref = curves.load_curve(made / "curve.pt")
+    assert torch.equal(got.bends(), want.bends())
+    assert obj["history"]["seconds"][: len(kept["seconds"])] == kept["seconds"]  # resumed
+    for k in ("epoch", "train_loss", "train_acc"):
+        assert obj["history"][k] == ref["history"][k]
+    assert not (folder / "curve.resume").exists()
 
 
 def test_a_truncated_curve_file_is_refused(made, tmp_path):

@@ -7,6 +7,7 @@ refuse a bad config."""
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 
 import numpy as np
@@ -410,6 +411,7 @@ def test_defaults_and_settings_inherited_from_the_run(embedded_config):
 def test_a_config_without_curves_gets_the_documented_defaults(embedded_config):
     cfg = copy.deepcopy(embedded_config)
     del cfg["curves"]
+    del cfg["questions"]["rq1"]["curve"], cfg["questions"]["rq4"]["curve"]  # name its curves
     assert config.validate(cfg)["curves"] == {
         "points": 31,
         "bn_images": 0,
@@ -659,3 +661,39 @@ def test_cifar10_training_reads_the_data_and_can_download_it(tmp_path, snakemake
         configfile=tmp_path / "paper.yaml",
     )
     assert "download_cifar10" in out and "cifar/data_batch_1" in out
+
+
+@pytest.mark.parametrize(
+    ("question", "value", "message"),
+    [
+        (("rq1", "runs"), ["sgdr", "stpe"], "'questions.rq1.runs.1' is 'stpe', not a configured"),
+        (("rq1", "curve"), "sgdr_restart", "'questions.rq1.curve' is 'sgdr_restart', not a"),
+        (("rq3", "analysis"), "distill", "'questions.rq3.analysis' is 'distill', not a configured"),
+        (("rq4", "heuristics"), "sgdr_vs_stp", "allowed values: sgdr_restarts, step_decay"),
+    ],
+)
+def test_a_misspelt_name_in_questions_names_the_key_and_the_names(
+    embedded_config, question, value, message
+):
+    cfg = copy.deepcopy(embedded_config)
+    cfg["questions"][question[0]][question[1]] = value
+    with pytest.raises(config.ConfigError, match=re.escape(message)):
+        config.validate(cfg)
+
+
+def test_a_misspelt_rq2_run_names_its_role(embedded_config):
+    cfg = copy.deepcopy(embedded_config)
+    cfg["questions"]["rq2"]["warmup"]["run"] = "large_batch_wramup"
+    with pytest.raises(config.ConfigError, match="'questions.rq2.warmup.run' is 'large_batch_w"):
+        config.validate(cfg)
+
+
+def test_names_filled_in_by_default_leave_their_figures_out(embedded_config):
+    """Only names the config writes must exist: a study without the embedded runs keeps the
+    schema's default questions and draws what it has."""
+    cfg = copy.deepcopy(embedded_config)
+    del cfg["questions"]
+    cfg["runs"] = {"sgdr": cfg["runs"]["sgdr"]}
+    cfg["similarity"]["analyses"] = {}
+    cfg["curves"]["connections"] = {}
+    assert config.validate(cfg)["questions"]["rq1"]["runs"] == ["sgdr", "step", "cosine"]
