@@ -15,6 +15,7 @@ written under a temporary name and renamed when complete
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import h5py
 import numpy as np
 
 from closerlook.activation_file import ATTRIBUTES_DIGEST, KIND, attributes_digest
+from closerlook.disk import DiskSpaceError, check_room
 from closerlook.provenance import atomic_path, write_attrs
 
 if TYPE_CHECKING:  # torch loads only for capture, so reading files (and inspect) stays quick
@@ -151,6 +153,54 @@ def write_header(
     f.attrs[ATTRIBUTES_DIGEST] = attributes_digest(f.attrs)
 
 
+def _out_of_room(exc: OSError) -> bool:
+    """Whether a failed write ran out of room (HDF5 reports the errno in its message)."""
+    text = str(exc)
+    return exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or any(
+        s in text for s in ("errno = 28", "errno = 27", "errno = 122", "No space", "too large")
+    )
+
+
+def expected_bytes(model: LayeredNet, images: Images, itemsize: int) -> int:
+    """The size of the layers' datasets of an activation file, uncompressed: the probe size
+    times every registered layer's values per image (one image's forward pass) times the
+    stored dtype's size; compression only makes the file smaller."""
+    per_image: dict[str, int] = {}
+
+    def count(name: str, _row: int, output: torch.Tensor) -> None:
+        per_image[name] = output[0].numel()
+
+    capture(model, images[0:1], 1, count)
+    return len(images) * sum(per_image.values()) * itemsize
+
+
+def _layer_writer(
+    group: h5py.Group, n: int, storage: Storage, batch_size: int
+) -> Callable[[str, int, torch.Tensor], None]:
+    """The capture sink that writes each layer's batch into its dataset of `group`, made on
+    the layer's first batch (chunks of whole images, checksummed, filtered by `storage`)."""
+    import torch
+
+    dtype, torch_dtype = np.dtype(storage.dtype), getattr(torch, storage.dtype)
+
+    def write(name: str, row: int, output: torch.Tensor) -> None:
+        # cast on the device (half the transfer for float16), then one copy to the file
+        values = output.to(torch_dtype).cpu().contiguous().numpy()
+        if name not in group:
+            shape = values.shape[1:]
+            group.create_dataset(
+                name,
+                shape=(n, *shape),
+                dtype=dtype,
+                chunks=(chunk_rows(shape, dtype.itemsize, batch_size), *shape),
+                fletcher32=True,
+                **storage.filters(),
+            )
+        group[name][row : row + len(values)] = values
+
+    return write
+
+
 def dump(
     model: LayeredNet,
     images: Images,
@@ -162,43 +212,34 @@ def dump(
     storage: Storage | None = None,
 ) -> Path:
     """Write the activations of `model` on `images` (probe rows `indices` of their split,
-    with `labels`) to `path`, atomically, one batch in memory at a time."""
-    import torch
-
+    with `labels`) to `path`, atomically, one batch in memory at a time; refused before it
+    starts when the file cannot fit (closerlook.disk)."""
     storage = storage or Storage()
     path = Path(path)
     n = len(images)
     if len(labels) != n or len(indices) != n:
         raise ValueError(f"{n} images but {len(labels)} labels and {len(indices)} indices")
-    dtype = np.dtype(storage.dtype)
-    torch_dtype = getattr(torch, storage.dtype)
+    needed = expected_bytes(model, images, np.dtype(storage.dtype).itemsize) + (1 << 20)
+    check_room(path, needed, f"the activations of {n} probe images ({storage.dtype})")
     # the latest format checksums object headers and chunks; attributes kept in a heap are
     # not, so the root attributes carry a digest of their own (ATTRIBUTES_DIGEST)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w", libver="latest") as f:
-        attrs = {**provenance, "probe_size": n, "dtype": storage.dtype}
-        write_header(f, {**attrs, "compression": storage.compression}, indices, labels)
-        group = f.create_group("layers", track_order=True)
-        group.attrs["layer_order"] = json.dumps(model.layer_names())
-
-        def write(name: str, row: int, output: torch.Tensor) -> None:
-            # cast on the device (half the transfer for float16), then one copy to the file
-            values = output.to(torch_dtype).cpu().contiguous().numpy()
-            if name not in group:
-                shape = values.shape[1:]
-                group.create_dataset(
-                    name,
-                    shape=(n, *shape),
-                    dtype=dtype,
-                    chunks=(chunk_rows(shape, dtype.itemsize, min(batch_size, n)), *shape),
-                    fletcher32=True,
-                    **storage.filters(),
-                )
-            group[name][row : row + len(values)] = values
-
-        capture(model, images, batch_size, write)
-        missing = [name for name in model.layer_names() if name not in group]
-        if missing:
-            raise RuntimeError(f"layers {missing} produced no output")
+    try:
+        with atomic_path(path) as tmp, h5py.File(tmp, "w", libver="latest") as f:
+            attrs = {**provenance, "probe_size": n, "dtype": storage.dtype}
+            write_header(f, {**attrs, "compression": storage.compression}, indices, labels)
+            group = f.create_group("layers", track_order=True)
+            group.attrs["layer_order"] = json.dumps(model.layer_names())
+            write = _layer_writer(group, n, storage, min(batch_size, n))
+            capture(model, images, batch_size, write)
+            missing = [name for name in model.layer_names() if name not in group]
+            if missing:
+                raise RuntimeError(f"layers {missing} produced no output")
+    except OSError as exc:
+        if isinstance(exc, DiskSpaceError) or not _out_of_room(exc):
+            raise
+        raise DiskSpaceError(
+            f"{path}: writing failed for lack of room ({exc}); free some space and rerun"
+        ) from None
     return path
 
 

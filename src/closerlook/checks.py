@@ -32,6 +32,7 @@ from closerlook.plan import (
     teacher,
 )
 from closerlook.points import Point, is_step, step_point
+from closerlook.questions import check_questions
 
 # Parameters each schedule kind needs (schema keys of `$defs/schedule`).
 SCHEDULE_PARAMETERS: dict[str, tuple[str, ...]] = {
@@ -126,7 +127,7 @@ def check_references(config: dict[str, Any]) -> None:
         _check_analysis(config, name)
     for name, c in config["curves"]["connections"].items():
         _check_curve(config, name, c)
-    _check_questions(config)
+    check_questions(config)
     method = config["figures"].get("method")
     if method is not None and method not in config["similarity"]["methods"]:
         raise ConfigError(
@@ -175,48 +176,6 @@ def _check_schedule(where: str, s: Mapping[str, Any]) -> None:
         )
     if s["kind"] in ("cosine", "sgdr") and s["lr_min"] > s["lr_max"]:
         raise ConfigError(f"'{where}.schedule.lr_min' must not exceed lr_max ({s['lr_max']})")
-
-
-def _check_questions(config: dict[str, Any]) -> None:
-    """RQ3 names its students by role, and RQ2's deeper layers exist in its model."""
-    q, analyses = config["questions"], config["similarity"]["analyses"]
-    rq3 = q["rq3"]
-    a = analyses.get(rq3["analysis"])
-    if a is not None and a.get("kind") == "teacher_student":
-        students = list(a["students"])
-        for role in ("distilled", "plain"):
-            key = f"questions.rq3.{role}"
-            if role not in rq3:
-                raise ConfigError(
-                    f"'{key}' is missing; name the {role} student of analysis "
-                    f"{rq3['analysis']!r}; allowed values: {', '.join(students)}"
-                )
-            if rq3[role] not in students:
-                raise ConfigError(
-                    f"'{key}' is {rq3[role]!r}, not a student of analysis "
-                    f"{rq3['analysis']!r}; allowed values: {', '.join(students)}"
-                )
-        if rq3["distilled"] == rq3["plain"]:
-            raise ConfigError(
-                f"'questions.rq3.plain' is {rq3['plain']!r}, the same run as "
-                f"questions.rq3.distilled; name two different students"
-            )
-    deeper, run = q["rq2"].get("deeper"), q["rq2"]["no_warmup"]["run"]
-    if deeper is None or run not in config["runs"]:
-        return
-    from closerlook.models import layer_groups, layer_names
-
-    model = run_settings(config, run).model
-    spec = config["models"][model]
-    allowed = list(layer_groups(spec)) if isinstance(deeper, str) else layer_names(spec)
-    for i, name in enumerate([deeper] if isinstance(deeper, str) else deeper):
-        if name not in allowed:
-            key = "questions.rq2.deeper" + ("" if isinstance(deeper, str) else f".{i}")
-            raise ConfigError(
-                f"'{key}' is {name!r}, not a layer {'group ' if isinstance(deeper, str) else ''}"
-                f"of model {model!r}; allowed values: "
-                f"{', '.join(allowed)}"
-            )
 
 
 def _check_probe(config: dict[str, Any]) -> None:
@@ -378,49 +337,3 @@ def _check_curve(config: dict[str, Any], name: str, c: Mapping[str, Any]) -> Non
             f"'{where}' joins runs of different models ({model_a!r} and {model_b!r}); "
             f"both endpoints need the same architecture"
         )
-
-
-# What each name of `questions` refers to: (question, key) -> the config section it names.
-QUESTION_NAMES = {
-    ("rq1", "runs"): "runs",
-    ("rq1", "restarts"): "analyses",
-    ("rq1", "reference"): "analyses",
-    ("rq1", "curve"): "curves",
-    ("rq3", "analysis"): "analyses",
-    ("rq4", "independent"): "analyses",
-    ("rq4", "heuristics"): "analyses",
-    ("rq4", "curve"): "curves",
-}
-
-
-def _named(config: dict[str, Any]) -> dict[str, list[str]]:
-    return {
-        "runs": list(config["runs"]),
-        "analyses": list(config["similarity"]["analyses"]),
-        "curves": list(config["curves"]["connections"]),
-    }
-
-
-def check_question_names(config: dict[str, Any], given: dict[str, Any]) -> None:
-    """Every run, analysis or curve the user's own `questions` name exists (a name filled
-    in from the schema's defaults that is not configured leaves its figure out instead)."""
-    names = _named(config)
-    wanted: list[tuple[str, str, str]] = []  # (key, name, section)
-    for (q, key), section in QUESTION_NAMES.items():
-        value = (given.get(q) or {}).get(key)
-        if isinstance(value, list):
-            wanted += [(f"questions.{q}.{key}.{i}", v, section) for i, v in enumerate(value)]
-        elif isinstance(value, str):
-            wanted.append((f"questions.{q}.{key}", value, section))
-    for role, setup in (given.get("rq2") or {}).items():
-        if isinstance(setup, dict):
-            for key, section in (("run", "runs"), ("analysis", "analyses")):
-                if isinstance(setup.get(key), str):
-                    wanted.append((f"questions.rq2.{role}.{key}", setup[key], section))
-    for key, name, section in wanted:
-        if name not in names[section]:
-            what = {"runs": "run", "analyses": "similarity analysis", "curves": "curve"}[section]
-            raise ConfigError(
-                f"'{key}' is {name!r}, not a configured {what}; allowed values: "
-                f"{', '.join(names[section]) or '(none configured)'}"
-            )

@@ -138,6 +138,8 @@ def test_a_full_disk_leaves_no_partial_file_under_the_final_name(tmp_path, names
     out = write(tmp_path, names, LIMIT)
     outcomes = dict(line.split() for line in out.stdout.splitlines())
     assert "written" not in outcomes.values(), outcomes
+    if "activations.h5" in names:  # refused before it starts, not a crash in HDF5
+        assert out.returncode == 0 and outcomes["activations.h5"] == "DiskSpaceError", out
     assert not [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
     if out.returncode == 0:
         assert sorted(outcomes) == sorted(names)
@@ -150,3 +152,32 @@ def test_the_same_writes_succeed_with_room(tmp_path):
     out = write(tmp_path, NAMES, 1 << 30)
     assert out.stdout.split() == [w for name in NAMES for w in (name, "written")], out.stderr
     assert all((tmp_path / name).stat().st_size > LIMIT for name in NAMES)
+
+
+DUMP_JOB = r"""
+import resource, signal, sys
+import numpy as np, torch
+import jobs
+from closerlook import activations, logs, models
+
+logs.setup()
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), int(sys.argv[2])))
+model = models.build(jobs.SMALL, (1, 8, 8), 10)
+activations.dump(model, torch.randn(64, 1, 8, 8), np.zeros(64), np.arange(64), sys.argv[1], {})
+"""
+
+
+def test_a_dump_without_room_fails_in_one_line_with_status_1(tmp_path):
+    """The activation job on a full disk: one line that says how much it needs and how
+    much there is, exit status 1, no core dump, nothing under the final name."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = tmp_path / "activations.h5"
+    result = subprocess.run(
+        [sys.executable, "-c", DUMP_JOB, str(out), str(LIMIT)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-2000:]
+    (line,) = [s for s in result.stderr.splitlines() if "job failed" in s]
+    assert "DiskSpaceError" in line and str(out) in line and "can be written" in line
+    assert not [p for p in tmp_path.iterdir()]
