@@ -19,6 +19,7 @@ import pandas as pd
 from closerlook import study_figures
 from closerlook.curve_file import CurveEvaluation
 from closerlook.evidence import Evidence, LayerProfile
+from closerlook.questions import QUESTION_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -112,6 +113,32 @@ def reduced_config(base: dict) -> dict:
         curve["train_epochs"] = 2
     cfg["curves"]["points"] = 5
     cfg["curves"]["plane"]["grid"] = 3
+    return cfg
+
+
+def trim_questions(cfg: dict) -> dict:
+    """`cfg` with every `questions` entry that names a run, analysis or curve the config no
+    longer has removed (so that the schema's defaults, left out where not configured, take
+    its place): what a user does after trimming the embedded study."""
+    have = {
+        "runs": set(cfg.get("runs", {})),
+        "analyses": set(cfg.get("similarity", {}).get("analyses", {})),
+        "curves": set(cfg.get("curves", {}).get("connections", {})),
+    }
+    q = cfg.get("questions", {})
+    for (question, key), section in QUESTION_NAMES.items():
+        value = q.get(question, {}).get(key)
+        names = value if isinstance(value, list) else [value]
+        if value is not None and not set(names) <= have[section]:
+            del q[question][key]
+    for setup in q.get("rq2", {}).values():
+        if isinstance(setup, dict) and (
+            setup.get("run") not in have["runs"] or setup.get("analysis") not in have["analyses"]
+        ):
+            del q["rq2"]
+            break
+    if "rq3" in q and "analysis" not in q["rq3"]:
+        del q["rq3"]
     return cfg
 
 

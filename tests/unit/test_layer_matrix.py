@@ -14,7 +14,7 @@ from test_similarity_compare import activation_file
 
 from closerlook import compare, config, layer_matrix, plan, similarity
 
-from support import reduced_config, run_snakemake
+from support import reduced_config, run_snakemake, trim_questions
 
 LAYERS = ["conv1", "conv2", "fc1"]
 
@@ -173,7 +173,7 @@ def test_the_matrix_rules_end_to_end(repo, tmp_path, embedded_config, snakemake_
         "warm": {"run": "large_batch", "epochs": [0, 3], "matrix": True},
         "plain": {"run": "large_batch", "epochs": [0, 3]},
     }
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(trim_questions(cfg)))
     figures = [f"results/embedded/figures/similarity_{n}.png" for n in ("warm_matrix", "plain")]
     done = run_snakemake(tmp_path, snakemake_env, *figures)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -11,6 +11,8 @@ import pytest
 from closerlook import compare, config, plan
 from closerlook.activation_file import KIND as ACTIVATIONS
 
+from support import trim_questions
+
 
 def activation_file(path, run, epoch, layers, diverged=False):
     """A minimal activation file in the layout of closerlook.activations."""
@@ -134,7 +136,7 @@ def test_analysis_kinds_generate_their_pairs(embedded_config):
         },
         "seeds": {"kind": "across_seeds", "run": "step", "epoch": 15},
     }
-    cfg = config.validate(cfg)
+    cfg = config.validate(trim_questions(cfg))
     assert cfg["similarity"]["analyses"]["restarts"]["kind"] == "within_run"
     assert plan.analysis_pairs(cfg, "restarts") == [
         ("sgdr", 2, "sgdr", 6),

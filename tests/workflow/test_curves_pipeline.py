@@ -13,7 +13,7 @@ import yaml
 
 from closerlook import config, plan
 
-from support import BIN, reduced_config, tool
+from support import BIN, reduced_config, tool, trim_questions
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +45,7 @@ def curve_study(repo, tmp_path_factory, embedded_config):
     cfg = reduced_config(embedded_config)
     cfg["runs"] = {"sgdr": cfg["runs"]["sgdr"]}
     cfg["similarity"]["analyses"] = {}
+    trim_questions(cfg)
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
     result = snakemake(repo, workdir, "curves")
     assert result.returncode == 0, result.stderr[-4000:]

@@ -12,7 +12,7 @@ import yaml
 
 from closerlook import config, plan
 
-from support import BIN, planned_jobs, run_snakemake
+from support import BIN, planned_jobs, run_snakemake, trim_questions
 
 PER_SEED = ("train_", "activations", "similarity_pair", "curve_fit", "curve_evaluate")
 
@@ -43,7 +43,7 @@ def without_across_seeds(base: dict) -> dict:
     for name in [n for n, c in curves.items() if "endpoints" in c]:
         if any(e.get("seed_offset") for e in curves[name]["endpoints"]):
             del curves[name]
-    return cfg
+    return trim_questions(cfg)
 
 
 @pytest.fixture(scope="module")

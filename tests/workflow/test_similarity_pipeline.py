@@ -10,7 +10,7 @@ import yaml
 
 from closerlook import compare, config, plan
 
-from support import reduced_config, tool
+from support import reduced_config, tool, trim_questions
 
 
 @pytest.mark.slow
@@ -21,7 +21,7 @@ def test_similarity_tables_and_pair_files(repo, tmp_path, embedded_config, snake
         "runs": {"kind": "across_runs", "runs": ["sgdr", "step"], "epoch": "last"},
     }
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg))
+    path.write_text(yaml.safe_dump(trim_questions(cfg)))
     validated = config.validate(cfg)
     tables = [f"results/embedded/similarity/{a}.csv" for a in cfg["similarity"]["analyses"]]
     command = [

@@ -7,7 +7,7 @@ import pytest
 import torch
 import yaml
 
-from support import run_snakemake
+from support import run_snakemake, trim_questions
 
 
 @pytest.mark.slow
@@ -30,7 +30,7 @@ def test_divergence_and_distillation_through_the_pipeline(
         "blowup": {"run": "blowup", "epochs": "saved"},
     }
     cfg["figures"]["formats"] = ["png"]
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(trim_questions(cfg)))
     env = {**snakemake_env, "PYTHONPATH": str(repo / "src")}
     result = run_snakemake(tmp_path, env, cores=2)
     assert result.returncode == 0, result.stderr[-3000:]
