@@ -5,10 +5,15 @@ requests resolved without a cluster."""
 from __future__ import annotations
 
 import re
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
+
+from closerlook import checkpoints
 
 import cluster
 from support import reduced_config, snakemake_command
@@ -124,3 +129,68 @@ def test_paper_preset_requests_with_the_slurm_profile(embedded_config, tmp_path,
         for key, value in profile["set-resources"].get(rule, {}).items():
             if not key.startswith("?"):  # a YTE conditional, checked above
                 assert res[key] == str(value), (rule, key, res)
+
+
+# --------------------------------------------------------------------------- preemption
+def wait_for(condition, timeout: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} within {timeout} s:\n{log.read_text()[-4000:]}"
+        time.sleep(0.2)
+
+
+def state_of(job_id: str) -> str:
+    out = cluster.run([cluster.program("squeue"), "-h", "-j", job_id, "-o", "%T"], timeout=30)
+    return out.stdout.strip()
+
+
+@pytest.mark.slow
+def test_a_requeued_training_job_resumes_to_the_same_run(
+    slurm_cluster, spawn, embedded_config, tmp_path, snakemake_env
+):
+    """`scontrol requeue` of a training job after its first epoch (as a preemption does):
+    the job comes back, resumes from resume/, and ends with the metrics and final
+    checkpoint of an uninterrupted run."""
+    cfg = reduced_config(embedded_config)
+    cfg["device"] = "cpu"
+    cfg["runs"]["step"].update(epochs=20, save_epochs=[])
+    target = f"results/{cfg['preset']}/runs/step/seed0/metrics.csv"
+    cluster_dir, local_dir = tmp_path / "cluster", tmp_path / "local"
+    for d in (cluster_dir, local_dir):
+        d.mkdir()
+        (d / "config.yaml").write_text(yaml.safe_dump(cfg))
+    env = dict(snakemake_env, SBATCH_PARTITION="debug")
+    for name in ("SNAKEMAKE_PROFILE", "SBATCH_ACCOUNT", "CLOSERLOOK_CPU_PARTITION"):
+        env.pop(name, None)
+    profile = cluster.shrunk_profile(tmp_path / "profile")
+    on_cluster = spawn(
+        snakemake_command(cluster_dir, "--profile", str(profile), target), env, tmp_path / "c.log"
+    )
+    resume = cluster_dir / f"results/{cfg['preset']}/runs/step/seed0/resume/last.pt"
+    wait_for(resume.exists, 300, "no epoch finished", tmp_path / "c.log")
+    (job_id,) = [j for j, rule in cluster.sbatch_jobs().items() if rule == "train_step"]
+    t0 = time.monotonic()
+    requeued = cluster.run([cluster.program("scontrol"), "requeue", job_id], timeout=30)
+    assert requeued.returncode == 0, requeued.stderr
+    wait_for(lambda: state_of(job_id) == "PENDING", 60, "no requeue", tmp_path / "c.log")
+    # SLURM holds a requeued job back for a while (its begin time); let it start now
+    cluster.run([cluster.program("scontrol"), "update", f"JobId={job_id}", "StartTime=now"])
+    cluster_log = cluster.finish(on_cluster, tmp_path / "c.log", timeout=600)
+    back_after = time.monotonic() - t0
+    local = spawn(
+        snakemake_command(local_dir, "--cores", "1", "--workflow-profile", "none", target),
+        env,
+        tmp_path / "l.log",
+    )
+    cluster.finish(local, tmp_path / "l.log", timeout=600)
+    job_log = next((cluster_dir / ".snakemake/slurm_logs").rglob(f"{job_id}.log")).read_text()
+    assert "resuming after epoch" in job_log, job_log[-3000:]
+    metrics = cluster_dir / target
+    assert cluster.read_metrics(metrics) == cluster.read_metrics(local_dir / target)
+    final = "checkpoints/epoch020.pt"
+    got = checkpoints.load_checkpoint(metrics.parent / final)["model"]
+    want = checkpoints.load_checkpoint(local_dir / target.replace("metrics.csv", final))["model"]
+    assert all(torch.equal(got[k], want[k]) for k in want)
+    assert not resume.parent.exists()
+    print(f"requeued job {job_id} finished {back_after:.0f} s after the requeue")
+    assert "train_step" in cluster_log
