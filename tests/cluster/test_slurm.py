@@ -163,12 +163,14 @@ def test_a_requeued_training_job_resumes_to_the_same_run(
     for name in ("SNAKEMAKE_PROFILE", "SBATCH_ACCOUNT", "CLOSERLOOK_CPU_PARTITION"):
         env.pop(name, None)
     profile = cluster.shrunk_profile(tmp_path / "profile")
+    earlier = set(cluster.sbatch_jobs())  # SLURM still lists the jobs of earlier tests
     on_cluster = spawn(
         snakemake_command(cluster_dir, "--profile", str(profile), target), env, tmp_path / "c.log"
     )
     resume = cluster_dir / f"results/{cfg['preset']}/runs/step/seed0/resume/last.pt"
     wait_for(resume.exists, 300, "no epoch finished", tmp_path / "c.log")
-    (job_id,) = [j for j, rule in cluster.sbatch_jobs().items() if rule == "train_step"]
+    new = {j: rule for j, rule in cluster.sbatch_jobs().items() if j not in earlier}
+    (job_id,) = [j for j, rule in new.items() if rule == "train_step"]
     t0 = time.monotonic()
     requeued = cluster.run([cluster.program("scontrol"), "requeue", job_id], timeout=30)
     assert requeued.returncode == 0, requeued.stderr
