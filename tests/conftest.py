@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support import BIN, REPO, reduced_config, single_thread, small_digits
+from closerlook.device import single_thread
+
+from support import BIN, REPO, reduced_config, small_digits
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ replicated over seeds and similarity measures with small known offsets)."""
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import shutil
 import subprocess
@@ -19,7 +18,7 @@ import pandas as pd
 from closerlook import study_figures
 from closerlook.curve_file import CurveEvaluation
 from closerlook.evidence import Evidence, LayerProfile
-from closerlook.questions import QUESTION_NAMES
+from closerlook.questions import configured_names, named_parts
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -51,19 +50,6 @@ def run_settings(**overrides: Any) -> dict[str, Any]:
         "channels_last": True,
     }
     return {**run, **overrides}
-
-
-@contextlib.contextmanager
-def single_thread():
-    """Small nets train fastest on one thread, and do not fight other processes for cores."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def small_digits():
@@ -120,23 +106,14 @@ def trim_questions(cfg: dict) -> dict:
     """`cfg` with every `questions` entry that names a run, analysis or curve the config no
     longer has removed (so that the schema's defaults, left out where not configured, take
     its place): what a user does after trimming the embedded study."""
-    have = {
-        "runs": set(cfg.get("runs", {})),
-        "analyses": set(cfg.get("similarity", {}).get("analyses", {})),
-        "curves": set(cfg.get("curves", {}).get("connections", {})),
-    }
+    have = configured_names(cfg)
     q = cfg.get("questions", {})
-    for (question, key), section in QUESTION_NAMES.items():
-        value = q.get(question, {}).get(key)
-        names = value if isinstance(value, list) else [value]
-        if value is not None and not set(names) <= have[section]:
-            del q[question][key]
-    for setup in q.get("rq2", {}).values():
-        if isinstance(setup, dict) and (
-            setup.get("run") not in have["runs"] or setup.get("analysis") not in have["analyses"]
-        ):
-            del q["rq2"]
-            break
+    for where, name, section in named_parts(q):
+        if name not in have[section] and where[0] in q:
+            if where[0] == "rq2":
+                del q["rq2"]  # one missing setup: the schema's setups instead
+            else:
+                q[where[0]].pop(where[1], None)
     if "rq3" in q and "analysis" not in q["rq3"]:
         del q["rq3"]
     return cfg

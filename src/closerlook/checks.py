@@ -32,7 +32,7 @@ from closerlook.plan import (
     teacher,
 )
 from closerlook.points import Point, is_step, step_point
-from closerlook.questions import check_questions
+from closerlook.questions import check_question_names, check_questions
 
 # Parameters each schedule kind needs (schema keys of `$defs/schedule`).
 SCHEDULE_PARAMETERS: dict[str, tuple[str, ...]] = {
@@ -116,8 +116,9 @@ def _check_teachers(config: dict[str, Any]) -> None:
             current = nxt[0] if nxt and nxt[0] in runs else None
 
 
-def check_references(config: dict[str, Any]) -> None:
-    """Raise ConfigError at the first reference the config gets wrong."""
+def check_references(config: dict[str, Any], given_questions: dict[str, Any]) -> None:
+    """Raise ConfigError at the first reference the config gets wrong; `given_questions`
+    is `questions` as the user wrote it (before the schema's defaults)."""
     _check_models(config.get("models") or {})
     for name in config["runs"]:
         _check_run(config, name)
@@ -134,6 +135,7 @@ def check_references(config: dict[str, Any]) -> None:
             f"'figures.method' is {method!r}, which similarity.methods does not compute; "
             f"allowed values: {', '.join(config['similarity']['methods'])}"
         )
+    check_question_names(config, given_questions)
 
 
 def _check_run(config: dict[str, Any], name: str) -> None:

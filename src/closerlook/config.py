@@ -110,10 +110,8 @@ def validate(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None)
     given = copy.deepcopy(config.get("questions") or {})  # what the user wrote, not defaults
     fill_defaults(config, schema, schema)
     from closerlook.checks import check_references  # checks read the plan, which reads this
-    from closerlook.questions import check_question_names
 
-    check_references(config)
-    check_question_names(config, given)
+    check_references(config, given)
     return config
 
 

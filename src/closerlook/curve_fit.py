@@ -173,7 +173,8 @@ def fit_between(
     curve = curve_from_checkpoints(ckpt_a, ckpt_b, fit.kind, fit.n_bends).to(dev)
     out = Path(out)
     folder = out.with_suffix(".resume")
-    key = config_hash([asdict(fit), sha256(checkpoint_a), sha256(checkpoint_b), str(dev)])
+    sha_a, sha_b = sha256(checkpoint_a), sha256(checkpoint_b)
+    key = config_hash([asdict(fit), sha_a, sha_b, str(dev)])
     progress = FitProgress(folder / "last.pt", key)
     history = fit_curve(curve, data.train.to(dev), fit, data.image_shape[-1], progress)
     meta = {
@@ -186,9 +187,9 @@ def fit_between(
             curve_kind=fit.kind,
             n_bends=fit.n_bends,
             source_checkpoint_a=str(checkpoint_a),
-            source_sha256_a=sha256(checkpoint_a),
+            source_sha256_a=sha_a,
             source_checkpoint_b=str(checkpoint_b),
-            source_sha256_b=sha256(checkpoint_b),
+            source_sha256_b=sha_b,
             device=str(dev),
         ),
     }

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from closerlook.device import single_thread
 from closerlook.dft import FrequencyGrid, as_maps, complex_gram, shared_frequencies, spectrum
 from closerlook.dimensions import direction_budget, warn
 
@@ -52,15 +53,11 @@ def _small_factorisations(device: torch.device) -> Iterator[None]:
     """Run the batched small (C × C) factorisations with one intra-op thread on the CPU:
     LAPACK's threading inside a 128 × 128 factorisation costs more in synchronisation than
     it gains, and on a busy machine it stalls."""
-    if device.type != "cpu" or torch.get_num_threads() == 1:
+    if device.type != "cpu":
         yield
         return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_thread():
         yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _singular_values(m: torch.Tensor) -> torch.Tensor:
@@ -307,7 +304,7 @@ def pooled(c: Correlations, grid: FrequencyGrid, keep: float | None, n: int) -> 
     value = float((w * np.nansum(rho, axis=1)).sum()) / pairs if pairs else float("nan")
     with np.errstate(invalid="ignore", divide="ignore"):
         per_freq = np.where(count > 0, np.nansum(rho, axis=1) / np.maximum(count, 1), np.nan)
-    warn(_notes(c, keep, n, pairs))
+    warn(_notes(c, dims_x, dims_y, keep, n, pairs))
     shape = grid.weight.shape
 
     def on_grid(a: np.ndarray) -> np.ndarray:  # column-major frequencies -> (rows, cols, …)
@@ -318,10 +315,13 @@ def pooled(c: Correlations, grid: FrequencyGrid, keep: float | None, n: int) -> 
     )
 
 
-def _notes(c: Correlations, keep: float | None, n: int, pairs: float) -> list[str]:
+def _notes(
+    c: Correlations, dims_x: np.ndarray, dims_y: np.ndarray, keep: float | None, n: int,
+    pairs: float,
+) -> list[str]:  # fmt: skip
+    """The reductions made, for the one DimensionWarning (dims_*: `c`'s, on the CPU)."""
     f = c.rho.shape[0]
     ranks_x, ranks_y = c.ranks_x.cpu().numpy(), c.ranks_y.cpu().numpy()
-    dims_x, dims_y = c.dims_x.cpu().numpy(), c.dims_y.cpu().numpy()
     notes = []
     if keep is None:
         for side, full, r in (("x", c.features[0], ranks_x), ("y", c.features[1], ranks_y)):
@@ -341,6 +341,7 @@ def _notes(c: Correlations, keep: float | None, n: int, pairs: float) -> list[st
     if not pairs:
         notes.append("no direction is left at any frequency: similarity undefined (NaN)")
     return notes
+
 
 def dft_svcca(
     x: ArrayLike,

@@ -15,16 +15,14 @@ class DiskSpaceError(OSError):
     def __init__(self, message: str):
         super().__init__(" ".join(message.split()))
 
-    def __str__(self) -> str:
-        return str(self.args[0])
-
 
 def size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
+    """Bytes in decimal units: "512 B", "231.4 KB", "11.1 GB"."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
-    return f"{n:.1f} TB"
+    return str(n)
 
 
 def room(folder: Path) -> int:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from closerlook.curve_file import METRICS, PATHS, CurveEvaluation, read_curve
-from closerlook.plan import RQ2_ROLES
+from closerlook.plan import rq2_setups
 from closerlook.points import Point, pair_label
 from closerlook.points import label as point_label
 from closerlook.points import parse as parse_point
@@ -263,8 +263,7 @@ class Evidence:
 
     def rq2_setups(self) -> list[tuple[str, str, str]]:
         """(role, run, analysis) of every configured RQ2 setup, in the roles' order."""
-        q = self.questions.get("rq2", {})
-        return [(r, q[r]["run"], q[r]["analysis"]) for r in RQ2_ROLES if r in q]
+        return rq2_setups(self.questions)
 
     @property
     def curve(self) -> CurveEvaluation | None:
@@ -305,31 +304,22 @@ def load_evidence(
         raise ValueError(
             f"{len(metric_paths)} metrics files for {len(runs)} runs x {len(seeds)} seeds"
         )
-    methods = Evidence({}, method, list(methods)).measures
-    metrics: dict[str, dict[int, pd.DataFrame]] = {}
-    for i, path in enumerate(metric_paths):
-        metrics.setdefault(runs[i // len(seeds)], {})[seeds[i % len(seeds)]] = metrics_frame(path)
-    profiles = {}
-    for a, path in zip(analyses, table_paths, strict=True):
-        table = pd.read_csv(path)
-        profiles[a] = {m: profiles_by_seed(table, m) for m in methods}
     names = list(parts.get("curves", []))
     if len(curve_paths) != len(names) * len(seeds):
         raise ValueError(
             f"{len(curve_paths)} curve files for {len(names)} curves x {len(seeds)} seeds"
         )
-    curve_sets: dict[str, dict[int, CurveEvaluation]] = {}
+    ev = Evidence(questions or {}, method, list(methods), seeds)
+    for i, path in enumerate(metric_paths):
+        run, seed = runs[i // len(seeds)], seeds[i % len(seeds)]
+        ev.metrics.setdefault(run, {})[seed] = metrics_frame(path)
+    for a, path in zip(analyses, table_paths, strict=True):
+        table = pd.read_csv(path)
+        ev.profiles[a] = {m: profiles_by_seed(table, m) for m in ev.measures}
     for i, path in enumerate(curve_paths):
-        curve_sets.setdefault(names[i // len(seeds)], {})[seeds[i % len(seeds)]] = read_curve(path)
-    return Evidence(
-        questions=questions or {},
-        method=method,
-        methods=methods,
-        seeds=seeds,
-        metrics=metrics,
-        profiles=profiles,
-        curve_sets=curve_sets,
-    )
+        curve, seed = names[i // len(seeds)], seeds[i % len(seeds)]
+        ev.curve_sets.setdefault(curve, {})[seed] = read_curve(path)
+    return ev
 
 
 def from_inputs(

@@ -24,6 +24,7 @@ import numpy as np
 
 from closerlook.activation_file import KIND as ACTIVATIONS
 from closerlook.activation_file import ActivationFile, ActivationFileError, attribute_value
+from closerlook.disk import size
 
 BLOCK_BYTES = 64 << 20  # rows read at a time when computing statistics
 READ_ERRORS = (OSError, KeyError, ValueError, RuntimeError, TypeError, IndexError)
@@ -215,7 +216,7 @@ def describe(path: str | Path, with_stats: bool = True) -> dict[str, Any]:
             "file": str(path),
             "kind": kind,
             "size_bytes": path.stat().st_size,
-            "provenance": {k: _jsonable(attribute_value(v)) for k, v in f.attrs.items()},
+            "provenance": {k: jsonable(attribute_value(v)) for k, v in f.attrs.items()},
             "probe": _probe(f),
         }
         if kind == ACTIVATIONS:
@@ -277,23 +278,16 @@ def _activation_file(path: Path) -> ActivationFile:
         raise InspectError(str(exc)) from exc
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A value as JSON: non-finite floats as null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value
 
 
 # ------------------------------------------------------------------------- text
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000  # type: ignore[assignment]
-    return str(n)
-
-
 def _num(value: Any) -> str:
     return "-" if value is None else f"{value:.4g}"
 
@@ -304,7 +298,7 @@ def _pct(value: Any) -> str:
 
 def render(report: dict[str, Any]) -> str:
     """The text of `closerlook inspect FILE`."""
-    lines = [f"{report['file']}: closerlook {report['kind']} file, {_size(report['size_bytes'])}"]
+    lines = [f"{report['file']}: closerlook {report['kind']} file, {size(report['size_bytes'])}"]
     lines.append("provenance:")
     width = max((len(k) for k in report["provenance"]), default=0)
     lines += [f"  {k:<{width}}  {v}" for k, v in report["provenance"].items()]
@@ -325,14 +319,14 @@ def render(report: dict[str, Any]) -> str:
             d["name"],
             "(" + ", ".join(map(str, d["shape"])) + ")",
             d["dtype"],
-            _size(d["stored_bytes"]),
+            size(d["stored_bytes"]),
             _num(d.get("mean")),
             _num(d.get("std")),
             _pct(d.get("zero_fraction")),
         )
         for d in report["datasets"]
     ]
-    lines += _table(header, rows)
+    lines += table(header, rows)
     return "\n".join(lines)
 
 
@@ -345,7 +339,7 @@ def render_dataset(report: dict[str, Any]) -> str:
         ("dtype", d["dtype"]),
         (
             "on disk",
-            f"{_size(d['stored_bytes'])} (chunks {d['chunks']}, "
+            f"{size(d['stored_bytes'])} (chunks {d['chunks']}, "
             f"compression {d['compression'] or 'none'})",
         ),
     ]
@@ -365,7 +359,7 @@ def render_dataset(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     left = {0, 1, 2}
 

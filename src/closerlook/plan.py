@@ -325,6 +325,12 @@ def curve_eval(config: Mapping[str, Any]) -> CurveEval:
 RQ2_ROLES = ("no_warmup", "warmup", "frozen", "small_batch")
 
 
+def rq2_setups(questions: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(role, run, analysis) of every RQ2 setup the questions give, in the roles' order."""
+    q = questions.get("rq2", {})
+    return [(r, q[r]["run"], q[r]["analysis"]) for r in RQ2_ROLES if r in q]
+
+
 def deeper_layers(config: Mapping[str, Any]) -> list[str] | None:
     """RQ2's "deeper layers" as registered layer names (`questions.rq2.deeper`: a layer
     group of the no-warmup run's model, or a list of its layers), or None for the default

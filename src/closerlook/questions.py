@@ -5,6 +5,7 @@ that is not configured leaves its figure out instead)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from closerlook.config import ConfigError
@@ -66,7 +67,8 @@ QUESTION_NAMES = {
 }
 
 
-def _named(config: dict[str, Any]) -> dict[str, list[str]]:
+def configured_names(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The names questions may refer to: section ("runs", "analyses", "curves") -> names."""
     return {
         "runs": list(config["runs"]),
         "analyses": list(config["similarity"]["analyses"]),
@@ -74,26 +76,32 @@ def _named(config: dict[str, Any]) -> dict[str, list[str]]:
     }
 
 
-def check_question_names(config: dict[str, Any], given: dict[str, Any]) -> None:
-    """Every run, analysis or curve the user's own `questions` name exists (a name filled
-    in from the schema's defaults that is not configured leaves its figure out instead)."""
-    names = _named(config)
-    wanted: list[tuple[str, str, str]] = []  # (key, name, section)
+def named_parts(questions: dict[str, Any]) -> list[tuple[tuple[str, ...], str, str]]:
+    """Every run, analysis or curve `questions` names: (where, name, config section), where
+    is the key path (e.g. ("rq1", "runs", "1") or ("rq2", "warmup", "run"))."""
+    named: list[tuple[tuple[str, ...], str, str]] = []
     for (q, key), section in QUESTION_NAMES.items():
-        value = (given.get(q) or {}).get(key)
+        value = (questions.get(q) or {}).get(key)
         if isinstance(value, list):
-            wanted += [(f"questions.{q}.{key}.{i}", v, section) for i, v in enumerate(value)]
+            named += [((q, key, str(i)), v, section) for i, v in enumerate(value)]
         elif isinstance(value, str):
-            wanted.append((f"questions.{q}.{key}", value, section))
-    for role, setup in (given.get("rq2") or {}).items():
+            named.append(((q, key), value, section))
+    for role, setup in (questions.get("rq2") or {}).items():
         if isinstance(setup, dict):
             for key, section in (("run", "runs"), ("analysis", "analyses")):
                 if isinstance(setup.get(key), str):
-                    wanted.append((f"questions.rq2.{role}.{key}", setup[key], section))
-    for key, name, section in wanted:
+                    named.append((("rq2", role, key), setup[key], section))
+    return named
+
+
+def check_question_names(config: dict[str, Any], given: dict[str, Any]) -> None:
+    """Every run, analysis or curve the user's own `questions` name exists (a name filled
+    in from the schema's defaults that is not configured leaves its figure out instead)."""
+    names = configured_names(config)
+    for where, name, section in named_parts(given):
         if name not in names[section]:
             what = {"runs": "run", "analyses": "similarity analysis", "curves": "curve"}[section]
             raise ConfigError(
-                f"'{key}' is {name!r}, not a configured {what}; allowed values: "
-                f"{', '.join(names[section]) or '(none configured)'}"
+                f"'questions.{'.'.join(where)}' is {name!r}, not a configured {what}; "
+                f"allowed values: {', '.join(names[section]) or '(none configured)'}"
             )

@@ -22,7 +22,6 @@ from matplotlib.figure import Figure
 
 from closerlook import figures, plan, plots
 from closerlook.evidence import Evidence, final_accuracies
-from closerlook.plan import RQ2_ROLES
 from closerlook.stats import mean_interval
 
 Parts = dict[str, list[str]]  # "runs", "analyses", "curves" -> names
@@ -102,6 +101,15 @@ def _merge(union: Parts, parts: Mapping[str, Sequence[str]]) -> None:
         union[kind] += [n for n in names if n not in union[kind]]
 
 
+def pair_runs(config: Mapping[str, Any], parts: Parts) -> list[str]:
+    """The runs of `parts`, then those of its analyses' pairs (in order, once each)."""
+    runs = list(parts["runs"])
+    for a in parts["analyses"]:
+        for run_a, _, run_b, _ in plan.analysis_pairs(config, a):
+            runs += [r for r in (run_a, run_b) if r not in runs]
+    return runs
+
+
 def summary_parts(config: Mapping[str, Any]) -> Parts:
     """What the summary and findings.md read: every other figure's parts, RQ4's own analyses
     and curve (findings (d) and (e)), and the runs of every analysis' pairs."""
@@ -112,9 +120,7 @@ def summary_parts(config: Mapping[str, Any]) -> Parts:
     rq4 = config["questions"]["rq4"]
     _merge(union, configured(config, analyses=[rq4["independent"], rq4["heuristics"]]))
     _merge(union, configured(config, curves=[rq4["curve"]]))
-    for a in union["analyses"]:
-        for run_a, _, run_b, _ in plan.analysis_pairs(config, a):
-            union["runs"] += [r for r in (run_a, run_b) if r not in union["runs"]]
+    union["runs"] = pair_runs(config, union)
     return union
 
 
@@ -138,15 +144,11 @@ def settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     (and of its analyses' pairs), the measures (primary first), the seeds, the figure
     settings and, where it uses them, the questions and the findings' thresholds."""
     f, p = FIGURES[name], FIGURES[name].parts(config)
-    runs = list(p["runs"])
-    for a in p["analyses"]:
-        for run_a, _, run_b, _ in plan.analysis_pairs(config, a):
-            runs += [r for r in (run_a, run_b) if r not in runs]
     out = {
         "name": name,
         "module": f.draw.__module__,  # the job imports it, so that the entry is registered
         "parts": p,
-        "colours": run_colours(config, runs),
+        "colours": run_colours(config, pair_runs(config, p)),
         "measures": plan.measures(config),
         "seeds": plan.replicates(config),
         "dpi": config["figures"]["dpi"],
@@ -175,9 +177,8 @@ def _rq1(config: Mapping[str, Any]) -> dict[str, Any]:
     return config["questions"]["rq1"]
 
 
-def _rq2_setups(config: Mapping[str, Any]) -> list[dict[str, str]]:
-    q = config["questions"]["rq2"]
-    return [q[role] for role in RQ2_ROLES if role in q]
+def _rq2(config: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    return plan.rq2_setups(config["questions"])
 
 
 @study_figure("rq1_training", lambda c: configured(c, runs=_rq1(c)["runs"]))
@@ -225,7 +226,7 @@ def rq1_restart_cca(ev: Evidence, parts: Parts, colours, verdicts) -> Figure:
 
 @study_figure(
     "rq2_warmup",
-    lambda c: configured(c, runs=[s["run"] for s in _rq2_setups(c)]),
+    lambda c: configured(c, runs=[run for _, run, _ in _rq2(c)]),
     questions=True,
 )
 def rq2_warmup(ev: Evidence, parts: Parts, colours, verdicts) -> Figure:
@@ -238,7 +239,7 @@ def rq2_warmup(ev: Evidence, parts: Parts, colours, verdicts) -> Figure:
 
 @study_figure(
     "rq2_warmup_cca",
-    lambda c: configured(c, analyses=[s["analysis"] for s in _rq2_setups(c)]),
+    lambda c: configured(c, analyses=[analysis for _, _, analysis in _rq2(c)]),
     questions=True,
 )
 def rq2_warmup_cca(ev: Evidence, parts: Parts, colours, verdicts) -> Figure:

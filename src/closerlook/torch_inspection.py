@@ -13,7 +13,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from closerlook.inspection import InspectError, _jsonable, _size, _table
+from closerlook.disk import size
+from closerlook.inspection import InspectError, jsonable, table
 from closerlook.provenance import IntegrityError, read_torch, seal_status
 
 BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
@@ -43,7 +44,7 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    return _jsonable(value)
+    return jsonable(value)
 
 
 def describe_torch(path: str | Path) -> dict[str, Any]:
@@ -83,7 +84,7 @@ def describe_torch(path: str | Path) -> dict[str, Any]:
 def render_torch(report: dict[str, Any]) -> str:
     """The text of `closerlook inspect FILE.pt`."""
     r = report
-    lines = [f"{r['file']}: closerlook {r['kind']}, {_size(r['size_bytes'])}, seal {r['seal']}"]
+    lines = [f"{r['file']}: closerlook {r['kind']}, {size(r['size_bytes'])}, seal {r['seal']}"]
     what = [("run", r["run"]), ("replicate", r["replicate"]), ("point", r["point"])]
     what += [("diverged", r["diverged"]), ("schedule", r["schedule"])]
     what += [(k, v) for k, v in r["curve"].items()] + [("model", r["model_spec"])]
@@ -94,5 +95,5 @@ def render_torch(report: dict[str, Any]) -> str:
     lines.append("layers, in network order:")
     rows = [(d["name"], f"{d['parameters']:,}") for d in r["layers"]]
     total = sum(d["parameters"] for d in r["layers"])
-    lines += _table(("name", "parameters"), [*rows, ("total", f"{total:,}")])
+    lines += table(("name", "parameters"), [*rows, ("total", f"{total:,}")])
     return "\n".join(lines)

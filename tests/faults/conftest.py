@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from closerlook.device import single_thread
+
 import jobs
-from support import single_thread
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -324,13 +324,10 @@ def study_figure_files(name):
 
 def study_inputs(name):
     """Input function factory: metrics, similarity tables and curve files of a figure of
-    the registry (None: of findings.md)."""
+    the registry."""
 
     def inputs(wildcards):
-        if name is None:
-            p = study_figures.summary_parts(config)
-        else:
-            p = study_figures.FIGURES[name].parts(config)
+        p = study_figures.FIGURES[name].parts(config)
         return {
             "metrics": all_metrics(p["runs"]),
             "tables": [similarity_table(a) for a in p["analyses"]],

@@ -78,7 +78,8 @@ for name in study_figures.FIGURES:
 
 rule findings:
     input:
-        unpack(study_inputs(None)),
+        # what the summary reads (its parts are every figure's)
+        unpack(study_inputs(study_figures.SUMMARY)),
     output:
         findings_file(),
     log:
