@@ -114,6 +114,7 @@ JobCompType=jobcomp/none
 MpiDefault=none
 ReturnToService=2
 MinJobAge=300
+KillWait=5
 GresTypes=gpu
 {node_line(host)}
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
@@ -217,7 +218,7 @@ def start_cluster(state: Path) -> None:
 # --- the pipeline through sbatch ------------------------------------------------------
 
 
-def shrunk_profile(profile_dir: Path, cpus: int = 1, mem_mb: int = 800) -> Path:
+def shrunk_profile(profile_dir: Path, cpus: int = 1, mem_mb: int = 800, retries: int = 0) -> Path:
     """The shipped profile, shrunk to fit a 2-core node and polling fast; the same keys."""
     profile = yaml.safe_load(PROFILE.read_text())
     profile["default-resources"].update(cpus_per_gpu=cpus, mem_mb=mem_mb, runtime=10)
@@ -229,7 +230,7 @@ def shrunk_profile(profile_dir: Path, cpus: int = 1, mem_mb: int = 800) -> Path:
         {
             "jobs": 2,
             "latency-wait": 5,
-            "retries": 0,
+            "retries": retries,
             "keep-going": False,
             # no accounting database here: ask squeue (MinJobAge=300 keeps finished jobs)
             "slurm-status-command": "squeue",

@@ -4,7 +4,10 @@ requests resolved without a cluster."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -132,6 +135,9 @@ def test_paper_preset_requests_with_the_slurm_profile(embedded_config, tmp_path,
 
 
 # --------------------------------------------------------------------------- preemption
+EPOCHS = 100  # about 0.2 s each on the embedded data
+
+
 def wait_for(condition, timeout: float, what: str, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -144,16 +150,52 @@ def state_of(job_id: str) -> str:
     return out.stdout.strip()
 
 
+def epochs_after_resume(log: Path) -> list[int]:
+    """The epochs a job's log reports after its last "resuming after epoch" line."""
+    text = log.read_text() if log.exists() else ""
+    _, found, after = text.rpartition("resuming after epoch")
+    return [int(e) for e in re.findall(r"step epoch (\d+)/", after)] if found else []
+
+
+def freeze(job_id: str) -> None:
+    """Stop a running job's training process where it stands (SIGSTOP), as a hung job is:
+    found among the job's processes (SLURM tracks the tree, proctrack/linuxproc) by its
+    script; SLURM's own processes keep running, so it can end the job at its time limit."""
+    listed = cluster.run([cluster.program("scontrol"), "listpids", job_id], timeout=30)
+    assert listed.returncode == 0, listed.stderr
+    pids = [
+        int(w[0]) for w in map(str.split, listed.stdout.splitlines()[1:]) if w and w[0].isdigit()
+    ]
+    training = [p for p in pids if "train.py" in command_line(p)]
+    assert training, listed.stdout
+    for pid in training:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGSTOP)
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def job_log(cluster_dir: Path, job_id: str) -> Path:
+    logs = list((cluster_dir / ".snakemake/slurm_logs").rglob(f"{job_id}.log"))
+    return logs[0] if logs else cluster_dir / "missing.log"
+
+
 @pytest.mark.slow
 def test_a_requeued_training_job_resumes_to_the_same_run(
     slurm_cluster, spawn, embedded_config, tmp_path, snakemake_env
 ):
     """`scontrol requeue` of a training job after its first epoch (as a preemption does):
-    the job comes back, resumes from resume/, and ends with the metrics and final
-    checkpoint of an uninterrupted run."""
+    the job comes back and resumes from resume/. It then runs past its time limit; SLURM
+    ends it (TIMEOUT), Snakemake's retry submits it again, and that job resumes too. The
+    run ends with the metrics and final checkpoint of an uninterrupted run."""
     cfg = reduced_config(embedded_config)
     cfg["device"] = "cpu"
-    cfg["runs"]["step"].update(epochs=20, save_epochs=[])
+    cfg["runs"]["step"].update(epochs=EPOCHS, save_epochs=[])  # long enough to interrupt twice
     target = f"results/{cfg['preset']}/runs/step/seed0/metrics.csv"
     cluster_dir, local_dir = tmp_path / "cluster", tmp_path / "local"
     for d in (cluster_dir, local_dir):
@@ -162,37 +204,58 @@ def test_a_requeued_training_job_resumes_to_the_same_run(
     env = dict(snakemake_env, SBATCH_PARTITION="debug")
     for name in ("SNAKEMAKE_PROFILE", "SBATCH_ACCOUNT", "CLOSERLOOK_CPU_PARTITION"):
         env.pop(name, None)
-    profile = cluster.shrunk_profile(tmp_path / "profile")
+    profile = cluster.shrunk_profile(tmp_path / "profile", retries=1)
     earlier = set(cluster.sbatch_jobs())  # SLURM still lists the jobs of earlier tests
-    on_cluster = spawn(
-        snakemake_command(cluster_dir, "--profile", str(profile), target), env, tmp_path / "c.log"
-    )
+    log = tmp_path / "c.log"
+    on_cluster = spawn(snakemake_command(cluster_dir, "--profile", str(profile), target), env, log)
     resume = cluster_dir / f"results/{cfg['preset']}/runs/step/seed0/resume/last.pt"
-    wait_for(resume.exists, 300, "no epoch finished", tmp_path / "c.log")
+    wait_for(resume.exists, 300, "no epoch finished", log)
     new = {j: rule for j, rule in cluster.sbatch_jobs().items() if j not in earlier}
     (job_id,) = [j for j, rule in new.items() if rule == "train_step"]
+    scontrol = cluster.program("scontrol")
+
+    # Preempted: requeued, the same job id comes back and resumes.
     t0 = time.monotonic()
-    requeued = cluster.run([cluster.program("scontrol"), "requeue", job_id], timeout=30)
+    requeued = cluster.run([scontrol, "requeue", job_id], timeout=30)
     assert requeued.returncode == 0, requeued.stderr
-    wait_for(lambda: state_of(job_id) == "PENDING", 60, "no requeue", tmp_path / "c.log")
+    wait_for(lambda: state_of(job_id) == "PENDING", 60, "no requeue", log)
     # SLURM holds a requeued job back for a while (its begin time); let it start now
-    cluster.run([cluster.program("scontrol"), "update", f"JobId={job_id}", "StartTime=now"])
-    cluster_log = cluster.finish(on_cluster, tmp_path / "c.log", timeout=600)
+    cluster.run([scontrol, "update", f"JobId={job_id}", "StartTime=now"], timeout=30)
+    # the rule's log is written as training goes (SLURM's job log only when a step ends)
+    train_log = cluster_dir / f"results/{cfg['preset']}/logs/train/step.seed0.log"
+    wait_for(lambda: epochs_after_resume(train_log), 300, "no epoch after the requeue", log)
     back_after = time.monotonic() - t0
+
+    # Out of time: stopped where it stands, so it is still running when its limit passes.
+    t1 = time.monotonic()
+    freeze(job_id)
+    cluster.run([scontrol, "update", f"JobId={job_id}", "TimeLimit=1"], timeout=30)
+    cluster_log = cluster.finish(on_cluster, log, timeout=600)
+    assert f"JOB {job_id} ON" in cluster_log and "DUE TO TIME LIMIT" in cluster_log, cluster_log[
+        -3000:
+    ]
+    retried_after = time.monotonic() - t1
+    new = {j: rule for j, rule in cluster.sbatch_jobs().items() if j not in earlier}
+    (retry_id,) = [j for j, rule in new.items() if rule == "train_step" and j != job_id]
+    text = job_log(cluster_dir, retry_id).read_text()
+    assert "resuming after epoch" in text, text[-3000:]
+    assert epochs_after_resume(job_log(cluster_dir, retry_id))[-1] == EPOCHS, text[-3000:]
+
     local = spawn(
         snakemake_command(local_dir, "--cores", "1", "--workflow-profile", "none", target),
         env,
         tmp_path / "l.log",
     )
     cluster.finish(local, tmp_path / "l.log", timeout=600)
-    job_log = next((cluster_dir / ".snakemake/slurm_logs").rglob(f"{job_id}.log")).read_text()
-    assert "resuming after epoch" in job_log, job_log[-3000:]
     metrics = cluster_dir / target
     assert cluster.read_metrics(metrics) == cluster.read_metrics(local_dir / target)
-    final = "checkpoints/epoch020.pt"
+    final = f"checkpoints/epoch{EPOCHS:03d}.pt"
     got = checkpoints.load_checkpoint(metrics.parent / final)["model"]
     want = checkpoints.load_checkpoint(local_dir / target.replace("metrics.csv", final))["model"]
     assert all(torch.equal(got[k], want[k]) for k in want)
     assert not resume.parent.exists()
-    print(f"requeued job {job_id} finished {back_after:.0f} s after the requeue")
+    print(
+        f"requeued job {job_id} resumed {back_after:.0f} s after the requeue; "
+        f"timed out and retried as {retry_id}, done {retried_after:.0f} s after the stop"
+    )
     assert "train_step" in cluster_log
