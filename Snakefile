@@ -3,14 +3,18 @@
 #   train -> checkpoints -> activation dumps (HDF5) -> similarity -> figures
 #
 # `snakemake --cores all figures` runs the embedded preset (config.yaml);
-# `--configfile workflow/configs/paper.yaml` runs the CIFAR-10 study.
+# `snakemake --cores all figures --configfile workflow/configs/paper.yaml` the CIFAR-10
+# study (targets before --configfile, which takes every word after it as a file).
 from pathlib import Path
 
 from closerlook import plan
 from closerlook.config import load_schema, validate
 
+# A preset given with --configfile stands alone (with its overlays): config.yaml is read
+# only without one, so that no embedded setting leaks into another preset.
+if not workflow.overwrite_configfiles:
 
-configfile: "config.yaml"
+    configfile: "config.yaml"
 
 
 # Validate before any job runs: unknown keys, wrong types, bad ranges, broken references.
