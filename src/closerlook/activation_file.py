@@ -39,7 +39,6 @@ class ActivationFileError(RuntimeError):
         super().__init__(" ".join(message.split()))  # always one line
 
 
-
 @dataclass(frozen=True)
 class LayerInfo:
     """One stored layer: name, shape (N, ...), element type and bytes on disk."""

@@ -32,7 +32,6 @@ from closerlook import models, points
 from closerlook.provenance import atomic_path, load_sealed, record, seal
 
 if TYPE_CHECKING:
-
     from closerlook.sgd import StepHook
 
 log = logging.getLogger("closerlook.train")
@@ -47,6 +46,7 @@ METRICS_COLUMNS = [
     "seconds",
     "diverged",
 ]
+
 
 @dataclass
 class TrainState:

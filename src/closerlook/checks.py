@@ -52,7 +52,6 @@ ANALYSIS_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-
 # Model keys that only some architectures take.
 ARCH_KEYS: dict[str, tuple[str, ...]] = {
     "conv": ("vgg", "vgg11", "vgg16"),

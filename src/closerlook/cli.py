@@ -4,6 +4,11 @@
                                  layers), runs, analyses, curves
     closerlook inspect FILE [LAYER] [--json]
                                  show what an HDF5 file of the pipeline holds
+    closerlook plan [CONFIG ...] [--calibration FILE] [--json]
+                                 what the study costs before it runs: per rule jobs,
+                                 time, memory and bytes; GPU/CPU-hours and disk in total
+    closerlook calibrate [CONFIG ...] [--device auto|cpu|cuda] [--out FILE]
+                                 measure this machine's throughputs for the plan
     closerlook version
 
 The study itself runs through Snakemake: `snakemake --cores all figures`.
@@ -18,16 +23,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from closerlook import __version__, config, plan
+from closerlook.cost import DATASET_SHAPES
 from closerlook.points import step_point
 
 EXIT_BAD_INPUT = 2
-
-# (C, H, W) and classes of each dataset, known without reading its files (data.py: the
-# digits are 8x8 grey images, CIFAR-10's python batches 3x32x32).
-DATASET_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
-    "digits": ((1, 8, 8), 10),
-    "cifar10": ((3, 32, 32), 10),
-}
 
 
 def model_summaries(settings: Mapping[str, Any]) -> list[str]:
@@ -132,6 +131,89 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from closerlook import calibration, cost, resources
+
+    paths = args.config or ["config.yaml"]
+    try:
+        settings = config.load_all(paths)
+        path = (
+            args.calibration
+            or settings["resources"]["calibration"]
+            or resources.DEFAULT_CALIBRATION
+        )
+        study = cost.study_cost(settings, calibration.load(path))
+    except FileNotFoundError as exc:
+        print(f"closerlook: {exc.filename}: no such file", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (config.ConfigError, calibration.CalibrationError) as exc:
+        print(f"closerlook: {' + '.join(map(str, paths))}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    report = study.as_json()
+    report["calibration"] = str(path)
+    print(json.dumps(report, indent=2) if args.json else render_plan(report, paths))
+    return 0
+
+
+def render_plan(report: Mapping[str, Any], paths: Sequence[str]) -> str:
+    """The plan as a table: one row per rule, then the totals."""
+    from closerlook.disk import size
+
+    d, t = report["device"], report["totals"]
+    lines = [
+        f"plan of {' + '.join(paths)} on {d['machine']} ({d['kind']}, calibrated "
+        f"{d['measured']}: {report['calibration']})",
+        f"{'rule':<28}{'jobs':>5}{'time/job':>11}{'time':>11}{'written/job':>13}"
+        f"{'written':>11}{'host peak':>11}{'GPU peak':>10}",
+    ]
+    for name, r in report["rules"].items():
+        lines.append(
+            f"{name:<28}{r['jobs']:>5}{duration(r['seconds_per_job']):>11}"
+            f"{duration(r['seconds']):>11}{size(r['bytes_per_job']):>13}{size(r['bytes']):>11}"
+            f"{size(r['peak_host_bytes']):>11}{size(r['peak_gpu_bytes']):>10}"
+        )
+    disk = ", ".join(f"{k} {size(v)}" for k, v in t["disk_bytes"].items() if k != "total")
+    largest = t["largest_file"]
+    lines += [
+        f"total: {sum(r['jobs'] for r in report['rules'].values())} jobs, "
+        f"{t['gpu_hours']:.1f} GPU-hours, {t['cpu_hours']:.1f} CPU-hours",
+        f"disk: {size(t['disk_bytes']['total'])} ({disk})",
+        f"largest file: {size(largest['bytes'])} ({largest['name']})",
+    ]
+    return "\n".join(lines)
+
+
+def duration(seconds: float) -> str:
+    """ "42 s", "12.5 min", "3.2 h", "4.1 d"."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h" if seconds < 172800 else f"{seconds / 86400:.1f} d"
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    import logging
+
+    from closerlook import calibrate
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    paths = args.config or ["config.yaml"]
+    try:
+        configs = [config.load(p) for p in paths]
+    except FileNotFoundError as exc:
+        print(f"closerlook: {exc.filename}: no such file", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except config.ConfigError as exc:
+        print(f"closerlook: config error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    result = calibrate.calibrate(configs, args.device)
+    result.save(args.out)
+    n = len(result.throughputs)
+    print(f"{args.out}: {result.machine} ({result.device}), {n} model/batch measurements")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="closerlook",
@@ -148,6 +230,39 @@ def build_parser() -> argparse.ArgumentParser:
         "config", nargs="?", default="config.yaml", help="YAML config (default: config.yaml)"
     )
     check.set_defaults(func=_check)
+    planner = sub.add_parser(
+        "plan",
+        help="what the study costs before it runs",
+        description=(
+            "For the configured study (config files merged in order, as Snakemake merges "
+            "them), before any job runs: per rule the number of jobs and, per job, the "
+            "predicted wall time on the calibrated machine, peak host and GPU memory and "
+            "bytes written; in total GPU- and CPU-hours, disk by artifact kind and the "
+            "largest file. Sizes are exact where the format fixes them; times come from a "
+            "calibration file (`closerlook calibrate`)."
+        ),
+    )
+    planner.add_argument("config", nargs="*", help="YAML config files (default: config.yaml)")
+    planner.add_argument(
+        "--calibration",
+        help="a calibration file (default: the config's resources.calibration, else "
+        "the shipped workflow/calibrations/cpu-2core.json)",
+    )
+    planner.add_argument("--json", action="store_true", help="one JSON object")
+    planner.set_defaults(func=_plan)
+    calib = sub.add_parser(
+        "calibrate",
+        help="measure this machine's throughputs for the plan",
+        description=(
+            "Time training and inference of every model and batch size the configs use, "
+            "each similarity measure, a curve epoch, disk writes and a job's start, on "
+            "this machine (a minute or two), and write them as a calibration file."
+        ),
+    )
+    calib.add_argument("config", nargs="*", help="YAML config files (default: config.yaml)")
+    calib.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    calib.add_argument("--out", default="calibration.json", help="file to write (JSON)")
+    calib.set_defaults(func=_calibrate)
     inspect = sub.add_parser(
         "inspect",
         help="show what an HDF5 file or a checkpoint (.pt) of the pipeline holds",

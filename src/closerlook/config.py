@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import jsonschema
 import yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
 
 class ConfigError(ValueError):
     """A configuration value that closerlook cannot run with; the message names the key and
@@ -115,14 +116,38 @@ def validate(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None)
     return config
 
 
-def load(path: str | Path) -> dict[str, Any]:
-    """Read and validate a YAML config file."""
+def read(path: str | Path) -> dict[str, Any]:
+    """A YAML config file's mapping, not yet validated."""
     with open(path) as f:
         raw = yaml.safe_load(f) or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys to values")
-    return validate(raw)
+    return raw
 
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Read and validate a YAML config file."""
+    return validate(read(path))
+
+
+def overlay(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """`top` merged into `base` as Snakemake merges config files given one after another:
+    mappings key by key, anything else (lists too) replaced."""
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = overlay(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_all(paths: Sequence[str | Path]) -> dict[str, Any]:
+    """Config files merged in order (a preset and its overlays), then validated."""
+    merged: dict[str, Any] = {}
+    for path in paths:
+        merged = overlay(merged, read(path))
+    return validate(merged)
 
 
 def config_hash(obj: Any) -> str:

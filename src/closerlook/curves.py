@@ -45,7 +45,6 @@ log = logging.getLogger("closerlook.curves")
 KIND = "curve"  # the bends checkpoint's kind (and its curve file's: closerlook.curve_file)
 
 
-
 # ------------------------------------------------------------------------- coefficients
 def bezier_coefficients(t: float | torch.Tensor, n_bends: int) -> torch.Tensor:
     """Bernstein polynomials b_{k,n−1}(t) = C(n−1, k) t^k (1−t)^(n−1−k), k = 0 … n−1."""

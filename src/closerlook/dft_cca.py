@@ -376,5 +376,3 @@ def dft_cca(
     the per-frequency values on the grid of `shared_frequencies`."""
     r = dft_cca_result(x, y, None, epsilon, device, precision)
     return r.value, r.per_frequency
-
-

@@ -166,7 +166,7 @@ def read_torch(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
 
 
 def seal_status(obj: dict[str, Any]) -> str:
-    """"verified" (the contents match their seal), "missing" or "mismatch"."""
+    """ "verified" (the contents match their seal), "missing" or "mismatch"."""
     expected = obj.get(SEAL)
     if expected is None:
         return "missing"

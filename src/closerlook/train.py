@@ -53,6 +53,7 @@ from closerlook.sgd import (
 
 log = logging.getLogger("closerlook.train")
 
+
 # ------------------------------------------------------------------------- objectives
 def distillation(
     teacher: nn.Module, temperature: float, alpha: float, precision: Precision

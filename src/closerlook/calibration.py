@@ -1,0 +1,136 @@
+"""How fast one machine runs the study's kinds of work, measured by `closerlook calibrate`
+and read by the plan (closerlook.cost): training and forward images/s of each configured
+model at its batch sizes, disk write and read rates, each similarity measure's rate on its
+cost formula (`similarity_ops`), a curve epoch's cost over a plain epoch, and a job's fixed
+start-up time (docs/architecture.md, "the plan").
+
+A calibration is a JSON file (nothing in it runs) saying which machine it describes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+KIND = "closerlook-calibration"
+
+
+class CalibrationError(ValueError):
+    """A calibration file that cannot be read, or lacks a measurement the plan needs."""
+
+
+@dataclass
+class Throughput:
+    """One model at one batch size: training and inference images per second."""
+
+    model: dict[str, Any]
+    in_shape: list[int]
+    batch_size: int
+    measured_batch_size: int  # smaller where a full batch is too slow to time (CPU)
+    train_images_per_s: float
+    forward_images_per_s: float
+
+
+@dataclass
+class Calibration:
+    """The throughputs of one machine (`device`: cpu or cuda; `machine`: what it is)."""
+
+    device: str
+    machine: str
+    measured: str
+    torch: str
+    threads: int
+    job_overhead_s: float
+    write_bytes_per_s: float
+    read_bytes_per_s: float
+    curve_epoch_ratio: float
+    host_base_bytes: int
+    measure_ops_per_s: dict[str, float] = field(default_factory=dict)
+    throughputs: list[Throughput] = field(default_factory=list)
+
+    def throughput(
+        self, model: Mapping[str, Any], in_shape: Sequence[int], batch: int
+    ) -> Throughput:
+        """The measurement of `model` on `in_shape` at `batch` (the nearest batch size of
+        the same model where that one was not measured)."""
+        same = [
+            t for t in self.throughputs if t.model == dict(model) and t.in_shape == list(in_shape)
+        ]
+        if not same:
+            raise CalibrationError(
+                f"the calibration has no measurement of model {json.dumps(dict(model))} on "
+                f"{'x'.join(map(str, in_shape))} images; run `closerlook calibrate CONFIG` "
+                "with the config that names it"
+            )
+        return min(same, key=lambda t: abs(math.log(t.batch_size / batch)))
+
+    def train_seconds(
+        self, model: Mapping[str, Any], in_shape: Sequence[int], batch: int, images: int
+    ) -> float:
+        return images / self.throughput(model, in_shape, batch).train_images_per_s
+
+    def forward_seconds(
+        self, model: Mapping[str, Any], in_shape: Sequence[int], images: int
+    ) -> float:
+        rates = [
+            t.forward_images_per_s
+            for t in self.throughputs
+            if t.model == dict(model) and t.in_shape == list(in_shape)
+        ]
+        if not rates:
+            self.throughput(model, in_shape, 1)  # raises the error that names the model
+        return images / max(rates)
+
+    def similarity_seconds(self, method: str, a: Sequence[int], b: Sequence[int]) -> float:
+        if method not in self.measure_ops_per_s:
+            raise CalibrationError(
+                f"the calibration has no rate of measure {method!r}; calibrate again"
+            )
+        return similarity_ops(method, a, b) / self.measure_ops_per_s[method]
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps({"kind": KIND, **asdict(self)}, indent=2) + "\n")
+
+
+def load(path: str | Path) -> Calibration:
+    """A calibration file (JSON), checked for every field."""
+    try:
+        raw = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise CalibrationError(f"{path}: not a readable calibration ({exc})") from None
+    if not isinstance(raw, dict) or raw.pop("kind", None) != KIND:
+        raise CalibrationError(f"{path}: not a closerlook calibration (run `closerlook calibrate`)")
+    names = {f.name for f in fields(Calibration)}
+    if set(raw) != names:
+        raise CalibrationError(
+            f"{path}: calibration fields differ from {sorted(names)}; calibrate again"
+        )
+    raw["throughputs"] = [Throughput(**t) for t in raw["throughputs"]]
+    return Calibration(**raw)
+
+
+# ----------------------------------------------------------------- similarity cost model
+def similarity_ops(method: str, a: Sequence[int], b: Sequence[int]) -> float:
+    """The work of one measure on layers of shapes `a`, `b` ((N, D) or (N, C, H, W)):
+
+    - svcca, pwcca: N·H·W datapoints of C features: covariances M·(C_a + C_b)² and their
+      factorisations (C_a + C_b)³;
+    - cka: flattened examples, the cheaper of the N × N Grams and the D_a × D_b cross product;
+    - dft_svcca, dft_cca: one CCA of N datapoints per spatial frequency (H·W of them; a
+      dense layer has one) plus the FFTs.
+    """
+    n = a[0]
+    c = a[1] + b[1]
+    hw = max(math.prod(a[2:]), math.prod(b[2:]), 1)
+    if method in ("svcca", "pwcca"):
+        return n * hw * c * c + c**3
+    if method == "cka":
+        da, db = math.prod(a[1:]), math.prod(b[1:])
+        return min(n * n * (da + db), n * da * db) + n * (da + db)
+    if method in ("dft_svcca", "dft_cca"):
+        return hw * (n * c * c + c**3) + n * c * hw * max(1.0, math.log2(hw))
+    raise CalibrationError(f"no cost model of measure {method!r}")
