@@ -214,22 +214,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="closerlook",
-        description=(
-            "A closer look at deep-learning heuristics (Gotmare et al., ICLR 2019): SGDR, "
-            "warmup and distillation through mode connectivity and SVCCA. The pipeline runs "
-            "with `snakemake --cores all figures`; this command helps around it."
-        ),
-    )
-    parser.add_argument("--version", action="version", version=f"closerlook {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    check = sub.add_parser("check", help="validate a config and print the plan")
-    check.add_argument(
-        "config", nargs="?", default="config.yaml", help="YAML config (default: config.yaml)"
-    )
-    check.set_defaults(func=_check)
+def add_plan_commands(sub: Any) -> None:
+    """The `plan` and `calibrate` subcommands."""
     planner = sub.add_parser(
         "plan",
         help="what the study costs before it runs",
@@ -263,6 +249,25 @@ def build_parser() -> argparse.ArgumentParser:
     calib.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     calib.add_argument("--out", default="calibration.json", help="file to write (JSON)")
     calib.set_defaults(func=_calibrate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="closerlook",
+        description=(
+            "A closer look at deep-learning heuristics (Gotmare et al., ICLR 2019): SGDR, "
+            "warmup and distillation through mode connectivity and SVCCA. The pipeline runs "
+            "with `snakemake --cores all figures`; this command helps around it."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"closerlook {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    check = sub.add_parser("check", help="validate a config and print the plan")
+    check.add_argument(
+        "config", nargs="?", default="config.yaml", help="YAML config (default: config.yaml)"
+    )
+    check.set_defaults(func=_check)
+    add_plan_commands(sub)
     inspect = sub.add_parser(
         "inspect",
         help="show what an HDF5 file or a checkpoint (.pt) of the pipeline holds",
