@@ -30,8 +30,8 @@ import torch
 from closerlook import data, models, plan
 from closerlook import device as devices
 from closerlook.calibration import Calibration, Throughput, similarity_ops
-from closerlook.cost import model_batches
 from closerlook.sgd import Augment, Precision, evaluate, train_epoch
+from closerlook.sizes import model_batches, network_shapes
 
 log = logging.getLogger("closerlook.calibrate")
 
@@ -210,11 +210,6 @@ def machine_description(dev: torch.device) -> str:
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()}"
 
 
-def parameters(spec: Mapping[str, Any], in_shape: Sequence[int]) -> int:
-    with torch.device("meta"):
-        return sum(p.numel() for p in models.build(spec, tuple(in_shape), 10).parameters())
-
-
 def calibrate(configs: Sequence[Mapping[str, Any]], device: str = "auto") -> Calibration:
     """Measure every (model, batch size) the configs train, their measures, a curve epoch."""
     dev = devices.resolve(device)
@@ -222,12 +217,9 @@ def calibrate(configs: Sequence[Mapping[str, Any]], device: str = "auto") -> Cal
     if dev.type == "cpu":
         torch.set_num_threads(1)
     try:
-        wanted = {}
-        for cfg in configs:
-            for spec, in_shape, batch in model_batches(cfg):
-                wanted[(str(spec), tuple(in_shape), batch)] = (spec, in_shape, batch)
+        wanted = model_batches(configs)
         throughputs = []
-        for spec, in_shape, batch in wanted.values():
+        for spec, in_shape, batch in wanted:
             t = measure_model(spec, in_shape, batch, dev)
             log.info(
                 "%s at batch %d: %.0f train, %.0f forward images/s",
@@ -238,7 +230,7 @@ def calibrate(configs: Sequence[Mapping[str, Any]], device: str = "auto") -> Cal
             )
             throughputs.append(t)
         methods = dict.fromkeys(m for cfg in configs for m in plan.measures(cfg))
-        smallest = min(wanted.values(), key=lambda w: parameters(w[0], w[1]))
+        smallest = min(wanted, key=lambda w: network_shapes(w[0], w[1]).parameters)
         ratio = measure_curve_ratio(smallest[0], smallest[1], min(smallest[2], 64), dev)
         overhead, base = job_start()
         write, read = disk_rates()

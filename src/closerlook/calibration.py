@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 KIND = "closerlook-calibration"
+# The calibration of the 2-core CPU this project is developed and tested on.
+DEFAULT_CALIBRATION = Path(__file__).resolve().parents[2] / "workflow/calibrations/cpu-2core.json"
 
 
 class CalibrationError(ValueError):
@@ -52,11 +54,8 @@ class Calibration:
     measure_ops_per_s: dict[str, float] = field(default_factory=dict)
     throughputs: list[Throughput] = field(default_factory=list)
 
-    def throughput(
-        self, model: Mapping[str, Any], in_shape: Sequence[int], batch: int
-    ) -> Throughput:
-        """The measurement of `model` on `in_shape` at `batch` (the nearest batch size of
-        the same model where that one was not measured)."""
+    def measurements(self, model: Mapping[str, Any], in_shape: Sequence[int]) -> list[Throughput]:
+        """Every measurement of `model` on `in_shape` images; an error naming it if none."""
         same = [
             t for t in self.throughputs if t.model == dict(model) and t.in_shape == list(in_shape)
         ]
@@ -66,24 +65,22 @@ class Calibration:
                 f"{'x'.join(map(str, in_shape))} images; run `closerlook calibrate CONFIG` "
                 "with the config that names it"
             )
-        return min(same, key=lambda t: abs(math.log(t.batch_size / batch)))
+        return same
 
     def train_seconds(
         self, model: Mapping[str, Any], in_shape: Sequence[int], batch: int, images: int
     ) -> float:
-        return images / self.throughput(model, in_shape, batch).train_images_per_s
+        """Training `images` at `batch` (at the nearest measured batch size of the model)."""
+        t = min(
+            self.measurements(model, in_shape), key=lambda t: abs(math.log(t.batch_size / batch))
+        )
+        return images / t.train_images_per_s
 
     def forward_seconds(
         self, model: Mapping[str, Any], in_shape: Sequence[int], images: int
     ) -> float:
-        rates = [
-            t.forward_images_per_s
-            for t in self.throughputs
-            if t.model == dict(model) and t.in_shape == list(in_shape)
-        ]
-        if not rates:
-            self.throughput(model, in_shape, 1)  # raises the error that names the model
-        return images / max(rates)
+        """Inference on `images` at the model's best measured rate."""
+        return images / max(t.forward_images_per_s for t in self.measurements(model, in_shape))
 
     def similarity_seconds(self, method: str, a: Sequence[int], b: Sequence[int]) -> float:
         if method not in self.measure_ops_per_s:

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from closerlook import __version__, config, plan
-from closerlook.cost import DATASET_SHAPES
+from closerlook.plan import DATASET_SHAPES
 from closerlook.points import step_point
 
 EXIT_BAD_INPUT = 2
@@ -131,8 +131,14 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def refuse(message: str) -> int:
+    """Bad input: one line on stderr, exit status 2."""
+    print(f"closerlook: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
 def _plan(args: argparse.Namespace) -> int:
-    from closerlook import calibration, cost, resources
+    from closerlook import calibration, cost
 
     paths = args.config or ["config.yaml"]
     try:
@@ -140,15 +146,13 @@ def _plan(args: argparse.Namespace) -> int:
         path = (
             args.calibration
             or settings["resources"]["calibration"]
-            or resources.DEFAULT_CALIBRATION
+            or calibration.DEFAULT_CALIBRATION
         )
         study = cost.study_cost(settings, calibration.load(path))
     except FileNotFoundError as exc:
-        print(f"closerlook: {exc.filename}: no such file", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return refuse(f"{exc.filename}: no such file")
     except (config.ConfigError, calibration.CalibrationError) as exc:
-        print(f"closerlook: {' + '.join(map(str, paths))}: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return refuse(f"{' + '.join(map(str, paths))}: {exc}")
     report = study.as_json()
     report["calibration"] = str(path)
     print(json.dumps(report, indent=2) if args.json else render_plan(report, paths))
@@ -184,7 +188,7 @@ def render_plan(report: Mapping[str, Any], paths: Sequence[str]) -> str:
 
 
 def duration(seconds: float) -> str:
-    """ "42 s", "12.5 min", "3.2 h", "4.1 d"."""
+    """A duration in the largest fitting unit: 42 s, 12.5 min, 3.2 h, 4.1 d."""
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:
@@ -193,20 +197,16 @@ def duration(seconds: float) -> str:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    import logging
+    from closerlook import calibrate, logs
 
-    from closerlook import calibrate
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logs.setup()
     paths = args.config or ["config.yaml"]
     try:
         configs = [config.load(p) for p in paths]
     except FileNotFoundError as exc:
-        print(f"closerlook: {exc.filename}: no such file", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return refuse(f"{exc.filename}: no such file")
     except config.ConfigError as exc:
-        print(f"closerlook: config error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return refuse(f"config error: {exc}")
     result = calibrate.calibrate(configs, args.device)
     result.save(args.out)
     n = len(result.throughputs)

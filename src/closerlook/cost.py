@@ -13,8 +13,6 @@ throughputs, plus the job's start-up. Memory is an estimate from the same shapes
 
 from __future__ import annotations
 
-import functools
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,13 +21,15 @@ from typing import Any
 from closerlook import jobs as dag
 from closerlook import plan
 from closerlook.calibration import Calibration
+from closerlook.sizes import (
+    activation_bytes,
+    checkpoint_bytes,
+    net_shapes,
+    stored_itemsize,
+)
 
 KINDS = ("checkpoints", "activations", "similarity", "curves", "figures")
 GPU_RULES = ("train_", "activations", "curve_fit", "curve_evaluate")  # the profile's gpu: 1
-DATASET_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
-    "digits": ((1, 8, 8), 10),
-    "cifar10": ((3, 32, 32), 10),
-}
 FIGURE_BYTES = 150_000  # one figure file (PNG at 150 dpi, or PDF), about
 TABLE_ROW_BYTES = 120  # one row of a similarity CSV
 COPIES = 3  # working copies of a layer in a comparison (float64, centred, factorised)
@@ -51,6 +51,14 @@ class RuleCost:
     gpu: bool
     jobs: list[JobCost] = field(default_factory=list)
 
+    @property
+    def seconds(self) -> float:
+        return sum(j.seconds for j in self.jobs)
+
+    @property
+    def bytes_written(self) -> int:
+        return sum(j.bytes_written for j in self.jobs)
+
     def summary(self) -> dict[str, Any]:
         """jobs, the longest job's seconds and largest job's bytes and memory, and totals."""
         return {
@@ -59,8 +67,8 @@ class RuleCost:
             "bytes_per_job": max(j.bytes_written for j in self.jobs),
             "peak_host_bytes": max(j.peak_host_bytes for j in self.jobs),
             "peak_gpu_bytes": max(j.peak_gpu_bytes for j in self.jobs),
-            "seconds": sum(j.seconds for j in self.jobs),
-            "bytes": sum(j.bytes_written for j in self.jobs),
+            "seconds": self.seconds,
+            "bytes": self.bytes_written,
             "kind": self.kind,
             "gpu": self.gpu,
         }
@@ -76,12 +84,9 @@ class StudyCost:
         """GPU- and CPU-hours (a GPU job's time counts as GPU time on a CUDA calibration)
         and bytes written by kind, with their total and the largest single file."""
         cuda = self.calibration.device == "cuda"
-        gpu = sum(sum(j.seconds for j in r.jobs) for r in self.rules.values() if r.gpu and cuda)
-        every = sum(sum(j.seconds for j in r.jobs) for r in self.rules.values())
-        disk = {
-            k: sum(sum(j.bytes_written for j in r.jobs) for r in self.rules.values() if r.kind == k)
-            for k in KINDS
-        }
+        gpu = sum(r.seconds for r in self.rules.values() if r.gpu and cuda)
+        every = sum(r.seconds for r in self.rules.values())
+        disk = {k: sum(r.bytes_written for r in self.rules.values() if r.kind == k) for k in KINDS}
         return {
             "gpu_hours": gpu / 3600,
             "cpu_hours": (every - gpu) / 3600,
@@ -96,86 +101,6 @@ class StudyCost:
             "rules": {name: r.summary() for name, r in self.rules.items()},
             "totals": self.totals(),
         }
-
-
-# ---------------------------------------------------------------------- network shapes
-@dataclass(frozen=True)
-class NetShapes:
-    """What the plan needs of a network, from one forward pass on the meta device."""
-
-    parameters: int
-    buffers: int
-    layers: dict[str, tuple[int, ...]]  # registered layer -> output shape of one image
-    activations_per_image: int  # every leaf module's output values (what backward keeps)
-
-    @property
-    def layer_values(self) -> int:
-        return sum(math.prod(s) for s in self.layers.values())
-
-
-@functools.cache
-def _net_shapes(spec_json: str, in_shape: tuple[int, int, int], num_classes: int) -> NetShapes:
-    import torch
-
-    from closerlook import models
-
-    with torch.device("meta"):
-        net = models.build(json.loads(spec_json), in_shape, num_classes)
-    layers, leaves = {}, []
-    hooks = [
-        net.layer(n).register_forward_hook(
-            lambda m, i, o, n=n: layers.__setitem__(n, tuple(o.shape[1:]))
-        )
-        for n in net.layer_names()
-    ]
-    hooks += [
-        m.register_forward_hook(lambda m, i, o: leaves.append(o[0].numel()))
-        for m in net.modules()
-        if not list(m.children())
-    ]
-    with torch.no_grad():
-        net.eval()(torch.empty(1, *in_shape, device="meta"))
-    for h in hooks:
-        h.remove()
-    return NetShapes(
-        sum(p.numel() for p in net.parameters()),
-        sum(b.numel() for b in net.buffers()),
-        {n: layers[n] for n in net.layer_names()},
-        sum(leaves),
-    )
-
-
-def net_shapes(config: Mapping[str, Any], model: str) -> NetShapes:
-    in_shape, classes = DATASET_SHAPES[config["data"]["dataset"]]
-    return _net_shapes(json.dumps(config["models"][model], sort_keys=True), in_shape, classes)
-
-
-def model_batches(config: Mapping[str, Any]) -> list[tuple[dict[str, Any], list[int], int]]:
-    """(model spec, image shape, batch size) of every run and curve fit: what to calibrate."""
-    in_shape = list(DATASET_SHAPES[config["data"]["dataset"]][0])
-    out = [
-        (config["models"][r.model], r.batch_size)
-        for r in map(lambda n: plan.run_settings(config, n), config["runs"])
-    ]
-    out += [
-        (config["models"][plan.curve_model(config, c)], plan.curve_fit(config, c).batch_size)
-        for c in config["curves"]["connections"]
-    ]
-    unique = {(json.dumps(s, sort_keys=True), b): (dict(s), in_shape, b) for s, b in out}
-    return list(unique.values())
-
-
-def checkpoint_bytes(shapes: NetShapes) -> int:
-    """A checkpoint: weights and buffers, SGD's momentum per weight (float32), RNG states
-    and metrics (about 20 kB) and the pickle's framing of each tensor (about 200 B)."""
-    return 4 * (2 * shapes.parameters + shapes.buffers) + 20_000 + 200 * 3 * len(shapes.layers) * 4
-
-
-def activation_bytes(shapes: NetShapes, probe: Mapping[str, Any]) -> int:
-    """An activation file: probe size × registered layers' values × dtype bytes, and its
-    probe header (indices and labels, int64)."""
-    itemsize = 2 if probe["dtype"] == "float16" else 4
-    return probe["size"] * (shapes.layer_values * itemsize + 16)
 
 
 # ------------------------------------------------------------------------ one job each
@@ -266,8 +191,9 @@ def pair_cost(ctx: Context, pair: dag.PairJob) -> JobCost:
             for i in range(len(layers))
             for j in range(i, len(layers))
         )
-    itemsize = 2 if ctx.config["probe"]["dtype"] == "float16" else 4
-    read = sum(math.prod(a) + math.prod(b) for a, b in layers) * itemsize
+    read = sum(math.prod(a) + math.prod(b) for a, b in layers) * stored_itemsize(
+        ctx.config["probe"]
+    )
     seconds += read / cal.read_bytes_per_s
     widest = max(math.prod(a) + math.prod(b) for a, b in layers)
     coefficients = sum(8 * min(a[1], b[1]) * max(math.prod(a[2:]), 1) for a, b in layers) * len(
@@ -323,7 +249,7 @@ def study_cost(config: Mapping[str, Any], calibration: Calibration) -> StudyCost
     """Every rule's jobs (closerlook.jobs) with their costs on the calibrated machine."""
     from closerlook.data import split_sizes
 
-    in_shape = DATASET_SHAPES[config["data"]["dataset"]][0]
+    in_shape = plan.DATASET_SHAPES[config["data"]["dataset"]][0]
     ctx = Context(config, calibration, in_shape, split_sizes(config["data"]))
     study = dag.study_jobs(config)
     rules: dict[str, RuleCost] = {}

@@ -23,6 +23,13 @@ from closerlook import schedules
 from closerlook.config import ConfigError
 from closerlook.points import Point, step_point
 
+# (C, H, W) and classes of each dataset, known without reading its files (closerlook.data:
+# the digits are 8x8 grey images, CIFAR-10's python batches 3x32x32).
+DATASET_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
+    "digits": ((1, 8, 8), 10),
+    "cifar10": ((3, 32, 32), 10),
+}
+
 
 @dataclass
 class RunSettings:
