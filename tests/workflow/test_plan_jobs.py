@@ -1,33 +1,85 @@
 """The plan's jobs (closerlook.jobs) are Snakemake's: for both presets, each rule's job count
-equals a dry run's; and a preset given with --configfile runs alone, even beside the
-embedded config.yaml (nothing of it leaks in)."""
+equals a dry run's; the paper plan's activation disk is the dry run's activation files
+times their sizes worked out by hand from VGG-16's and ResNet-18's layer tables; and a
+preset given with --configfile runs alone, even beside the embedded config.yaml (nothing
+of it leaks in)."""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import subprocess
 
+import numpy as np
 import pytest
 import yaml
 
-from closerlook import config, jobs
+from closerlook import config, cost, jobs
+from closerlook.calibration import DEFAULT_CALIBRATION, load
 
-from support import PAPER, REPO, planned_jobs, run_snakemake
+from support import BIN, PAPER, REPO, planned_jobs, run_snakemake
 
 
-def dry_run_counts(workdir, env, configfile) -> dict[str, int]:
+def dry_run(workdir, env, configfile) -> subprocess.CompletedProcess:
     env = {**env, "PYTHONPATH": str(REPO / "src")}
     done = run_snakemake(workdir, env, "-n", "figures", configfile=configfile, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    return planned_jobs(done)
+    return done
 
 
-@pytest.mark.parametrize("preset", ["embedded", "paper"])
-def test_the_plan_counts_the_jobs_of_the_dry_run(preset, tmp_path, snakemake_env):
+def dry_run_counts(workdir, env, configfile) -> dict[str, int]:
+    return planned_jobs(dry_run(workdir, env, configfile))
+
+
+@pytest.fixture(scope="module")
+def paper_dry_run(tmp_path_factory) -> subprocess.CompletedProcess:
+    """The paper preset's dry run, beside a copy of config.yaml (which must not leak in)."""
+    folder = tmp_path_factory.mktemp("paper")
+    shutil.copy(REPO / "config.yaml", folder / "config.yaml")
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    return dry_run(folder, env, PAPER)
+
+
+def test_the_plan_counts_the_jobs_of_the_embedded_dry_run(tmp_path, snakemake_env):
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
-    path = PAPER if preset == "paper" else tmp_path / "config.yaml"
+    path = tmp_path / "config.yaml"
     assert jobs.study_jobs(config.load(path)).counts() == dry_run_counts(
         tmp_path, snakemake_env, path
     )
+
+
+def test_the_plan_counts_the_jobs_of_the_paper_dry_run(paper_dry_run):
+    assert jobs.study_jobs(config.load(PAPER)).counts() == planned_jobs(paper_dry_run)
+
+
+# values per image of the registered layers on 32 x 32 images, from the layer tables:
+# VGG-16: 13 convs [64 64 M 128 128 M 256 256 256 M 512 512 512 M 512 512 512], fc 4096,
+# 4096 and 10 logits; ResNet-18: the stem and two blocks per stage at 64 x 32², 128 x 16²,
+# 256 x 8², 512 x 4², and 10 logits
+VGG16 = (2 * 64 * 32**2 + 2 * 128 * 16**2 + 3 * 256 * 8**2 + 3 * 512 * 4**2 + 3 * 512 * 2**2) + (
+    4096 + 4096 + 10
+)
+RESNET18 = 3 * 64 * 32**2 + 2 * 128 * 16**2 + 2 * 256 * 8**2 + 2 * 512 * 4**2 + 10
+
+
+def test_the_paper_activation_disk_is_jobs_times_probe_times_layers_times_dtype(paper_dry_run):
+    """Each activation file of the dry run: probe size x its model's values per image x the
+    stored dtype's bytes, and the probe's indices and labels (two int64 per image)."""
+    cfg = config.load(PAPER)
+    dumped = re.findall(
+        r"^rule activations:\n(?:    .*\n)*?    output: results/paper/runs/(\w+)/",
+        paper_dry_run.stdout,
+        flags=re.M,
+    )
+    assert len(dumped) == planned_jobs(paper_dry_run)["activations"]
+    per_image = {"vgg16": VGG16, "resnet18": RESNET18}
+    probe = cfg["probe"]
+    itemsize = np.dtype(probe["dtype"]).itemsize
+    model = {run: cfg["runs"][run].get("model", cfg["training"]["model"]) for run in cfg["runs"]}
+    expected = sum(probe["size"] * (per_image[model[r]] * itemsize + 2 * 8) for r in dumped)
+    planned = cost.study_cost(cfg, load(DEFAULT_CALIBRATION)).totals()["disk_bytes"]
+    assert planned["activations"] == expected
 
 
 def test_a_configfile_preset_runs_alone_beside_config_yaml(
