@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 KIND = "closerlook-calibration"
+SHIPPED = Path(__file__).resolve().parents[2] / "workflow/calibrations"  # one per machine
 # The calibration of the 2-core CPU this project is developed and tested on.
-DEFAULT_CALIBRATION = Path(__file__).resolve().parents[2] / "workflow/calibrations/cpu-2core.json"
+DEFAULT_CALIBRATION = SHIPPED / "cpu-2core.json"
 
 
 class CalibrationError(ValueError):

@@ -138,16 +138,13 @@ def refuse(message: str) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from closerlook import calibration, cost
+    from closerlook import calibration, cost, resources
 
     paths = args.config or ["config.yaml"]
     try:
         settings = config.load_all(paths)
-        path = (
-            args.calibration
-            or settings["resources"]["calibration"]
-            or calibration.DEFAULT_CALIBRATION
-        )
+        name = args.calibration or settings["resources"]["calibration"]
+        path = resources.calibration_path(name) if name else calibration.DEFAULT_CALIBRATION
         study = cost.study_cost(settings, calibration.load(path))
     except FileNotFoundError as exc:
         return refuse(f"{exc.filename}: no such file")
@@ -231,8 +228,8 @@ def add_plan_commands(sub: Any) -> None:
     planner.add_argument("config", nargs="*", help="YAML config files (default: config.yaml)")
     planner.add_argument(
         "--calibration",
-        help="a calibration file (default: the config's resources.calibration, else "
-        "the shipped workflow/calibrations/cpu-2core.json)",
+        help="a calibration file, or the name of one in workflow/calibrations (default: "
+        "the config's resources.calibration, else cpu-2core)",
     )
     planner.add_argument("--json", action="store_true", help="one JSON object")
     planner.set_defaults(func=_plan)

@@ -1,5 +1,5 @@
 """Sizes the plan knows before anything runs (closerlook.cost): a network's parameters,
-buffers and per-image layer shapes from one forward pass on the meta device, and the bytes
+buffers and per-image layer shapes from one forward pass of one image, and the bytes
 of the files they make: an activation file is probe size × every registered layer's values
 × the stored dtype's bytes (plus its probe header), a checkpoint the weights, buffers and
 SGD momentum (docs/architecture.md, "the plan").
@@ -19,7 +19,7 @@ from closerlook import plan
 
 @dataclass(frozen=True)
 class NetShapes:
-    """What the plan needs of a network, from one forward pass on the meta device."""
+    """What the plan needs of a network, from one forward pass of one image."""
 
     parameters: int
     buffers: int
@@ -38,9 +38,13 @@ def _shapes(spec_json: str, in_shape: tuple[int, int, int], num_classes: int) ->
     from closerlook import models
     from closerlook.activations import capture
 
+    # built without initialising (meta), then given uninitialised CPU memory: one image's
+    # forward pass on the CPU is faster than on the meta device, whose kernels take seconds
+    # to import
     with torch.device("meta"):
         net = models.build(json.loads(spec_json), in_shape, num_classes)
-    one = torch.empty(1, *in_shape, device="meta")
+    net = net.to_empty(device="cpu")
+    one = torch.zeros(1, *in_shape)
     layers: dict[str, tuple[int, ...]] = {}
     capture(net, one, 1, lambda name, _row, out: layers.__setitem__(name, tuple(out.shape[1:])))
     leaves: list[int] = []

@@ -223,9 +223,8 @@ def shrunk_profile(profile_dir: Path, cpus: int = 1, mem_mb: int = 800, retries:
     profile = yaml.safe_load(PROFILE.read_text())
     profile["default-resources"].update(cpus_per_gpu=cpus, mem_mb=mem_mb, runtime=10)
     for resources in profile["set-resources"].values():
-        resources["runtime"] = 10
+        resources.update(runtime=10, mem_mb=mem_mb)
         resources.update({k: cpus for k in ("cpus_per_task", "cpus_per_gpu") if k in resources})
-        resources.update({k: mem_mb for k in ("mem_mb",) if k in resources})
     profile.update(
         {
             "jobs": 2,

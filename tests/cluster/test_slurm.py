@@ -16,7 +16,7 @@ import pytest
 import torch
 import yaml
 
-from closerlook import checkpoints
+from closerlook import checkpoints, config, resources
 
 import cluster
 from support import reduced_config, snakemake_command
@@ -128,10 +128,45 @@ def test_paper_preset_requests_with_the_slurm_profile(embedded_config, tmp_path,
             own = profile["set-resources"][rule]
             assert res["gpu"] == "0" and "--gpus" not in flags and "-p cpu" in flags, (rule, flags)
             assert f"--cpus-per-task={own['cpus_per_task']}" in flags, (rule, flags)
-            assert f"--mem {own['mem_mb']}" in flags, (rule, flags)
-        for key, value in profile["set-resources"].get(rule, {}).items():
+            # without a calibration: the rule's own fallback (similarity.smk)
+            assert f"--mem {UNCALIBRATED[rule]['mem_mb']}" in flags, (rule, flags)
+        for key, value in {
+            **UNCALIBRATED.get(rule, {}),
+            **profile["set-resources"].get(rule, {}),
+        }.items():
             if not key.startswith("?"):  # a YTE conditional, checked above
                 assert res[key] == str(value), (rule, key, res)
+
+
+# the rules' requests without a calibration (workflow/rules: planned_resources fallbacks)
+UNCALIBRATED = {
+    "similarity_pair": {"mem_mb": 64000, "runtime": 240},
+    "activations": {"runtime": 60},
+    "curve_evaluate": {"runtime": 360},
+}
+
+
+def test_calibrated_requests_are_the_plans_and_the_profile_overrides_them(
+    embedded_config, tmp_path, snakemake_env
+):
+    """With the embedded preset's calibration every submitted job asks for the plan's
+    runtime and memory (closerlook.resources); a profile's set-resources still wins."""
+    cfg = reduced_config(embedded_config)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    profile = yaml.safe_load(cluster.PROFILE.read_text())
+    profile["set-resources"]["activations"] = {"runtime": 7, "mem_mb": 1234}
+    (tmp_path / "profile").mkdir()
+    (tmp_path / "profile/profile.yaml").write_text(yaml.safe_dump(profile))
+    cmd = snakemake_command(tmp_path, "--profile", str(tmp_path / "profile"), "--dry-run")
+    done = cluster.run(cmd, env=snakemake_env, timeout=300)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    planned = resources.rule_requests(config.validate(cfg))
+    local = cluster.local_rules(tmp_path / "config.yaml", tmp_path, snakemake_env)
+    jobs = [(rule, res) for rule, res in cluster.dry_run_jobs(done.stdout) if rule not in local]
+    assert {rule for rule, _ in jobs} >= {"train_sgdr", "activations", "similarity_pair"}
+    for rule, res in jobs:
+        want = {"runtime": 7, "mem_mb": 1234} if rule == "activations" else planned[rule]
+        assert (int(res["runtime"]), int(res["mem_mb"])) == (want["runtime"], want["mem_mb"])
 
 
 # --------------------------------------------------------------------------- preemption
@@ -196,6 +231,7 @@ def test_a_requeued_training_job_resumes_to_the_same_run(
     cfg = reduced_config(embedded_config)
     cfg["device"] = "cpu"
     cfg["runs"]["step"].update(epochs=EPOCHS, save_epochs=[])  # long enough to interrupt twice
+    cfg["resources"] = {"calibration": None}  # the shrunk profile's 10-minute limit
     target = f"results/{cfg['preset']}/runs/step/seed0/metrics.csv"
     cluster_dir, local_dir = tmp_path / "cluster", tmp_path / "local"
     for d in (cluster_dir, local_dir):

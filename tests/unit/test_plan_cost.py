@@ -5,6 +5,7 @@ refused in one line; `closerlook plan` prints its table and its JSON keys."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 
@@ -12,7 +13,17 @@ import h5py
 import pytest
 import torch
 
-from closerlook import activations, calibration, config, cost, jobs, models, sizes, train
+from closerlook import (
+    activations,
+    calibration,
+    config,
+    cost,
+    jobs,
+    models,
+    resources,
+    sizes,
+    train,
+)
 from closerlook.calibration import Calibration, CalibrationError, Throughput
 from closerlook.cli import main
 from closerlook.data import Dataset, Split
@@ -188,3 +199,28 @@ def test_calibration_fields_are_plain_data():
     """Nothing in a calibration file is code: every field is a number, string, list or dict."""
     for f in dataclasses.fields(Calibration):
         assert f.type in {"str", "int", "float", "dict[str, float]", "list[Throughput]"}
+
+
+# ------------------------------------------------------------------ requests from the plan
+def test_requests_are_the_prediction_times_the_safety_factor():
+    # 10 min x 2 = 20 min; 1.5 GB x 2 = 3000 MB; short jobs ask for 5 min and 1000 MB
+    assert resources.requests(600.0, 1_500_000_000, 2.0) == {"runtime": 20, "mem_mb": 3000}
+    assert resources.requests(601.0, 1_500_000_001, 2.0) == {"runtime": 21, "mem_mb": 3001}
+    assert resources.requests(1.0, 1000, 3.0) == {"runtime": 5, "mem_mb": 1000}
+
+
+def test_rule_requests_follow_the_configured_calibration(embedded_config, capsys):
+    cfg = config.validate(embedded_config)
+    assert resources.calibration_path("cpu-2core") == calibration.DEFAULT_CALIBRATION
+    study = cost.study_cost(cfg, calibration.load(calibration.DEFAULT_CALIBRATION))
+    slowest = max(j.seconds for j in study.rules["activations"].jobs)
+    requested = resources.rule_requests(cfg)["activations"]["runtime"]
+    assert requested == max(5, -(-2 * slowest // 60))
+    assert resources.rule_requests({**cfg, "resources": {"calibration": None}}) == {}
+    with pytest.raises(config.ConfigError, match="resources.calibration.*no-such"):
+        resources.rule_requests({**cfg, "resources": {"calibration": "no-such.json"}})
+    # a model the calibration never measured: the profile's requests, with a warning
+    other = copy.deepcopy(cfg)
+    other["models"]["vgg_small"]["fc"] = [33]
+    assert resources.rule_requests(other) == {}
+    assert "resources from the profile, not the plan" in capsys.readouterr().err

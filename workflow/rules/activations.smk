@@ -11,6 +11,8 @@ rule activations:
         f"{LOGS}/activations/{{run}}.seed{{seed}}.{{point}}.log",
     conda:
         CONDA_ENV
+    resources:
+        **planned_resources("activations", runtime=60),
     params:
         settings=activation_settings(),
     script:

@@ -6,7 +6,7 @@
 
 from dataclasses import asdict
 
-from closerlook import points, study_figures
+from closerlook import points, resources, study_figures
 
 RESULTS = f"{config['results_dir']}/{config['preset']}"
 LOGS = f"{RESULTS}/logs"
@@ -16,6 +16,15 @@ CIFAR10_FILES = [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]
 
 
 SEEDS = plan.replicates(config)
+# runtime and mem_mb of each rule's jobs from the study's plan on the configured calibration
+# (closerlook.resources; without one, each rule's own fallback or the profile's defaults)
+REQUESTS = resources.rule_requests(config)
+
+
+def planned_resources(rule, **uncalibrated):
+    """What a rule's jobs ask the scheduler for: runtime and mem_mb from the plan, else
+    `uncalibrated` (else the profile's default-resources)."""
+    return REQUESTS.get(rule, uncalibrated)
 
 
 wildcard_constraints:

@@ -13,6 +13,8 @@ rule curve_fit:
         f"{LOGS}/curves/{{curve}}.seed{{seed}}.fit.log",
     conda:
         CONDA_ENV
+    resources:
+        **planned_resources("curve_fit"),
     params:
         settings=curve_fit_settings,
     script:
@@ -29,6 +31,8 @@ rule curve_evaluate:
         f"{LOGS}/curves/{{curve}}.seed{{seed}}.evaluate.log",
     conda:
         CONDA_ENV
+    resources:
+        **planned_resources("curve_evaluate", runtime=360),
     params:
         settings=curve_eval_settings,
     script:

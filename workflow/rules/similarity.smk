@@ -24,6 +24,8 @@ rule similarity_pair:
         point_b=r"e\d{3}|step\d{6}",
     conda:
         CONDA_ENV
+    resources:
+        **planned_resources("similarity_pair", mem_mb=64000, runtime=240),
     params:
         settings=similarity_settings,
     script:

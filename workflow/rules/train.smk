@@ -34,6 +34,8 @@ for run in config["runs"]:
             f"{LOGS}/train/{run}.seed{{seed}}.log",
         conda:
             CONDA_ENV
+        resources:
+            **planned_resources(f"train_{run}"),
         params:
             settings=lambda wildcards, run=run: train_settings(run, wildcards.seed),
         script:
