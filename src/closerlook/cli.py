@@ -61,17 +61,17 @@ def _saved_steps(settings: Mapping[str, Any], run: str) -> str:
 
 
 def _check(args: argparse.Namespace) -> int:
+    paths = args.config or ["config.yaml"]
+    named = " + ".join(paths)
     try:
-        settings = config.load(args.config)
+        settings = config.load_all(paths)
         summaries = model_summaries(settings)
-    except FileNotFoundError:
-        print(f"closerlook: {args.config}: no such config file", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except FileNotFoundError as exc:
+        return refuse(f"{exc.filename}: no such config file")
     except config.ConfigError as exc:
-        print(f"closerlook: {args.config}: config error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return refuse(f"{named}: config error: {exc}")
     digest = config.config_hash(settings)
-    print(f"{args.config}: valid (preset {settings['preset']!r}, config hash {digest})")
+    print(f"{named}: valid (preset {settings['preset']!r}, config hash {digest})")
     for line in [*summaries, *plan_lines(settings)]:
         print(f"  {line}")
     return 0
@@ -261,7 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     check = sub.add_parser("check", help="validate a config and print the plan")
     check.add_argument(
-        "config", nargs="?", default="config.yaml", help="YAML config (default: config.yaml)"
+        "config",
+        nargs="*",
+        help="YAML config files, merged in order as Snakemake merges them (default: config.yaml)",
     )
     check.set_defaults(func=_check)
     add_plan_commands(sub)

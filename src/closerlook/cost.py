@@ -258,8 +258,10 @@ def study_cost(config: Mapping[str, Any], calibration: Calibration) -> StudyCost
         if costs:
             rules[rule] = RuleCost(kind, rule.startswith(GPU_RULES), list(costs))
 
-    if study.download:
-        add("download_cifar10", "data", [DOWNLOAD])
+    if study.data_rule == "download_cifar10":
+        add(study.data_rule, "data", [DOWNLOAD])
+    elif study.data_rule:  # the synthetic archive: its images as uint8
+        add(study.data_rule, "data", [small_job(ctx, ctx.data_bytes // 4)])
     for run, seeds in study.trainings.items():
         add(f"train_{run}", "checkpoints", [train_cost(ctx, run)] * len(seeds))
     add("activations", "activations", [activation_cost(ctx, d) for d in study.activations])

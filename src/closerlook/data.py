@@ -220,10 +220,19 @@ def download_cifar10(
 
 
 def load(data_config: dict[str, Any]) -> Dataset:
-    """The dataset a config's `data` section names."""
+    """The dataset a config's `data` section names (a synthetic archive, `data.synthetic`,
+    must hold the images that section says)."""
     if data_config["dataset"] == "digits":
         return load_digits(data_config["val_fraction"], data_config["split_seed"])
-    return load_cifar10(data_config["data_dir"])
+    dataset = load_cifar10(data_config["data_dir"])
+    found = {"train": len(dataset.train), "val": len(dataset.val)}
+    if found != split_sizes(data_config):
+        raise DataError(
+            f"{data_config['data_dir']} holds {found['train']} training and {found['val']} "
+            f"validation images, data.synthetic asks for {split_sizes(data_config)}; delete "
+            "the folder so that the workflow writes it again"
+        )
+    return dataset
 
 
 @functools.cache
@@ -237,6 +246,9 @@ def split_sizes(data_config: dict[str, Any]) -> dict[str, int]:
     """Images in each split of the dataset a config's `data` section names, without
     loading the images (for checking a config before any job runs)."""
     if data_config["dataset"] == "cifar10":
+        synthetic = data_config.get("synthetic")
+        if synthetic:
+            return {"train": synthetic["train"], "val": synthetic["val"]}
         return dict(CIFAR10_SIZES)
     tr, va = stratified_split(
         _digits_labels(), data_config["val_fraction"], data_config["split_seed"]

@@ -47,11 +47,11 @@ class StudyJobs:
     analyses: list[str] = field(default_factory=list)
     matrix_analyses: list[str] = field(default_factory=list)
     study_figures: list[str] = field(default_factory=list)
-    download: bool = False
+    data_rule: str | None = None  # the rule that fetches or writes the dataset
 
     def counts(self) -> dict[str, int]:
         """Jobs per rule, named as the workflow names its rules."""
-        out = {"download_cifar10": 1} if self.download else {}
+        out = {self.data_rule: 1} if self.data_rule else {}
         out |= {f"train_{run}": len(seeds) for run, seeds in self.trainings.items()}
         out |= {
             "activations": len(self.activations),
@@ -114,5 +114,13 @@ def study_jobs(config: Mapping[str, Any]) -> StudyJobs:
         analyses=analyses,
         matrix_analyses=[a for a in analyses if plan.matrix_method(config, a)],
         study_figures=list(study_figures.question_parts(config)),
-        download=config["data"]["dataset"] == "cifar10",
+        data_rule=data_rule(config["data"]),
     )
+
+
+def data_rule(data: Mapping[str, Any]) -> str | None:
+    """The rule that makes the dataset's files: CIFAR-10's download, the synthetic archive's
+    writer, or none (digits ship with scikit-learn)."""
+    if data["dataset"] != "cifar10":
+        return None
+    return "synthetic_cifar10" if data.get("synthetic") else "download_cifar10"

@@ -6,17 +6,35 @@
 # its teacher: that teacher trains first.
 
 
-rule download_cifar10:
-    """CIFAR-10's official python archive, fetched and checked (needs internet)."""
-    output:
-        cifar10_files(),
-    log:
-        f"{LOGS}/download_cifar10.log",
-    localrule: True
-    conda:
-        CONDA_ENV
-    script:
-        "../scripts/download.py"
+if config["data"]["synthetic"]:
+
+    rule synthetic_cifar10:
+        """A CIFAR-shaped archive of random class patterns (data.synthetic): NOT CIFAR-10."""
+        output:
+            cifar10_files(),
+        log:
+            f"{LOGS}/synthetic_cifar10.log",
+        localrule: True
+        conda:
+            CONDA_ENV
+        params:
+            settings=config["data"]["synthetic"],
+        script:
+            "../scripts/synthetic_data.py"
+
+else:
+
+    rule download_cifar10:
+        """CIFAR-10's official python archive, fetched and checked (needs internet)."""
+        output:
+            cifar10_files(),
+        log:
+            f"{LOGS}/download_cifar10.log",
+        localrule: True
+        conda:
+            CONDA_ENV
+        script:
+            "../scripts/download.py"
 
 
 for run in config["runs"]:
