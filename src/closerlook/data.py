@@ -226,7 +226,7 @@ def load(data_config: dict[str, Any]) -> Dataset:
         return load_digits(data_config["val_fraction"], data_config["split_seed"])
     dataset = load_cifar10(data_config["data_dir"])
     found = {"train": len(dataset.train), "val": len(dataset.val)}
-    if found != split_sizes(data_config):
+    if data_config.get("synthetic") and found != split_sizes(data_config):
         raise DataError(
             f"{data_config['data_dir']} holds {found['train']} training and {found['val']} "
             f"validation images, data.synthetic asks for {split_sizes(data_config)}; delete "
