@@ -6,15 +6,18 @@ script checks, on real activations, whether the similarity values notice. Two se
 * embedded: the embedded preset's default model (config.yaml `training.model`, on the
   digits data of its `data` section), trained as its SGDR run for a few epochs (2 with
   --quick, else 6) in two replicates (seeds 0 and 1) by train_run. Pairs, as the pipeline
-  forms them: seed 0 at an early epoch (0 with --quick, else the cycle end 2) against seed
-  0 at the last epoch, and seed 0 against seed 1 at the last epoch (across seeds). Dumped
-  by activations.dump_checkpoint on the config's probe set (500 training images).
+  forms them: seed 0 against seed 1 at the last epoch (across seeds) and, without --quick,
+  seed 0 at the cycle end 2 against seed 0 at the last epoch (sgdr_restarts). Dumped by
+  activations.dump_checkpoint on the config's probe set (500 training images).
 * vgg16: the paper preset's VGG-16 (workflow/configs/paper.yaml `models.vgg16`) on random
   CIFAR-shaped images (3x32x32) with class structure (a smooth prototype per class plus
-  noise); two networks (seeds 0 and 1) after a few SGD steps in train mode, so BatchNorm
-  holds running statistics. One pair, network 0 against network 1, on a probe set of 500
-  images (--images), every layer; --quick: 200 images and four layers (QUICK_LAYERS).
-  Dumped by activations.dump.
+  noise); two networks (seeds 0 and 1) after a few SGD steps (10; 2 with --quick), their
+  BatchNorm statistics then recomputed on 512 such images (curve_eval.recompute_batchnorm)
+  as a trained network holds them: with the initial ones (mean 0, variance 1) the maps
+  shrink layer by layer until the classifier barely varies across images, which float16
+  cannot resolve, and no trained network looks like that (--initial-bn shows it). One
+  pair, network 0 against network 1, on 500 probe images (--images), every layer;
+  --quick: 150 images and the layers QUICK_LAYERS. Dumped by activations.dump.
 
 Every network is dumped twice, with activations.Storage(dtype="float32") and "float16",
 read back with activation_file.open_activations, and each pair compared with the
@@ -31,16 +34,18 @@ The last line on stdout is one JSON object (progress goes to stderr):
     max_difference          the largest |float16 - float32| of any value in either setup
     worst                   where it is: setup, pair, layer, measure
     size_ratio              float16 bytes / float32 bytes of all activation files on disk
-    embedded, vgg16         per setup: model, epochs or sgd_steps, probe_size, layers,
-                            pairs, float32_bytes, float16_bytes, size_ratio,
-                            max_difference, float16_holds, dims_changed (values whose
-                            dimensions used, dim_a or dim_b, differ between the dtypes),
-                            seconds, and `measures`: measure -> {max_difference, layer,
-                            pair, float32, float16} (the largest difference over all
-                            layers and pairs, where it is, and the two values there)
+    embedded, vgg16         per setup: model, epochs or sgd_steps and batchnorm,
+                            probe_size, layers, pairs, float32_bytes, float16_bytes,
+                            size_ratio, max_difference, float16_holds, dims_changed
+                            (values whose dimensions used, dim_a or dim_b, differ between
+                            the dtypes), compare_seconds, seconds, and `measures`:
+                            measure -> {max_difference, layer, pair, float32, float16}
+                            (its largest difference over all layers and pairs, where it
+                            is, and the two values there)
     methods, baseline, device, threads, quick, seconds, cpu_seconds
 
-    python benchmarks/storage.py [--quick] [--images 500] [--baseline] [--device cpu]
+    python benchmarks/storage.py [--quick] [--images 500] [--baseline] [--initial-bn]
+                                 [--device cpu] [--dir DIR]
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ import torch  # noqa: E402
 from closerlook import activations, compare, config, data, models, plan  # noqa: E402
 from closerlook import train as training  # noqa: E402
 from closerlook.activation_file import open_activations  # noqa: E402
+from closerlook.curve_eval import recompute_batchnorm  # noqa: E402
 from closerlook.device import resolve  # noqa: E402
 from closerlook.dimensions import DimensionWarning  # noqa: E402
 from closerlook.similarity import METHODS  # noqa: E402
@@ -82,7 +88,7 @@ def log(message: str) -> None:
 
 
 # ------------------------------------------------------------------------ embedded
-def train_embedded(cfg: dict, folder: Path, epochs: int, early: int, device: str) -> dict:
+def train_embedded(cfg: dict, folder: Path, epochs: int, early, device: str) -> dict:
     """(seed, epoch) -> checkpoint of the embedded run, trained for `epochs` in seeds 0, 1."""
     dataset = data.load(cfg["data"])
     spec = cfg["models"][cfg["runs"][EMBEDDED_RUN].get("model", cfg["training"]["model"])]
@@ -91,7 +97,8 @@ def train_embedded(cfg: dict, folder: Path, epochs: int, early: int, device: str
         run = plan.run_settings(cfg, EMBEDDED_RUN, replicate=seed)
         run = dataclasses.replace(run, epochs=epochs, save_epochs=[])
         where = folder / f"seed{seed}"
-        saved = {e: where / f"epoch{e:03d}.pt" for e in sorted({early, epochs})}
+        wanted = {epochs} if early is None else {early, epochs}
+        saved = {e: where / f"epoch{e:03d}.pt" for e in sorted(wanted)}
         start = time.perf_counter()
         state = training.train_run(
             run, spec, dataset, saved, where / "metrics.csv", where / "resume", device, "bench"
@@ -105,7 +112,7 @@ def train_embedded(cfg: dict, folder: Path, epochs: int, early: int, device: str
 
 def embedded_setup(cfg: dict, folder: Path, args: argparse.Namespace) -> dict:
     """Train, dump (both dtypes) and describe the embedded setup's pairs."""
-    epochs, early = (2, 0) if args.quick else (6, 2)
+    epochs, early = (2, None) if args.quick else (6, 2)
     device = args.device
     ckpts = train_embedded(cfg, folder, epochs, early, device)
     files = {}
@@ -115,10 +122,9 @@ def embedded_setup(cfg: dict, folder: Path, args: argparse.Namespace) -> dict:
             probe = {**cfg["probe"], "dtype": dtype}
             activations.dump_checkpoint(ckpt, out, cfg["data"], probe, epoch, device)
             files[(seed, epoch, dtype)] = out
-    pairs = {
-        f"seed0 epoch{early} vs seed0 epoch{epochs}": ((0, early), (0, epochs)),
-        f"seed0 vs seed1 epoch{epochs}": ((0, epochs), (1, epochs)),
-    }
+    pairs = {f"seed0 vs seed1 epoch{epochs}": ((0, epochs), (1, epochs))}
+    if early is not None:
+        pairs[f"seed0 epoch{early} vs seed0 epoch{epochs}"] = ((0, early), (0, epochs))
     return {
         "info": {
             "model": cfg["runs"][EMBEDDED_RUN].get("model", cfg["training"]["model"]),
@@ -172,7 +178,7 @@ def sgd_steps(model: torch.nn.Module, source: ClassImages, steps: int, seed: int
 def vgg16_setup(paper: dict, folder: Path, args: argparse.Namespace) -> dict:
     """Build, train a little, dump (both dtypes) and describe the VGG-16 pair."""
     spec, device = paper["models"]["vgg16"], args.device
-    n, steps = (args.images or 200, 2) if args.quick else (args.images or 500, 10)
+    n, steps = (args.images or 150, 2) if args.quick else (args.images or 500, 10)
     source = ClassImages()
     images, labels = source.draw(n, seed=0)
     files = {}
@@ -181,6 +187,8 @@ def vgg16_setup(paper: dict, folder: Path, args: argparse.Namespace) -> dict:
         model = models.build(spec, (3, 32, 32), 10).to(resolve(device))
         start = time.perf_counter()
         loss = sgd_steps(model, source, steps, seed)
+        if not args.initial_bn:  # the data's running statistics, as after training
+            recompute_batchnorm(model, source.draw(512, seed=99 + seed)[0].to(resolve(device)))
         log(f"vgg16: network {seed}, {steps} SGD steps in "
             f"{time.perf_counter() - start:.1f} s, loss {loss:.3f}")  # fmt: skip
         for dtype in DTYPES:
@@ -193,7 +201,8 @@ def vgg16_setup(paper: dict, folder: Path, args: argparse.Namespace) -> dict:
             files[(seed, dtype)] = out
         del model
     return {
-        "info": {"model": "vgg16", "spec": spec, "sgd_steps": steps, "probe_size": n},
+        "info": {"model": "vgg16", "spec": spec, "sgd_steps": steps, "probe_size": n}
+        | {"batchnorm": "initial" if args.initial_bn else "recomputed"},
         "pairs": {"net0 vs net1": {d: (files[(0, d)], files[(1, d)]) for d in DTYPES}},
         "layers": QUICK_LAYERS if args.quick else None,
     }
@@ -325,8 +334,11 @@ def run_setups(args: argparse.Namespace, folder: Path) -> tuple[list[str], dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer epochs, images, layers")
-    parser.add_argument("--images", type=int, help="VGG-16 probe size (500; 200 with --quick)")
+    parser.add_argument("--images", type=int, help="VGG-16 probe size (500; 150 with --quick)")
     parser.add_argument("--baseline", action="store_true", help="also the shuffled baselines")
+    parser.add_argument(
+        "--initial-bn", action="store_true", help="VGG-16: keep BatchNorm's initial statistics"
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     parser.add_argument("--dir", help="folder for the temporary files (default: system temp)")
     args = parser.parse_args()

@@ -184,12 +184,28 @@ def dft_cca_result(
     n, cx, cy = zx.shape[2], zx.shape[3], zy.shape[3]
     cholesky = keep is None and cx + cy <= n - 1  # else eigen-directions are needed
     if not cholesky:  # eigen-whitening thresholds need float64 products
-        zx, zy = zx.double(), zy.double()
-    cov = covariances(zx, zy, epsilon)
-    c = Correlations.empty(cov, cx, cy)
+        zx, zy = row_space(zx.double()), row_space(zy.double())
+    cov = covariances(zx, zy, epsilon, features=(cx, cy))
+    c = Correlations.empty(cov, zx.shape[3], zy.shape[3])
+    c.features = (cx, cy)
     eigen = cholesky_correlations(c, cov, zx, zy) if cholesky else c.everywhere()
     eigen_correlations(c, cov, eigen, keep, n)
+    c.rho = torch.nn.functional.pad(c.rho, (0, min(cx, cy) - c.rho.shape[1]))
     return pooled(c, grid, keep, n)
+
+
+def row_space(z: torch.Tensor) -> torch.Tensor:
+    """Planes (F, 2, N, C) with more channels than datapoints (C > N) in coordinates of
+    their row space: Ẑ Q, with Q (C × N) an orthonormal basis of the rows of Ẑ (thin QR
+    of Ẑᴴ). Ẑ = (Ẑ Q) Qᴴ, so the column space (all that CCA sees) and the non-zero
+    eigenvalues of Σ = ẐᴴẐ (what the thresholds and the SV step see) are unchanged and
+    only C − N zero eigenvalues go: exact, at F·C·N² work instead of F·C³."""
+    if z.shape[-1] <= z.shape[-2]:
+        return z
+    complex_z = torch.complex(z[:, 0], z[:, 1])  # (F, N, C)
+    q, _ = torch.linalg.qr(complex_z.mH)  # (F, C, N)
+    reduced = complex_z @ q
+    return torch.stack([reduced.real, reduced.imag], 1).contiguous()
 
 
 @dataclass
@@ -245,9 +261,15 @@ def spectra(
     return spectrum(xt, grid, dtype), spectrum(yt, grid, dtype), grid
 
 
-def covariances(zx: torch.Tensor, zy: torch.Tensor, epsilon: float = 1e-10) -> Covariances:
-    """The (cross-)covariances of the spectra, with the zero-variance tolerance."""
-    cx, cy = zx.shape[-1], zy.shape[-1]
+def covariances(
+    zx: torch.Tensor,
+    zy: torch.Tensor,
+    epsilon: float = 1e-10,
+    features: tuple[int, int] | None = None,
+) -> Covariances:
+    """The (cross-)covariances of the spectra, with the zero-variance tolerance (which
+    grows with the channels of the maps, `features` where the spectra were reduced)."""
+    cx, cy = features or (zx.shape[-1], zy.shape[-1])
     tol = max(epsilon**2, 1e3 * max(cx, cy) * torch.finfo(torch.float64).eps)
     return Covariances(complex_gram(zx, zx), complex_gram(zy, zy), complex_gram(zx, zy), tol)
 

@@ -88,6 +88,30 @@ def test_more_channels_than_datapoints_stay_below_one(rng):
     assert np.isfinite(per_frequency).all() and value < 1.0
 
 
+@pytest.mark.parametrize("keep", [None, 0.99])
+def test_more_channels_than_datapoints_reduce_exactly_to_the_row_space(keep, rng, monkeypatch):
+    """Spectra with C > N are solved in their N-dimensional row space (dft_cca.row_space):
+    values, per-frequency values, coefficients and the warning equal those of the full
+    C x C factorisations (row_space an identity), for DFT-CCA and DFT-SVCCA."""
+    x, y = maps(rng, n=12, c=30, h=4, w=4, cy=25, noise=0.3)
+
+    def solve():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = dft_cca.dft_cca_result(x, y, keep, device="cpu", precision="float64")
+        return r, [str(w.message) for w in caught]
+
+    reduced, said = solve()
+    monkeypatch.setattr(dft_cca, "row_space", lambda z: z)
+    full, said_full = solve()
+    assert reduced.value == pytest.approx(full.value, abs=1e-10)
+    np.testing.assert_allclose(reduced.per_frequency, full.per_frequency, atol=1e-10)
+    assert reduced.coefficients.shape == full.coefficients.shape
+    np.testing.assert_allclose(reduced.coefficients, full.coefficients, atol=1e-10)
+    np.testing.assert_array_equal(reduced.dims_x, full.dims_x)
+    assert said == said_full
+
+
 def test_invariant_to_any_invertible_channel_map_unlike_dft_svcca(rng):
     x, y = maps(rng)
     base = dft_cca.dft_cca(x, y, precision="float64")[0]
