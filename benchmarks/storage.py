@@ -11,13 +11,14 @@ script checks, on real activations, whether the similarity values notice. Two se
   activations.dump_checkpoint on the config's probe set (500 training images).
 * vgg16: the paper preset's VGG-16 (workflow/configs/paper.yaml `models.vgg16`) on random
   CIFAR-shaped images (3x32x32) with class structure (a smooth prototype per class plus
-  noise); two networks (seeds 0 and 1) after a few SGD steps (10; 2 with --quick), their
-  BatchNorm statistics then recomputed on 512 such images (curve_eval.recompute_batchnorm)
-  as a trained network holds them: with the initial ones (mean 0, variance 1) the maps
-  shrink layer by layer until the classifier barely varies across images, which float16
-  cannot resolve, and no trained network looks like that (--initial-bn shows it). One
-  pair, network 0 against network 1, on 500 probe images (--images), every layer;
-  --quick: 150 images and the layers QUICK_LAYERS. Dumped by activations.dump.
+  noise); two networks (seeds 0 and 1) after 10 SGD steps (random weights with --quick),
+  their BatchNorm statistics then recomputed on 512 such images (recompute_batchnorm of
+  closerlook.curve_eval) as a trained network holds them: with the initial ones (mean 0,
+  variance 1) the maps shrink layer by layer until the classifier barely varies across
+  images, which float16 cannot resolve, and no trained network looks like that
+  (--initial-bn shows it). One pair, network 0 against network 1, on 500 probe images
+  (--images), every layer; --quick: 150 images and the layers QUICK_LAYERS. Dumped by
+  activations.dump.
 
 Every network is dumped twice, with activations.Storage(dtype="float32") and "float16",
 read back with activation_file.open_activations, and each pair compared with the
@@ -39,9 +40,10 @@ The last line on stdout is one JSON object (progress goes to stderr):
                             size_ratio, max_difference, float16_holds, dims_changed
                             (values whose dimensions used, dim_a or dim_b, differ between
                             the dtypes), compare_seconds, seconds, and `measures`:
-                            measure -> {max_difference, layer, pair, float32, float16}
-                            (its largest difference over all layers and pairs, where it
-                            is, and the two values there)
+                            measure -> {max_difference, layer, pair, float32, float16,
+                            dims_changed} (its largest difference over all layers and
+                            pairs, where it is, the two values there and whether their
+                            dimensions differ)
     methods, baseline, device, threads, quick, seconds, cpu_seconds
 
     python benchmarks/storage.py [--quick] [--images 500] [--baseline] [--initial-bn]
@@ -178,7 +180,7 @@ def sgd_steps(model: torch.nn.Module, source: ClassImages, steps: int, seed: int
 def vgg16_setup(paper: dict, folder: Path, args: argparse.Namespace) -> dict:
     """Build, train a little, dump (both dtypes) and describe the VGG-16 pair."""
     spec, device = paper["models"]["vgg16"], args.device
-    n, steps = (args.images or 150, 2) if args.quick else (args.images or 500, 10)
+    n, steps = (args.images or 150, 0) if args.quick else (args.images or 500, 10)
     source = ClassImages()
     images, labels = source.draw(n, seed=0)
     files = {}
@@ -189,8 +191,8 @@ def vgg16_setup(paper: dict, folder: Path, args: argparse.Namespace) -> dict:
         loss = sgd_steps(model, source, steps, seed)
         if not args.initial_bn:  # the data's running statistics, as after training
             recompute_batchnorm(model, source.draw(512, seed=99 + seed)[0].to(resolve(device)))
-        log(f"vgg16: network {seed}, {steps} SGD steps in "
-            f"{time.perf_counter() - start:.1f} s, loss {loss:.3f}")  # fmt: skip
+        trained = f"{steps} SGD steps, loss {loss:.3f}" if steps else "random weights"
+        log(f"vgg16: network {seed} ({trained}) in {time.perf_counter() - start:.1f} s")
         for dtype in DTYPES:
             out = folder / f"net{seed}_{dtype}.h5"
             provenance = {"run": f"vgg16_net{seed}", "epoch": 0, "replicate": seed}
@@ -266,6 +268,7 @@ def worst_rows(merged: dict[str, pd.DataFrame]) -> dict[str, dict]:
                     "pair": pair,
                     "float32": float(row["float32"]),
                     "float16": float(row["float16"]),
+                    "dims_changed": bool(row["dims_changed"]),
                 }
     return out
 

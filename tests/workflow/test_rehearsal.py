@@ -1,0 +1,58 @@
+"""The rehearsal of the paper preset (workflow/configs/rehearsal.yaml over paper.yaml) runs
+end to end on the CPU: every paper-only code path — the synthetic CIFAR-shaped archive in
+the official layout, VGG-16 with its 4096-4096 head and ResNet-18 on 3 x 32 x 32 tensors,
+large batches, warmup, freezing, a mid-epoch step checkpoint, 32 x 32 DFT-CCA and the
+layer x layer matrix, both curves and the loss plane, every figure and findings.md."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from closerlook import config, jobs
+from closerlook.activation_file import open_activations
+
+from support import BIN, PAPER, REPO, run_snakemake
+
+REHEARSAL = REPO / "workflow/configs/rehearsal.yaml"
+
+
+@pytest.mark.slow
+def test_the_rehearsal_runs_every_paper_code_path(tmp_path):
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    env["PYTHONPATH"] = str(REPO / "src")
+    cmd_args = ("figures", "--configfile", str(PAPER), str(REHEARSAL))
+    done = run_snakemake(tmp_path, env, *cmd_args, timeout=1500)
+    assert done.returncode == 0, done.stderr[-4000:]
+    cfg = config.load_all([PAPER, REHEARSAL])
+    results = tmp_path / "results" / "rehearsal"
+
+    # every job of the plan ran: the paper preset's rules, with the synthetic archive
+    counts = jobs.study_jobs(cfg).counts()
+    assert counts["synthetic_cifar10"] == 1 and "download_cifar10" not in counts
+    assert (tmp_path / "data/synthetic-cifar-10/data_batch_5").is_file()
+
+    # VGG-16's registered layers at 32 x 32, and ResNet-18's step checkpoint dump
+    vgg = results / "runs/sgdr/seed0/activations/epoch007.h5"
+    with open_activations(vgg) as f:
+        assert f.layer_names()[0] == "conv1" and f.layer_names()[-3:] == ["fc1", "fc2", "logits"]
+        assert f.read("conv1").shape == (40, 64, 32, 32) and f.read("fc2").shape == (40, 4096)
+    assert (results / "runs/small_batch/seed0/checkpoints/step000005.pt").is_file()
+
+    # DFT-CCA decides the tables; every measure is in them; the matrix of init_large_batch
+    table = pd.read_csv(results / "similarity/init_large_batch.csv")
+    methods = set(table["method"])
+    assert set(cfg["similarity"]["methods"]) <= methods
+    assert table[table["method"] == "dft_cca"]["value"].between(0, 1).all()
+    assert (results / "similarity/init_large_batch.matrix.csv").is_file()
+
+    # both curves, every figure, and findings that answer every question
+    for curve in cfg["curves"]["connections"]:
+        assert (results / f"curves/{curve}/seed0.h5").is_file()
+    figures = list((results / "figures").glob("*.png"))
+    assert len(figures) >= counts["similarity_figure"] + 8
+    findings = (results / "findings.md").read_text()
+    for question in ("RQ1", "RQ2", "RQ3", "RQ4"):
+        assert question in findings
