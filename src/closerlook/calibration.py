@@ -115,8 +115,7 @@ def load(path: str | Path) -> Calibration:
 def similarity_ops(method: str, a: Sequence[int], b: Sequence[int]) -> float:
     """The work of one measure on layers of shapes `a`, `b` ((N, D) or (N, C, H, W)):
 
-    - svcca, pwcca: N·H·W datapoints of C features: covariances M·(C_a + C_b)² and their
-      factorisations (C_a + C_b)³;
+    - svcca, pwcca: M = N·H·W datapoints of C features (see `reduced_cca_ops`);
     - cka: flattened examples, the cheaper of the N × N Grams and the D_a × D_b cross product;
     - dft_svcca, dft_cca: one CCA of N datapoints per spatial frequency (H·W of them; a
       dense layer has one) plus the FFTs.
@@ -125,10 +124,20 @@ def similarity_ops(method: str, a: Sequence[int], b: Sequence[int]) -> float:
     c = a[1] + b[1]
     hw = max(math.prod(a[2:]), math.prod(b[2:]), 1)
     if method in ("svcca", "pwcca"):
-        return n * hw * c * c + c**3
+        return reduced_cca_ops(n * hw, a[1], b[1])
     if method == "cka":
         da, db = math.prod(a[1:]), math.prod(b[1:])
         return min(n * n * (da + db), n * da * db) + n * (da + db)
     if method in ("dft_svcca", "dft_cca"):
-        return hw * (n * c * c + c**3) + n * c * hw * max(1.0, math.log2(hw))
+        fft = n * c * hw * max(1.0, math.log2(hw))
+        return hw * reduced_cca_ops(n, a[1], b[1]) + fft
     raise CalibrationError(f"no cost model of measure {method!r}")
+
+
+def reduced_cca_ops(m: int, ca: int, cb: int) -> float:
+    """One CCA of m datapoints of ca and cb features: covariances m·k² and factorisations
+    k³ of the k directions both sides keep, each at most m (a side with more features than
+    datapoints is first reduced to them, at m²·C)."""
+    kept = min(ca, m) + min(cb, m)
+    reduction = m * m * sum(c for c in (ca, cb) if c > m)
+    return m * kept * kept + kept**3 + reduction
