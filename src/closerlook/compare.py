@@ -37,14 +37,13 @@ import numpy as np
 import pandas as pd
 
 from closerlook.activation_file import ActivationFile
-from closerlook.evidence import PAIR_COLUMNS
 from closerlook.layer_matrix import write_matrix
 from closerlook.points import parse as parse_point
 from closerlook.provenance import atomic_path, record, sha256, verify_source, write_attrs
 from closerlook.similarity import Similarity, layer_similarity
+from closerlook.tables import PAIR_COLUMNS, SHUFFLED
 
 KIND = "similarity"
-SHUFFLED = "_shuffled"
 
 COLUMNS = [
     *PAIR_COLUMNS,

@@ -22,13 +22,7 @@ from closerlook.points import Point, pair_label
 from closerlook.points import label as point_label
 from closerlook.points import parse as parse_point
 from closerlook.stats import Interval, mean_interval, mean_intervals
-
-# The method suffix of a shuffled baseline row (closerlook.compare.SHUFFLED; not imported,
-# so that figures load without torch).
-SHUFFLED = "_shuffled"
-# The columns that name a compared pair in every tidy similarity table (per layer and per
-# layer x layer matrix): the analysis, both seeds, both runs and both checkpoints.
-PAIR_COLUMNS = ["analysis", "seed", "seed_b", "run_a", "epoch_a", "run_b", "epoch_b"]
+from closerlook.tables import SHUFFLED
 
 
 def metrics_frame(path: str | Path) -> pd.DataFrame:

@@ -35,8 +35,8 @@ import pandas as pd
 import torch
 
 from closerlook.activation_file import ActivationFile
-from closerlook.evidence import PAIR_COLUMNS
 from closerlook.similarity import Similarity, layer_similarity
+from closerlook.tables import PAIR_COLUMNS
 
 if TYPE_CHECKING:
     from closerlook.compare import PairComparison
