@@ -119,6 +119,13 @@ def compare_layers(
     results = {}
     for layer in shared:
         a, b = fa.read(layer), fb.read(layer)
+        for f, values in ((fa, a), (fb, b)):
+            if not np.isfinite(values).all():
+                raise ValueError(
+                    f"{f.path}: layer {layer} holds infinite or NaN values, which no "
+                    "similarity measure takes; dump it again (a float16 file older than "
+                    "closerlook's float32 fallback for such layers, or a network that diverged)"
+                )
         for label in labels:
             partner = b[perm] if is_baseline(label) else b
             method = label.removesuffix(SHUFFLED)

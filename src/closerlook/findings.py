@@ -224,15 +224,25 @@ def _table(findings: Sequence[Finding]) -> list[str]:
     return lines
 
 
-def render(findings: Sequence[Finding], preset: str, method: str) -> str:
+SYNTHETIC_NOTE = (
+    "**These numbers come from a synthetic CIFAR-shaped archive of random class patterns "
+    "(`data.synthetic`), not from CIFAR-10: the verdicts below show that every step of the "
+    "study runs and say nothing about the paper's findings.**"
+)
+
+
+def render(
+    findings: Sequence[Finding], preset: str, method: str, synthetic_data: bool = False
+) -> str:
     """findings.md: the rule, a verdict table, the summary line, the paper's findings with
     their claims, then per claim its effect, the verdict under every measure and the
-    numbers measured."""
+    numbers measured; on synthetic data, first a warning that says so."""
     n_seeds = max((f.n_seeds for f in findings), default=1)
     methods = list(dict.fromkeys([method, *(m for f in findings for m in f.by_method)]))
     lines = [
         f"# Findings — preset `{preset}`",
         "",
+        *([SYNTHETIC_NOTE, ""] if synthetic_data else []),
         "Each claim of Gotmare et al., *A Closer Look at Deep Learning Heuristics* (ICLR "
         f"2019), against the numbers this study measured over {n_seeds} "
         f"seed{'s' if n_seeds != 1 else ''}. Every claim is an effect measured in each seed, "
@@ -271,6 +281,12 @@ def render(findings: Sequence[Finding], preset: str, method: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(findings: Sequence[Finding], path: str | Path, preset: str, method: str) -> None:
+def write(
+    findings: Sequence[Finding],
+    path: str | Path,
+    preset: str,
+    method: str,
+    synthetic_data: bool = False,
+) -> None:
     with atomic_path(path) as tmp:
-        Path(tmp).write_text(render(findings, preset, method))
+        Path(tmp).write_text(render(findings, preset, method, synthetic_data))

@@ -169,6 +169,7 @@ def findings_settings(config: Mapping[str, Any]) -> dict[str, Any]:
         "seeds": plan.replicates(config),
         "findings": config["findings"],
         "preset": config["preset"],
+        "synthetic_data": bool(config["data"].get("synthetic")),
     }
 
 

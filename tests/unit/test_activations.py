@@ -291,3 +291,37 @@ def test_a_probe_set_smaller_than_one_batch_dumps(tmp_path):
     )
     with activation_file.ActivationFile(path) as f:
         assert f.read("logits").shape == (3, 10)
+
+
+def test_a_layer_beyond_float16s_range_is_kept_in_float32(tmp_path, probe, caplog):
+    """Rows 16 on are 1e5 times larger: from their batch on, float16 would store infinity.
+    Every layer they overflow is widened to float32 with the rows written before it (their
+    float16 values, widened exactly) and the rest exact; nothing in the file is infinite."""
+    images, labels, indices = probe
+    images = images.clone()
+    images[16:] *= 1e5
+    net = small_net()
+    with caplog.at_level("WARNING", logger="closerlook"):
+        path = act.dump(
+            net, images, labels, indices, tmp_path / "wide.h5", {}, 8, act.Storage("float16")
+        )
+    expected = reference_outputs(net, images)
+    with activation_file.ActivationFile(path) as f:
+        widened = [info.name for info in f.layers() if info.dtype == "float32"]
+        assert widened and "beyond float16's range" in caplog.text
+        for name in f.layer_names():
+            stored = f.read(name)
+            assert np.isfinite(stored).all()
+            if name in widened:
+                np.testing.assert_array_equal(stored[:16], expected[name][:16].astype(np.float16))
+                np.testing.assert_allclose(stored[16:], expected[name][16:], rtol=1e-5)
+
+
+def test_a_layer_with_infinite_values_is_refused_by_the_comparison(tmp_path, probe):
+    from closerlook import compare
+
+    images, labels, indices = probe
+    net = small_net()
+    path = act.dump(net, images * 1e38, labels, indices, tmp_path / "inf.h5", {"run": "r"}, 8)
+    with pytest.raises(ValueError, match="infinite or NaN values"):
+        compare.compare_files(path, path, "a", ["cka"])

@@ -101,6 +101,9 @@ def test_one_seed_is_marked_as_such(questions):
     assert f["RQ3.1"].by_method == {"dft_svcca": SUPPORTS}
     text = findings.render(found, "embedded", "dft_svcca")
     assert "| RQ1.1 | (a) | **supports (1 seed)** |" in text
+    assert "synthetic" not in text
+    synthetic = findings.render(found, "rehearsal", "dft_svcca", synthetic_data=True)
+    assert synthetic.splitlines()[2] == findings.SYNTHETIC_NOTE and "not from CIFAR-10" in synthetic
 
 
 def test_a_hand_computed_interval_appears_in_the_document(ev):

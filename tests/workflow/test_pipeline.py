@@ -209,7 +209,7 @@ def test_one_runs_schedule_reruns_that_run_only(repo, finished):
 
 
 # ------------------------------------------------------------------------- the figure registry
-THROWAWAY = '''
+THROWAWAY = """
 from closerlook import plots, study_figures
 
 
@@ -220,7 +220,7 @@ def rq9_throwaway(ev, parts, colours, verdicts):
     fig = plots.plt.figure()
     fig.add_subplot().plot(ev.mean_metrics("sgdr")["val_acc"])
     return fig
-'''
+"""
 
 
 def test_a_registered_figure_gets_its_rule_and_its_caption(repo, finished, tmp_path):

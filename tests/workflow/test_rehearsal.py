@@ -1,17 +1,20 @@
 """The rehearsal of the paper preset (workflow/configs/rehearsal.yaml over paper.yaml) runs
 end to end on the CPU: every paper-only code path — the synthetic CIFAR-shaped archive in
 the official layout, VGG-16 with its 4096-4096 head and ResNet-18 on 3 x 32 x 32 tensors,
-large batches, warmup, freezing, a mid-epoch step checkpoint, 32 x 32 DFT-CCA and the
-layer x layer matrix, both curves and the loss plane, every figure and findings.md."""
+large batches, warmup, freezing, a mid-epoch step checkpoint and the pair that reads it,
+32 x 32 DFT-CCA with every measure and its baseline in tidy tables, the layer x layer
+matrix, both curves and the loss plane, every figure and findings.md; then nothing left
+to do."""
 
 from __future__ import annotations
 
 import os
 
+import h5py
 import pandas as pd
 import pytest
 
-from closerlook import config, jobs
+from closerlook import checkpoints, compare, config, jobs, plan
 from closerlook.activation_file import open_activations
 
 from support import BIN, PAPER, REPO, run_snakemake
@@ -39,13 +42,33 @@ def test_the_rehearsal_runs_every_paper_code_path(tmp_path):
     with open_activations(vgg) as f:
         assert f.layer_names()[0] == "conv1" and f.layer_names()[-3:] == ["fc1", "fc2", "logits"]
         assert f.read("conv1").shape == (40, 64, 32, 32) and f.read("fc2").shape == (40, 4096)
-    assert (results / "runs/small_batch/seed0/checkpoints/step000005.pt").is_file()
 
-    # DFT-CCA decides the tables; every measure is in them; the matrix of init_large_batch
-    table = pd.read_csv(results / "similarity/init_large_batch.csv")
-    methods = set(table["method"])
-    assert set(cfg["similarity"]["methods"]) <= methods
-    assert table[table["method"] == "dft_cca"]["value"].between(0, 1).all()
+    # the step checkpoint mid-epoch (ResNet-18 at batch 6: step 5 of 10 per epoch), its
+    # dump, and the small-batch pair that reads it
+    small = results / "runs/small_batch/seed0"
+    ckpt = checkpoints.load_checkpoint(small / "checkpoints/step000005.pt")
+    assert (ckpt["point"], ckpt["step"], ckpt["epoch"]) == ("step5", 5, 0.5)
+    with open_activations(small / "activations/step000005.h5") as f:
+        assert f.provenance["epoch"] == "step5"
+        assert f.provenance["source_checkpoint"].endswith("checkpoints/step000005.pt")
+    steps = pd.read_csv(results / "similarity/init_small_batch.csv")
+    assert set(steps["epoch_a"].astype(str)) == {"0"} and set(steps["epoch_b"]) == {"step5"}
+
+    # one tidy table per analysis: every pair of the plan, every measure and its shuffled
+    # baseline, a coefficient file per pair; DFT-CCA in [0, 1]; the layer x layer matrix
+    methods = cfg["similarity"]["methods"]
+    for analysis in cfg["similarity"]["analyses"]:
+        table = pd.read_csv(results / f"similarity/{analysis}.csv")
+        assert list(table.columns) == compare.COLUMNS
+        pairs = table[["run_a", "epoch_a", "run_b", "epoch_b"]].drop_duplicates()
+        assert len(pairs) == len(plan.analysis_pairs(cfg, analysis))
+        assert set(table["method"]) == {*methods, *(m + "_shuffled" for m in methods)}
+        assert table["value"].notna().all()
+        assert table[table["method"] == "dft_cca"]["value"].between(0, 1).all()
+        files = list((results / f"similarity/{analysis}/seed0").glob("*.h5"))
+        assert len(files) == len(pairs)
+        with h5py.File(files[0]) as f:
+            assert f.attrs["kind"] == "similarity"
     assert (results / "similarity/init_large_batch.matrix.csv").is_file()
 
     # both curves, every figure, and findings that answer every question
@@ -56,3 +79,8 @@ def test_the_rehearsal_runs_every_paper_code_path(tmp_path):
     findings = (results / "findings.md").read_text()
     for question in ("RQ1", "RQ2", "RQ3", "RQ4"):
         assert question in findings
+    assert "not from CIFAR-10" in findings.splitlines()[2]
+
+    # and a finished rehearsal has nothing left to do
+    again = run_snakemake(tmp_path, env, "-n", *cmd_args, timeout=300)
+    assert "Nothing to be done" in again.stdout + again.stderr

@@ -1,20 +1,15 @@
 """Step checkpoints in the workflow: the paper preset's RQ2 (ResNet-18 runs; the small
 batch compared at step 200, the 200 iterations of 20 epochs at batch 5000) planned without
-the CIFAR-10 files, and a reduced embedded study run end to end with a step analysis."""
+the CIFAR-10 files (tests/workflow/test_rehearsal.py runs a step analysis end to end)."""
 
 from __future__ import annotations
 
 import re
 
-import pandas as pd
-import pytest
-import yaml
-
-from closerlook import checkpoints, config, plan
-from closerlook.activation_file import ActivationFile
+from closerlook import config, plan
 from closerlook.cli import main
 
-from support import PAPER, dry_run_plan, run_snakemake
+from support import PAPER, dry_run_plan
 
 RQ2_RUNS = ("large_batch", "large_batch_warmup", "large_batch_frozen", "small_batch")
 
@@ -89,32 +84,3 @@ def test_the_paper_rq2_runs_are_resnet18_and_small_batch_saves_step_200(capsys):
     frozen = plan.run_settings(cfg, "large_batch_frozen")
     assert frozen.model == "resnet18" and frozen.freeze["layers"] == ["classifier"]
     assert {plan.run_settings(cfg, r).model for r in ("sgdr", "teacher")} == {"vgg16"}
-
-
-@pytest.mark.slow
-def test_a_step_analysis_runs_end_to_end(tmp_path, small_config, snakemake_env):
-    cfg = small_config
-    cfg.update(results_dir=str(tmp_path / "results"), device="cpu")
-    cfg["probe"].update(size=120, batch_size=64)
-    cfg["similarity"]["methods"] = ["svcca"]
-    cfg["figures"]["method"] = "svcca"
-    cfg["runs"]["small_batch"]["save_iterations"] = [5]
-    cfg["similarity"]["analyses"]["init_small_batch"]["epochs"] = [0, "step5"]
-    config_path = tmp_path / "config.yaml"
-    config_path.write_text(yaml.safe_dump(cfg))
-    target = tmp_path / "results/embedded/similarity/init_small_batch.csv"
-    done = run_snakemake(tmp_path, snakemake_env, str(target), configfile=config_path, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-
-    run = tmp_path / "results/embedded/runs/small_batch/seed0"
-    ckpt = checkpoints.load_checkpoint(run / "checkpoints/step000005.pt")
-    assert (ckpt["point"], ckpt["step"]) == ("step5", 5) and 0 < ckpt["epoch"] < 1
-    with ActivationFile(run / "activations/step000005.h5") as f:
-        assert f.provenance["epoch"] == "step5"
-        assert f.provenance["source_checkpoint"].endswith("checkpoints/step000005.pt")
-    table = pd.read_csv(target)
-    assert set(table["epoch_a"].astype(str)) == {"0"}
-    assert set(table["epoch_b"]) == {"step5"}
-    assert (
-        target.parent / "init_small_batch/seed0/small_batch.e000--small_batch.step000005.csv"
-    ).exists()
