@@ -108,13 +108,13 @@ def measure_model(
 
 def measure_similarity(methods: Sequence[str], dev: torch.device) -> dict[str, float]:
     """Each measure's rate: its `similarity_ops` per second on a dense layer and a conv map
-    of independent random activations (the slower of the two)."""
+    of independent random activations (the geometric mean of the two)."""
     from closerlook.similarity import layer_similarity
 
     rng = np.random.default_rng(0)
     rates = {}
     for method in methods:
-        worst = math.inf
+        logs_of_rates = []
         for shape in (DENSE, CONV):
             a, b = (
                 rng.standard_normal(shape, dtype=np.float32),
@@ -123,8 +123,8 @@ def measure_similarity(methods: Sequence[str], dev: torch.device) -> dict[str, f
             took = seconds_per_call(
                 functools.partial(layer_similarity, a, b, method, device=dev), 0.3, lambda: None
             )
-            worst = min(worst, similarity_ops(method, shape, shape) / took)
-        rates[method] = worst
+            logs_of_rates.append(math.log(similarity_ops(method, shape, shape) / took))
+        rates[method] = math.exp(sum(logs_of_rates) / len(logs_of_rates))
     return rates
 
 
@@ -163,13 +163,18 @@ def measure_curve_ratio(
     return curved / plain
 
 
-def job_start() -> tuple[float, int]:
+TORCH_JOB = (
+    "import torch, h5py, numpy, closerlook.train, closerlook.activations, closerlook.compare"
+)
+LIGHT_JOB = "import closerlook.study_figures, closerlook.evidence, matplotlib.pyplot"
+
+
+def job_start(imports: str = TORCH_JOB) -> tuple[float, int]:
     """(seconds, peak resident bytes) of a job's start: a fresh interpreter importing what
-    every job imports, plus about a second of Snakemake's own bookkeeping per job."""
-    code = "import torch, h5py, numpy, closerlook.train, closerlook.activations, closerlook.compare"
+    the job imports (a torch job's, or a table or figure job's: LIGHT_JOB)."""
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True)
-    seconds = time.perf_counter() - t0 + 1.0
+    subprocess.run([sys.executable, "-c", imports], check=True)
+    seconds = time.perf_counter() - t0
     return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
 
 
@@ -233,11 +238,13 @@ def calibrate(configs: Sequence[Mapping[str, Any]], device: str = "auto") -> Cal
         smallest = min(wanted, key=lambda w: network_shapes(w[0], w[1]).parameters)
         ratio = measure_curve_ratio(smallest[0], smallest[1], min(smallest[2], 64), dev)
         overhead, base = job_start()
+        light, _ = job_start(LIGHT_JOB)
         write, read = disk_rates()
         return Calibration(
             device=dev.type, machine=machine_description(dev),
             measured=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             torch=torch.__version__, threads=torch.get_num_threads(), job_overhead_s=overhead,
+            light_job_s=light,
             write_bytes_per_s=write, read_bytes_per_s=read, curve_epoch_ratio=ratio,
             host_base_bytes=base, measure_ops_per_s=measure_similarity(list(methods), dev),
             throughputs=throughputs,

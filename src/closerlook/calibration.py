@@ -47,7 +47,8 @@ class Calibration:
     measured: str
     torch: str
     threads: int
-    job_overhead_s: float
+    job_overhead_s: float  # a torch job's start (interpreter and imports)
+    light_job_s: float  # a table or figure job's start
     write_bytes_per_s: float
     read_bytes_per_s: float
     curve_epoch_ratio: float

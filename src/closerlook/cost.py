@@ -236,9 +236,9 @@ def curve_evaluate_cost(ctx: Context, curve: str) -> JobCost:
     return JobCost(seconds, 8 * 8 * weights + 20_000, host, gpu)
 
 
-def small_job(ctx: Context, written: int, seconds: float = 2.0) -> JobCost:
+def small_job(ctx: Context, written: int, seconds: float = 0.5) -> JobCost:
     """A table or figure: the job's start, a little drawing or joining, its files."""
-    return JobCost(ctx.cal.job_overhead_s + seconds, written, ctx.cal.host_base_bytes + 300_000_000)
+    return JobCost(ctx.cal.light_job_s + seconds, written, ctx.cal.host_base_bytes + 300_000_000)
 
 
 # ---------------------------------------------------------------------------- the study

@@ -96,6 +96,7 @@ def hand_calibration(spec: dict, in_shape: list[int]) -> Calibration:
         torch="-",
         threads=1,
         job_overhead_s=1.0,
+        light_job_s=0.5,
         write_bytes_per_s=1e30,
         read_bytes_per_s=1e30,
         curve_epoch_ratio=1.5,

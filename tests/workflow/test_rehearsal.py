@@ -41,9 +41,9 @@ def test_the_rehearsal_runs_every_paper_code_path(tmp_path):
     vgg = results / "runs/sgdr/seed0/activations/epoch003.h5"
     with open_activations(vgg) as f:
         assert f.layer_names()[0] == "conv1" and f.layer_names()[-3:] == ["fc1", "fc2", "logits"]
-        assert f.read("conv1").shape == (40, 64, 32, 32) and f.read("fc2").shape == (40, 4096)
+        assert f.read("conv1").shape == (20, 64, 32, 32) and f.read("fc2").shape == (20, 4096)
 
-    # the step checkpoint mid-epoch (ResNet-18 at batch 6: step 5 of 10 per epoch), its
+    # the step checkpoint mid-epoch (ResNet-18 at batch 4: step 5 of 10 per epoch), its
     # dump, and the small-batch pair that reads it
     small = results / "runs/small_batch/seed0"
     ckpt = checkpoints.load_checkpoint(small / "checkpoints/step000005.pt")
