@@ -242,7 +242,12 @@ def add_plan_commands(sub: Any) -> None:
             "this machine (a minute or two), and write them as a calibration file."
         ),
     )
-    calib.add_argument("config", nargs="*", help="YAML config files (default: config.yaml)")
+    calib.add_argument(
+        "config",
+        nargs="*",
+        help="YAML config files, each a study of its own whose models and batch sizes are "
+        "measured (default: config.yaml)",
+    )
     calib.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     calib.add_argument("--out", default="calibration.json", help="file to write (JSON)")
     calib.set_defaults(func=_calibrate)
