@@ -222,10 +222,16 @@ def run_epoch(run: Training, state: TrainState) -> float:
         )  # fmt: skip
     else:
         val = evaluate(run.model, run.val, precision=run.precision)
+        if not math.isfinite(val[0]):  # finite training steps, but the network has blown up
+            state.diverged = True
+            log.warning(
+                "%s: DIVERGED in epoch %d (non-finite validation loss); stopping the run and "
+                "marking its remaining checkpoints diverged", s.name, state.epoch,
+            )  # fmt: skip
     seconds = time.perf_counter() - t0
     train = (result.loss_sum / n, math.nan if result.diverged else result.correct / n)
-    state.metrics.append(metrics_row(state.epoch, epoch_lr, train, val, seconds, result.diverged))
-    if not result.diverged:
+    state.metrics.append(metrics_row(state.epoch, epoch_lr, train, val, seconds, state.diverged))
+    if not state.diverged:
         log_progress(s, state.metrics[-1], n)
     run.folder.save_epoch(run.snapshot(state, result.lr), state.epoch)
     return result.lr

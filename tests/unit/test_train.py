@@ -131,6 +131,22 @@ def test_a_huge_learning_rate_is_recorded_as_diverged(tmp_path, digits, caplog):
     assert not (tmp_path / "resume").exists()
 
 
+def test_a_non_finite_validation_loss_is_recorded_as_diverged(tmp_path, digits, caplog):
+    """Training steps stay finite, but the network maps a validation image to infinity."""
+    import dataclasses
+
+    val = dataclasses.replace(digits.val, images=digits.val.images.clone())
+    val.images[0] = math.inf
+    blown = dataclasses.replace(digits, val=val)
+    with caplog.at_level("WARNING", logger="closerlook.train"):
+        state, ck = fit(tmp_path, blown, run_settings(epochs=3), saved=(0, 3))
+    assert state.diverged and state.epoch == 1
+    assert "non-finite validation loss" in caplog.text
+    rows = checkpoints.read_metrics(tmp_path / "metrics.csv")
+    assert [r["diverged"] for r in rows] == ["False", "True"]
+    assert ck[3]["diverged"] and ck[3]["placeholder"]
+
+
 # ------------------------------------------------------------------------- checkpoints
 def test_checkpoints_hold_state_and_provenance(tmp_path, digits):
     _, ck = fit(tmp_path, digits, run_settings(epochs=2), saved=(0, 1, 2))

@@ -43,16 +43,16 @@ def test_the_rehearsal_runs_every_paper_code_path(tmp_path):
         assert f.layer_names()[0] == "conv1" and f.layer_names()[-3:] == ["fc1", "fc2", "logits"]
         assert f.read("conv1").shape == (20, 64, 32, 32) and f.read("fc2").shape == (20, 4096)
 
-    # the step checkpoint mid-epoch (ResNet-18 at batch 4: step 5 of 10 per epoch), its
+    # the step checkpoint mid-epoch (ResNet-18 at batch 10: step 2 of 4 per epoch), its
     # dump, and the small-batch pair that reads it
     small = results / "runs/small_batch/seed0"
-    ckpt = checkpoints.load_checkpoint(small / "checkpoints/step000005.pt")
-    assert (ckpt["point"], ckpt["step"], ckpt["epoch"]) == ("step5", 5, 0.5)
-    with open_activations(small / "activations/step000005.h5") as f:
-        assert f.provenance["epoch"] == "step5"
-        assert f.provenance["source_checkpoint"].endswith("checkpoints/step000005.pt")
+    ckpt = checkpoints.load_checkpoint(small / "checkpoints/step000002.pt")
+    assert (ckpt["point"], ckpt["step"], ckpt["epoch"]) == ("step2", 2, 0.5)
+    with open_activations(small / "activations/step000002.h5") as f:
+        assert f.provenance["epoch"] == "step2"
+        assert f.provenance["source_checkpoint"].endswith("checkpoints/step000002.pt")
     steps = pd.read_csv(results / "similarity/init_small_batch.csv")
-    assert set(steps["epoch_a"].astype(str)) == {"0"} and set(steps["epoch_b"]) == {"step5"}
+    assert set(steps["epoch_a"].astype(str)) == {"0"} and set(steps["epoch_b"]) == {"step2"}
 
     # one tidy table per analysis: every pair of the plan, every measure and its shuffled
     # baseline, a coefficient file per pair; DFT-CCA in [0, 1]; the layer x layer matrix
