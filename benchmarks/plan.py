@@ -81,8 +81,7 @@ def predicted(configfiles: list[Path], calibration: str | None) -> tuple[dict, s
     from closerlook.resources import calibration_path
 
     settings = config.load_all([str(p) for p in configfiles] or [str(REPO / "config.yaml")])
-    name = calibration or settings["resources"]["calibration"]
-    path = calibration_path(name) if name else calibrations.DEFAULT_CALIBRATION
+    path = calibration_path(calibration or settings["resources"]["calibration"])
     study = cost.study_cost(settings, calibrations.load(path))
     rules = {r: {"seconds": c.seconds, "bytes": c.bytes_written} for r, c in study.rules.items()}
     return rules, study.calibration.machine

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,62 +179,62 @@ def _layer_writer(
     group: h5py.Group, n: int, storage: Storage, batch_size: int
 ) -> Callable[[str, int, torch.Tensor], None]:
     """The capture sink that writes each layer's batch into its dataset of `group`, made on
-    the layer's first batch (chunks of whole images, checksummed, filtered by `storage`).
-    A layer whose values leave float16's range (|v| > 65504, which float16 would store as
-    infinite) is kept in float32 instead, with the rows written so far (`widen`)."""
+    the layer's first batch (`layer_dataset`). A layer whose values leave float16's range
+    (|v| > 65504, which float16 would store as infinite) is kept in float32 instead, with
+    the rows written so far (`widen`), logged and marked in its `widened_from` attribute."""
     import torch
 
     def write(name: str, row: int, output: torch.Tensor) -> None:
         stored = group[name].dtype if name in group else np.dtype(storage.dtype)
         # cast on the device (half the transfer for float16), then one copy to the file
         values = output.to(getattr(torch, stored.name)).cpu().contiguous().numpy()
-        if stored == np.float16 and not np.isfinite(values).all() and output.isfinite().all():
-            values = output.to(torch.float32).cpu().contiguous().numpy()
-            widen(group, name, row, storage, batch_size)
-        if name not in group:
-            shape = values.shape[1:]
-            group.create_dataset(
-                name,
-                shape=(n, *shape),
-                dtype=values.dtype,
-                chunks=(chunk_rows(shape, values.dtype.itemsize, batch_size), *shape),
-                fletcher32=True,
-                **storage.filters(),
+        overflow = stored == np.float16 and not np.isfinite(values).all()
+        if overflow and output.isfinite().all():
+            logging.getLogger("closerlook").warning(
+                "layer %s: values beyond float16's range (|v| > 65504); stored as float32", name
             )
-            if values.dtype != np.dtype(storage.dtype):
-                group[name].attrs["widened_from"] = storage.dtype
+            values = output.to(torch.float32).cpu().contiguous().numpy()
+            if name in group:
+                widen(group, name, row, storage, batch_size)
+        if name not in group:
+            layer_dataset(group, name, (n, *values.shape[1:]), values.dtype, storage, batch_size)
+        if values.dtype != stored:
+            group[name].attrs["widened_from"] = storage.dtype
         group[name][row : row + len(values)] = values
 
     return write
 
 
-def widen(group: h5py.Group, name: str, rows: int, storage: Storage, batch_size: int) -> None:
-    """Store layer `name` as float32 from now on, logged: an existing float16 dataset is
-    replaced by a float32 one holding its first `rows` rows (float16 widens exactly),
-    marked in its `widened_from` attribute."""
-    import logging
-
-    logging.getLogger("closerlook").warning(
-        "layer %s: values beyond float16's range (|v| > 65504); stored as float32", name
-    )
-    if name not in group:
-        return
-    old = group[name]
-    shape = old.shape[1:]
-    wide = group.create_dataset(
-        f"{name}.float32",
-        shape=old.shape,
-        dtype=np.float32,
-        chunks=(chunk_rows(shape, 4, batch_size), *shape),
+def layer_dataset(
+    group: h5py.Group,
+    name: str,
+    shape: Sequence[int],
+    dtype: np.dtype,
+    storage: Storage,
+    batch_size: int,
+) -> h5py.Dataset:
+    """A layer's dataset: chunks of whole images, checksummed, filtered by `storage`."""
+    row_shape = tuple(shape[1:])
+    return group.create_dataset(
+        name,
+        shape=tuple(shape),
+        dtype=dtype,
+        chunks=(chunk_rows(row_shape, np.dtype(dtype).itemsize, batch_size), *row_shape),
         fletcher32=True,
         **storage.filters(),
     )
+
+
+def widen(group: h5py.Group, name: str, rows: int, storage: Storage, batch_size: int) -> None:
+    """Replace layer `name`'s float16 dataset by a float32 one holding its first `rows`
+    rows (float16 widens exactly), under the same name."""
+    old = group[name]
+    wide = layer_dataset(group, f"{name}.float32", old.shape, np.float32, storage, batch_size)
     for start in range(0, rows, batch_size):
         stop = min(start + batch_size, rows)
         wide[start:stop] = old[start:stop]
     del group[name]
     group.move(f"{name}.float32", name)
-    group[name].attrs["widened_from"] = "float16"
 
 
 def dump(

@@ -143,8 +143,7 @@ def _plan(args: argparse.Namespace) -> int:
     paths = args.config or ["config.yaml"]
     try:
         settings = config.load_all(paths)
-        name = args.calibration or settings["resources"]["calibration"]
-        path = resources.calibration_path(name) if name else calibration.DEFAULT_CALIBRATION
+        path = resources.calibration_path(args.calibration or settings["resources"]["calibration"])
         study = cost.study_cost(settings, calibration.load(path))
     except FileNotFoundError as exc:
         return refuse(f"{exc.filename}: no such file")

@@ -186,11 +186,9 @@ def dft_cca_result(
     if not cholesky:  # eigen-whitening thresholds need float64 products
         zx, zy = row_space(zx.double()), row_space(zy.double())
     cov = covariances(zx, zy, epsilon, features=(cx, cy))
-    c = Correlations.empty(cov, zx.shape[3], zy.shape[3])
-    c.features = (cx, cy)
+    c = Correlations.empty(cov, cx, cy)
     eigen = cholesky_correlations(c, cov, zx, zy) if cholesky else c.everywhere()
     eigen_correlations(c, cov, eigen, keep, n)
-    c.rho = torch.nn.functional.pad(c.rho, (0, min(cx, cy) - c.rho.shape[1]))
     return pooled(c, grid, keep, n)
 
 
@@ -309,7 +307,7 @@ def eigen_correlations(
         r, kx, ky, rx, ry = _canonical_correlations_eigh(
             cov.sxx[idx], cov.syy[idx], cov.sxy[idx], keep, cov.tol, n
         )
-    c.rho[idx] = r
+    c.rho[idx, : r.shape[1]] = r  # fewer columns where row_space reduced the channels
     c.dims_x[idx], c.dims_y[idx], c.ranks_x[idx], c.ranks_y[idx] = kx, ky, rx, ry
 
 

@@ -20,8 +20,11 @@ MIN_RUNTIME_MIN = 5
 MIN_MEM_MB = 1000
 
 
-def calibration_path(name: str) -> Path:
-    """A calibration file: a path, or the name of one shipped in workflow/calibrations."""
+def calibration_path(name: str | None) -> Path:
+    """A calibration file: a path, the name of one shipped in workflow/calibrations, or
+    (None) the shipped default, the 2-core CPU's."""
+    if not name:
+        return calibrations.DEFAULT_CALIBRATION
     shipped = calibrations.SHIPPED / f"{name}.json"
     return shipped if "/" not in name and shipped.exists() else Path(name)
 
@@ -59,8 +62,8 @@ def rule_requests(config: Mapping[str, Any]) -> dict[str, dict[str, int]]:
     except calibrations.CalibrationError as exc:
         print(f"closerlook: resources from the profile, not the plan: {exc}", file=sys.stderr)
         return {}
-    longest = {
-        rule: max(r.jobs, key=lambda j: j.seconds).seconds for rule, r in study.rules.items()
+    summaries = {rule: r.summary() for rule, r in study.rules.items()}
+    return {
+        rule: requests(s["seconds_per_job"], s["peak_host_bytes"], safety)
+        for rule, s in summaries.items()
     }
-    largest = {rule: max(j.peak_host_bytes for j in r.jobs) for rule, r in study.rules.items()}
-    return {rule: requests(longest[rule], largest[rule], safety) for rule in study.rules}

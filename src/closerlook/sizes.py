@@ -44,19 +44,23 @@ def _shapes(spec_json: str, in_shape: tuple[int, int, int], num_classes: int) ->
     with torch.device("meta"):
         net = models.build(json.loads(spec_json), in_shape, num_classes)
     net = net.to_empty(device="cpu")
-    one = torch.zeros(1, *in_shape)
     layers: dict[str, tuple[int, ...]] = {}
-    capture(net, one, 1, lambda name, _row, out: layers.__setitem__(name, tuple(out.shape[1:])))
     leaves: list[int] = []
-    hooks = [
+    hooks = [  # every leaf module's output, counted in capture's one forward pass
         m.register_forward_hook(lambda _m, _i, out: leaves.append(out[0].numel()))
         for m in net.modules()
         if not list(m.children())
     ]
-    with torch.no_grad():
-        net.eval()(one)
-    for h in hooks:
-        h.remove()
+    try:
+        capture(
+            net,
+            torch.zeros(1, *in_shape),
+            1,
+            lambda name, _row, out: layers.__setitem__(name, tuple(out.shape[1:])),
+        )
+    finally:
+        for h in hooks:
+            h.remove()
     return NetShapes(
         sum(p.numel() for p in net.parameters()),
         sum(b.numel() for b in net.buffers()),
