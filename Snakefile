@@ -9,6 +9,7 @@ from pathlib import Path
 
 from closerlook import plan
 from closerlook.config import load_schema, validate
+from closerlook.usercode import search_folders
 
 # A preset given with --configfile stands alone (with its overlays): config.yaml is read
 # only without one, so that no embedded setting leaks into another preset.
@@ -17,13 +18,15 @@ if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
-# Validate before any job runs: unknown keys, wrong types, bad ranges, broken references.
+# Validate before any job runs: unknown keys, wrong types, bad ranges, broken references,
+# and your own networks and schedules (their module files found next to the config files).
 config.update(
     validate(
         config,
         load_schema(
             Path(workflow.current_basedir) / "workflow/schemas/config.schema.yaml"
         ),
+        search=search_folders(workflow.configfiles),
     )
 )
 

@@ -104,6 +104,8 @@ def capture(
     """
     import torch
 
+    from closerlook.usermodels import first_tensor
+
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -111,7 +113,7 @@ def capture(
 
     def hook(name: str) -> Callable[[nn.Module, Any, torch.Tensor], None]:
         def call(_module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
-            sink(name, row, output.detach())
+            sink(name, row, first_tensor(output).detach())
 
         return call
 

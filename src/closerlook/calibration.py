@@ -26,6 +26,13 @@ class CalibrationError(ValueError):
     """A calibration file that cannot be read, or lacks a measurement the plan needs."""
 
 
+def model_label(model: Mapping[str, Any]) -> str:
+    """A model spec in a message: a user's network by its builder, a built-in one whole."""
+    if model.get("arch") in ("torchvision", "python"):
+        return f"{model['arch']} {model.get('name') or model.get('factory')}"
+    return json.dumps(dict(model))
+
+
 @dataclass
 class Throughput:
     """One model at one batch size: training and inference images per second."""
@@ -63,7 +70,7 @@ class Calibration:
         ]
         if not same:
             raise CalibrationError(
-                f"the calibration has no measurement of model {json.dumps(dict(model))} on "
+                f"the calibration has no measurement of model {model_label(model)} on "
                 f"{'x'.join(map(str, in_shape))} images; run `closerlook calibrate CONFIG` "
                 "with the config that names it"
             )

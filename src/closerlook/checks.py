@@ -40,7 +40,10 @@ SCHEDULE_PARAMETERS: dict[str, tuple[str, ...]] = {
     "step": ("lr", "milestones", "gamma"),
     "cosine": ("lr_max", "lr_min"),
     "sgdr": ("lr_max", "lr_min", "T0", "T_mult"),
+    "python": ("function",),
 }
+# Keys a schedule kind may have besides its parameters, kind and per.
+SCHEDULE_OPTIONS: dict[str, tuple[str, ...]] = {"python": ("kwargs", "source")}
 
 
 # Keys each analysis kind needs and allows (schema keys of `$defs/analysis`).
@@ -53,12 +56,25 @@ ANALYSIS_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 
 # Model keys that only some architectures take.
+VGGS, USER_NETS = ("vgg", "vgg11", "vgg16"), ("torchvision", "python")
 ARCH_KEYS: dict[str, tuple[str, ...]] = {
-    "conv": ("vgg", "vgg11", "vgg16"),
-    "fc": ("vgg", "vgg11", "vgg16"),
-    "batch_norm": ("vgg", "vgg11", "vgg16"),
-    "dropout": ("vgg", "vgg11", "vgg16"),
+    "conv": VGGS,
+    "fc": VGGS,
+    "batch_norm": VGGS,
+    "dropout": VGGS,
     "width": ("resnet18",),
+    "name": ("torchvision",),
+    "factory": ("python",),
+    "source": ("python",),
+    "kwargs": USER_NETS,
+    "layers": USER_NETS,
+    "features": USER_NETS,
+    "classifier": USER_NETS,
+}
+# Model keys that some architectures need.
+ARCH_NEEDS: dict[str, tuple[str, ...]] = {
+    "torchvision": ("name", "layers"),
+    "python": ("factory", "layers"),
 }
 
 
@@ -70,9 +86,17 @@ def _check_models(models: Mapping[str, Any]) -> None:
                     f"'models.{name}.{key}' does not apply to arch {spec['arch']!r}; "
                     f"it applies to: {', '.join(archs)}"
                 )
+        for key in ARCH_NEEDS.get(spec["arch"], ()):
+            if key not in spec:
+                need = ", ".join(ARCH_NEEDS[spec["arch"]])
+                raise ConfigError(
+                    f"'models.{name}.{key}' is missing; arch {spec['arch']!r} needs {need}"
+                )
 
 
 def _check_freeze(where: str, run: RunSettings, model: Mapping[str, Any]) -> None:
+    if model["arch"] in USER_NETS:
+        return  # groups or module paths, checked on the built network (closerlook.usercheck)
     from closerlook.models import layer_groups  # imports torch: only when freezing
 
     groups = layer_groups(model)
@@ -169,11 +193,12 @@ def _check_schedule(where: str, s: Mapping[str, Any]) -> None:
             f"'{where}.schedule' of kind {s['kind']!r} needs {', '.join(need)}; "
             f"missing: {', '.join(missing)}"
         )
-    unused = sorted(set(s) - {"kind", "per", *need})
+    options = SCHEDULE_OPTIONS.get(s["kind"], ())
+    unused = sorted(set(s) - {"kind", "per", *need, *options})
     if unused:
         raise ConfigError(
             f"unknown key '{where}.schedule.{unused[0]}' for kind {s['kind']!r}; "
-            f"allowed keys: kind, per, {', '.join(need)}"
+            f"allowed keys: kind, per, {', '.join([*need, *options])}"
         )
     if s["kind"] in ("cosine", "sgdr") and s["lr_min"] > s["lr_max"]:
         raise ConfigError(f"'{where}.schedule.lr_min' must not exceed lr_max ({s['lr_max']})")

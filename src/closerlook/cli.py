@@ -1,7 +1,8 @@
 """The `closerlook` command line.
 
-    closerlook check [CONFIG]    validate a config and print the plan: models (parameters,
-                                 layers), runs, analyses, curves
+    closerlook check [CONFIG ...]
+                                 validate a config and print the plan: models (parameters,
+                                 layers and their shapes), runs, analyses, curves
     closerlook inspect FILE [LAYER] [--json]
                                  show what an HDF5 file of the pipeline holds
     closerlook plan [CONFIG ...] [--calibration FILE] [--json]
@@ -30,23 +31,22 @@ EXIT_BAD_INPUT = 2
 
 
 def model_summaries(settings: Mapping[str, Any]) -> list[str]:
-    """One line per configured model: its parameter count and registered layers, built on
-    the dataset's input shape (on the meta device: no weights are allocated or trained)."""
-    import torch
-
-    from closerlook import models
+    """One line per configured model: its parameter count and its registered layers with
+    the output shape of one image, from a forward pass on the dataset's input shape with
+    unallocated weights (closerlook.sizes; nothing is trained)."""
+    from closerlook import sizes
 
     in_shape, num_classes = DATASET_SHAPES[settings["data"]["dataset"]]
     lines = []
     for name, spec in settings["models"].items():
         try:
-            with torch.device("meta"):
-                net = models.build(spec, in_shape, num_classes)
+            shapes = sizes.network_shapes(spec, in_shape, num_classes)
         except ValueError as exc:
             raise config.ConfigError(f"'models.{name}': {exc}") from exc
-        n_params = sum(p.numel() for p in net.parameters())
-        layers = ", ".join(net.layer_names())
-        lines.append(f"model {name}: {n_params:,} parameters; layers: {layers}")
+        layers = ", ".join(
+            f"{layer} {'x'.join(map(str, shape))}" for layer, shape in shapes.layers.items()
+        )
+        lines.append(f"model {name}: {shapes.parameters:,} parameters; layers: {layers}")
     return lines
 
 

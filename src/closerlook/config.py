@@ -100,8 +100,14 @@ def fill_defaults(instance: Any, schema: Mapping[str, Any], root: Mapping[str, A
     return instance
 
 
-def validate(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Return a validated copy of `config` with defaults filled in, or raise ConfigError."""
+def validate(
+    config: Mapping[str, Any],
+    schema: Mapping[str, Any] | None = None,
+    search: Sequence[str | Path] = (".",),
+) -> dict[str, Any]:
+    """Return a validated copy of `config` with defaults filled in, or raise ConfigError.
+    The module files of python models and schedules are looked for in `search` (the config
+    files' folders), then on sys.path (closerlook.usercheck)."""
     schema = schema or load_schema()
     config = copy.deepcopy(dict(config))
     validator = jsonschema.Draft202012Validator(schema)
@@ -111,8 +117,11 @@ def validate(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None)
     given = copy.deepcopy(config.get("questions") or {})  # what the user wrote, not defaults
     fill_defaults(config, schema, schema)
     from closerlook.checks import check_references  # checks read the plan, which reads this
+    from closerlook.usercheck import check_user_code, fill_sources
 
+    fill_sources(config, search)
     check_references(config, given)
+    check_user_code(config)
     return config
 
 
@@ -127,7 +136,7 @@ def read(path: str | Path) -> dict[str, Any]:
 
 def load(path: str | Path) -> dict[str, Any]:
     """Read and validate a YAML config file."""
-    return validate(read(path))
+    return load_all([path])
 
 
 def overlay(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
@@ -147,7 +156,9 @@ def load_all(paths: Sequence[str | Path]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for path in paths:
         merged = overlay(merged, read(path))
-    return validate(merged)
+    from closerlook.usercode import search_folders
+
+    return validate(merged, search=search_folders(paths))
 
 
 def config_hash(obj: Any) -> str:

@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 
 from closerlook.activation_file import ActivationFile
-from closerlook.similarity import Similarity, layer_similarity
+from closerlook.similarity import Similarity, as_layer, layer_similarity
 from closerlook.tables import PAIR_COLUMNS
 
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ def aligned(a: np.ndarray, b: np.ndarray, method: str) -> tuple[np.ndarray, np.n
     """Two layers made comparable by `method` (module docstring): for svcca and pwcca the
     larger spatial size average-pooled to the smaller, a conv map against a dense layer to
     its spatial mean; the other measures take any sizes as they are."""
+    a, b = as_layer(a), as_layer(b)
     if method not in POSITION_METHODS or a.shape[2:] == b.shape[2:]:
         return a, b
     if a.ndim == 2 or b.ndim == 2:

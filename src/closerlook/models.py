@@ -14,7 +14,9 @@ Architectures (the `arch` of a config's model):
   Dropout; the authors' vgg.py (akhileshgotmare/sgdr) has two 4096-wide ones, each after a
   Dropout(0.5): `fc: [4096, 4096]`, `dropout: 0.5`, as in the paper preset);
 - ``resnet18``: the CIFAR-10 ResNet-18 (He et al. 2016; 3×3 stem, four stages of two basic
-  blocks, global average pooling).
+  blocks, global average pooling);
+- ``torchvision``, ``python``: a network the user brings, its layers named by module path
+  (closerlook.usermodels).
 
 Layers are grouped for freezing: ``features`` (every conv or residual block), ``classifier``
 (the fully-connected layers and the logits), and every registered layer on its own.
@@ -28,7 +30,9 @@ from typing import Any
 import torch
 from torch import nn
 
-ARCHITECTURES = ("vgg", "vgg11", "vgg16", "resnet18")
+ARCHITECTURES = ("vgg", "vgg11", "vgg16", "resnet18", "torchvision", "python")
+# Architectures whose layers are module paths of a user's network (closerlook.usermodels).
+PATH_ARCHITECTURES = ("torchvision", "python")
 
 # Conv widths ("M": 2×2 max-pool) and hidden fully-connected widths of the named VGGs.
 VGG_LAYOUTS: dict[str, tuple[list[int | str], list[int]]] = {
@@ -190,6 +194,8 @@ def vgg_layout(spec: Mapping[str, Any]) -> tuple[list[int | str], list[int]]:
 def layer_names(spec: Mapping[str, Any]) -> list[str]:
     """The registered layers of the network a spec describes, without building it."""
     arch = spec["arch"]
+    if arch in PATH_ARCHITECTURES:
+        return list(spec["layers"])
     if arch in VGG_LAYOUTS:
         conv, fc = vgg_layout(spec)
         n_conv = sum(1 for c in conv if c != "M")
@@ -207,7 +213,11 @@ def layer_names(spec: Mapping[str, Any]) -> list[str]:
 
 def layer_groups(spec: Mapping[str, Any]) -> dict[str, list[str]]:
     """Named groups of registered layers, for freezing: ``features``, ``classifier`` and every
-    layer by its own name."""
+    layer by its own name (a path model's groups: closerlook.usermodels.layer_groups)."""
+    if spec["arch"] in PATH_ARCHITECTURES:
+        from closerlook import usermodels
+
+        return usermodels.layer_groups(spec)
     names = layer_names(spec)
     classifier = [n for n in names if n.startswith("fc") or n == "logits"]
     groups = {
@@ -219,8 +229,13 @@ def layer_groups(spec: Mapping[str, Any]) -> dict[str, list[str]]:
 
 
 def build(spec: Mapping[str, Any], in_shape: tuple[int, int, int], num_classes: int) -> LayeredNet:
-    """The network a config's model mapping describes."""
+    """The network a config's model mapping describes (a user's network: a
+    closerlook.usermodels.PathNet, which has the same interface)."""
     arch = spec["arch"]
+    if arch in PATH_ARCHITECTURES:
+        from closerlook import usermodels
+
+        return usermodels.build(spec, in_shape, num_classes)  # type: ignore[return-value]
     if arch in VGG_LAYOUTS:
         conv, fc = vgg_layout(spec)
         return vgg(

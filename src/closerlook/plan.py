@@ -164,6 +164,19 @@ def teacher(config: Mapping[str, Any], run: str) -> tuple[str, int] | None:
     return name, d["teacher"].get("epoch", run_settings(config, name).epochs)
 
 
+def model_sources(config: Mapping[str, Any], run: str) -> list[str]:
+    """The user's module file that builds a run's model (``arch: python``), or nothing: an
+    input of every job that builds it (closerlook.usercode)."""
+    source = config["models"][run_settings(config, run).model].get("source")
+    return [source] if source else []
+
+
+def run_sources(config: Mapping[str, Any], run: str) -> list[str]:
+    """The user's module files a run's training imports: its model's, its schedule's."""
+    schedule = run_settings(config, run).schedule.get("source")
+    return list(dict.fromkeys([*model_sources(config, run), *([schedule] if schedule else [])]))
+
+
 # ----------------------------------------------------------------------------- analyses
 # What an analysis compares when it does not say (schema keys of `$defs/analysis`, whose
 # meaning depends on the kind, so the schema cannot give them a default).

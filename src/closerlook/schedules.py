@@ -12,6 +12,9 @@ at the integer epoch. A schedule therefore carries no state and resumes exactly.
   from 0 over the first W epochs, η_t = (t / W) · η_base(t) for t < W. It always changes at
   every iteration, whatever `per` says of the schedule underneath.
 
+- python: the user's own function of (epoch, epochs) to a rate, ``function(t, E, **kwargs)``
+  (closerlook.usercode), under `per` and warmup like the others.
+
 The global step s of an epoch of n iterations maps to time t = s / n.
 """
 
@@ -75,6 +78,16 @@ def sgdr_cycle_ends(T0: int, T_mult: int, epochs: int) -> list[int]:
     return ends
 
 
+def user_schedule(
+    ref: str, source: str | None, epochs: int, kwargs: Mapping[str, Any] | None = None
+) -> Schedule:
+    """η(t) = f(t, E, **kwargs) for the function f that `ref` (module:function) names."""
+    from closerlook.usercode import load_function
+
+    function, given = load_function(ref, source), dict(kwargs or {})
+    return lambda epoch: float(function(epoch, epochs, **given))
+
+
 def per_epoch(schedule: Schedule) -> Schedule:
     """Hold the rate of the epoch's start through the whole epoch."""
     return lambda epoch: schedule(math.floor(epoch))
@@ -105,6 +118,8 @@ def from_config(spec: Mapping[str, Any], epochs: int, warmup_epochs: float = 0) 
         f = cosine_annealing(spec["lr_max"], spec["lr_min"], epochs)
     elif kind == "sgdr":
         f = sgdr(spec["lr_max"], spec["lr_min"], spec["T0"], spec["T_mult"])
+    elif kind == "python":
+        f = user_schedule(spec["function"], spec.get("source"), epochs, spec.get("kwargs"))
     else:
         raise ValueError(f"unknown schedule kind {kind!r}")
     if spec.get("per", "epoch") == "epoch":

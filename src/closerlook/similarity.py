@@ -232,6 +232,15 @@ def linear_cka(x: ArrayLike, y: ArrayLike) -> float:
 
 
 # --------------------------------------------------------------------------- layers
+def as_layer(activation: np.ndarray) -> np.ndarray:
+    """A layer as the measures take it: a dense layer (N, features) or a conv map
+    (N, C, H, W) as it is; any other output (a sequence (N, T, D), a vector (N,)) flattened
+    per example to (N, features)."""
+    if activation.ndim in (2, 4):
+        return activation
+    return activation.reshape(activation.shape[0], -1)
+
+
 def as_datapoints(activation: np.ndarray) -> np.ndarray:
     """(N, features) for a fully-connected layer; a conv map (N, C, H, W) becomes
     (N·H·W, C), every spatial position a datapoint (Raghu et al. 2017, §2.1)."""
@@ -293,6 +302,7 @@ def layer_similarity(
     """
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"layers hold {a.shape[0]} and {b.shape[0]} datapoints")
+    a, b = as_layer(a), as_layer(b)
     if method == "svcca":
         r = svcca_result(as_datapoints(a), as_datapoints(b), keep, epsilon)
         return Similarity(r.mean, r.dim_x, r.dim_y, r.rho)

@@ -37,17 +37,13 @@ def _shapes(spec_json: str, in_shape: tuple[int, int, int], num_classes: int) ->
 
     from closerlook import models
     from closerlook.activations import capture
+    from closerlook.usermodels import first_tensor
 
-    # built without initialising (meta), then given uninitialised CPU memory: one image's
-    # forward pass on the CPU is faster than on the meta device, whose kernels take seconds
-    # to import
-    with torch.device("meta"):
-        net = models.build(json.loads(spec_json), in_shape, num_classes)
-    net = net.to_empty(device="cpu")
+    net = unallocated(models.build, json.loads(spec_json), in_shape, num_classes)
     layers: dict[str, tuple[int, ...]] = {}
     leaves: list[int] = []
     hooks = [  # every leaf module's output, counted in capture's one forward pass
-        m.register_forward_hook(lambda _m, _i, out: leaves.append(out[0].numel()))
+        m.register_forward_hook(lambda _m, _i, out: leaves.append(_values(first_tensor, out)))
         for m in net.modules()
         if not list(m.children())
     ]
@@ -67,6 +63,29 @@ def _shapes(spec_json: str, in_shape: tuple[int, int, int], num_classes: int) ->
         layers,
         sum(leaves),
     )
+
+
+def unallocated(build: Any, spec: Mapping[str, Any], in_shape: Any, num_classes: int) -> Any:
+    """`build(spec, in_shape, num_classes)` without initialising its weights (on the meta
+    device), then given uninitialised CPU memory: one image's forward pass on the CPU is
+    faster than on the meta device, whose kernels take seconds to import. A user's network
+    that cannot be built on the meta device is built on the CPU."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            net = build(spec, in_shape, num_classes)
+    except (NotImplementedError, RuntimeError):
+        return build(spec, in_shape, num_classes)
+    return net.to_empty(device="cpu")
+
+
+def _values(first_tensor: Any, output: Any) -> int:
+    """Values of a module's output (its first tensor's); 0 for an output without tensors."""
+    try:
+        return first_tensor(output).numel()
+    except TypeError:
+        return 0
 
 
 def network_shapes(

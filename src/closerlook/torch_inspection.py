@@ -21,9 +21,11 @@ BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 
 
 def _layer_of(name: str) -> str:
-    """The registered layer a parameter belongs to: "stages.conv1.0.weight" -> "conv1"."""
+    """The layer a parameter belongs to: "stages.conv1.0.weight" -> "conv1"; of a user's
+    network (closerlook.usermodels), its top-level module: "net.layer1.0.conv1.weight" ->
+    "layer1"."""
     parts = name.split(".")
-    return parts[1] if parts[0] == "stages" and len(parts) > 2 else parts[0]
+    return parts[1] if parts[0] in ("stages", "net") and len(parts) > 2 else parts[0]
 
 
 def layer_parameters(names: list[str], shapes: list[list[int]]) -> list[dict[str, Any]]:

@@ -71,18 +71,22 @@ def distillation(
 
 # ------------------------------------------------------------------------- freezing
 def frozen_at(freeze: Mapping[str, Any] | None, epoch: int, groups: Mapping[str, list[str]]):
-    """The registered layers frozen during `epoch` (0-based): the configured groups for the
-    first `freeze.epochs` epochs, or the whole run when `epochs` is not set."""
+    """The layers frozen during `epoch` (0-based): the configured groups for the first
+    `freeze.epochs` epochs, or the whole run when `epochs` is not set. A name that is no
+    group is a module path of a user's network (closerlook.usermodels), frozen as it is."""
     if not freeze or (freeze.get("epochs") is not None and epoch >= freeze["epochs"]):
         return set()
-    return {layer for group in freeze["layers"] for layer in groups[group]}
+    return {layer for group in freeze["layers"] for layer in groups.get(group, [group])}
 
 
 def set_frozen(model: models.LayeredNet, frozen: set[str]) -> None:
-    """Turn gradients off for the parameters of the `frozen` stages, on for all others."""
-    for name, stage in model.stages.items():
-        for p in stage.parameters():
-            p.requires_grad_(name not in frozen)
+    """Turn gradients off for the parameters under the `frozen` layers (a stage, or a
+    module path and everything below it), on for all others."""
+    for p in model.parameters():
+        p.requires_grad_(True)
+    for name in frozen:
+        for p in model.layer(name).parameters():
+            p.requires_grad_(False)
 
 
 # ------------------------------------------------------------------------- the run

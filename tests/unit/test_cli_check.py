@@ -12,7 +12,13 @@ import yaml
 from closerlook import cli, config, data, models
 from closerlook.cli import main
 
-VGG16_LAYERS = ", ".join([*(f"conv{i}" for i in range(1, 14)), "fc1", "fc2", "logits"])
+# VGG-16 on 32x32: 2 convs at 64, 2 at 128, 3 at 256, 3 and 3 at 512, a pool after each
+# group; the authors' head of 4096, 4096 and the logits
+VGG16_WIDTHS = [(64, 32)] * 2 + [(128, 16)] * 2 + [(256, 8)] * 3 + [(512, 4)] * 3 + [(512, 2)] * 3
+VGG16_LAYERS = ", ".join(
+    [*(f"conv{i} {c}x{s}x{s}" for i, (c, s) in enumerate(VGG16_WIDTHS, 1)), "fc1 4096"]
+    + ["fc2 4096", "logits 10"]
+)
 
 
 def write(tmp_path, cfg: dict) -> str:
@@ -26,13 +32,15 @@ def test_check_prints_the_paper_vgg16_count_and_layers(repo, capsys):
     assert main(["check", str(repo / "workflow/configs/paper.yaml")]) == 0
     out = capsys.readouterr().out
     assert f"  model vgg16: 33,642,442 parameters; layers: {VGG16_LAYERS}\n" in out
-    assert "  model resnet18: 11,173,962 parameters; layers: conv1, block1_1," in out
+    resnet = "  model resnet18: 11,173,962 parameters; layers: conv1 64x32x32, block1_1 64x32x32,"
+    assert resnet in out
+    assert "block4_2 512x4x4, logits 10\n" in out
 
 
 def test_check_prints_the_embedded_models(repo, capsys):
     assert main(["check", str(repo / "config.yaml")]) == 0
     out = capsys.readouterr().out
-    layers = "conv1, conv2, conv3, conv4, fc1, logits"
+    layers = "conv1 16x8x8, conv2 16x8x8, conv3 32x4x4, conv4 32x4x4, fc1 64, logits 10"
     assert f"  model vgg_small: 25,370 parameters; layers: {layers}\n" in out
 
 

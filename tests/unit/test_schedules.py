@@ -95,3 +95,85 @@ def test_cosine_from_config_spans_the_whole_run():
     assert f(0) == 0.05
     assert f(100) == pytest.approx(0.025)
     assert f(200) == pytest.approx(0.0)
+
+
+# ----------------------------------------------------------------- a schedule of your own
+TRIANGULAR = """
+def triangular(epoch, epochs, lr_min, lr_max, cycle):
+    position = (epoch % cycle) / cycle
+    return lr_min + (lr_max - lr_min) * (1 - abs(2 * position - 1))
+
+
+def late_drop(epoch, epochs):
+    return 0.1 if epoch < epochs - 1 else -0.1
+
+
+def fails(epoch, epochs):
+    raise ZeroDivisionError("no rate here")
+"""
+
+
+@pytest.fixture
+def own_schedule(tmp_path):
+    module = f"sched_{abs(hash(str(tmp_path))) % 10**8}"
+    path = tmp_path / f"{module}.py"
+    path.write_text(TRIANGULAR)
+    return module, str(path)
+
+
+TRIANGULAR_KWARGS = {"lr_min": 0.01, "lr_max": 0.1, "cycle": 4}
+
+
+def python_spec(module, source, per="epoch", function="triangular", kwargs=TRIANGULAR_KWARGS):
+    return {"kind": "python", "function": f"{module}:{function}", "source": source,
+            "kwargs": kwargs, "per": per}  # fmt: skip
+
+
+def test_a_python_schedule_gives_the_hand_computed_rates(own_schedule):
+    # triangular, lr 0.01 -> 0.1 -> 0.01 every 4 epochs: at epoch 0, 1, 2, 3, 4 the rates
+    # 0.01, 0.055, 0.1, 0.055, 0.01
+    f = schedules.from_config(python_spec(*own_schedule), epochs=8)
+    assert [f(e) for e in range(5)] == pytest.approx([0.01, 0.055, 0.1, 0.055, 0.01])
+    assert f(1.5) == pytest.approx(0.055)  # per: epoch holds the epoch's rate
+    g = schedules.from_config(python_spec(*own_schedule, per="iteration"), epochs=8)
+    assert g(1.5) == pytest.approx(0.01 + 0.09 * 0.75)  # position 3/8: 1 - |0.75 - 1|
+
+
+def test_a_python_schedule_composes_with_warmup_by_hand(own_schedule):
+    # 2 epochs of warmup multiply by t/2: at t = 1 the rate is 0.5 * 0.055; at t = 0.5
+    # (within an epoch, even per: epoch) 0.25 * 0.01; from t = 2 on the schedule itself
+    f = schedules.from_config(python_spec(*own_schedule), epochs=8, warmup_epochs=2)
+    assert f(1) == pytest.approx(0.5 * 0.055)
+    assert f(0.5) == pytest.approx(0.25 * 0.01)
+    assert f(2) == pytest.approx(0.1) and f(3) == pytest.approx(0.055)
+
+
+def test_a_python_schedule_gets_the_runs_epochs(own_schedule):
+    module, source = own_schedule
+    f = schedules.from_config(
+        python_spec(module, source, function="late_drop", kwargs={}), epochs=5
+    )
+    assert f(3) == 0.1 and f(4) == -0.1
+
+
+@pytest.mark.parametrize(
+    ("function", "says"),
+    [
+        # the embedded runs train 30 epochs: late_drop turns negative in the last, 29
+        ("late_drop", "gives -0.1 at epoch 29; a learning rate is a finite number >= 0"),
+        ("fails", "at epoch 0: ZeroDivisionError: no rate here"),
+        ("absent", "has no function 'absent'"),
+    ],
+)
+def test_a_python_schedule_without_a_rate_is_a_one_line_config_error(
+    own_schedule, embedded_config, function, says
+):
+    from tests.support import config_error
+
+    module, source = own_schedule
+    cfg = {**embedded_config, "runs": {**embedded_config["runs"]}}
+    spec = python_spec(module, source, function=function, kwargs={})
+    cfg["runs"]["cosine"] = {"schedule": spec}
+    message = config_error(cfg)
+    assert message.startswith("'runs.cosine.schedule.function': ")
+    assert says in message

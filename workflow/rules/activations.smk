@@ -5,6 +5,7 @@
 rule activations:
     input:
         checkpoint=checkpoint("{run}", "{seed}", "{point}"),
+        code=model_code,
     output:
         activation("{run}", "{seed}", "{point}"),
     log:

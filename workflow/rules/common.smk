@@ -52,6 +52,24 @@ def train_settings(run, seed):
     }
 
 
+def training_code(run):
+    """The user's module files a run's training imports (a python model's factory, a
+    python schedule): inputs, so that editing one reruns that run and what depends on it.
+    """
+    return plan.run_sources(config, run)
+
+
+def model_code(wildcards):
+    """Input function: the user's module file that builds the model of `wildcards.run`."""
+    return plan.model_sources(config, wildcards.run)
+
+
+def curve_model_code(wildcards):
+    """Input function: the module files that build the models a curve joins."""
+    runs = [run for run, _ in plan.curve_endpoints(config, wildcards.curve)]
+    return sorted({f for run in runs for f in plan.model_sources(config, run)})
+
+
 def is_pattern(value):
     """Whether a path part is a wildcard pattern ("{point}") rather than a value."""
     return isinstance(value, str) and value.startswith("{")

@@ -7,6 +7,7 @@
 rule curve_fit:
     input:
         unpack(curve_endpoint_checkpoints),
+        code=curve_model_code,
     output:
         curve_bends("{curve}", "{seed}"),
     log:
@@ -25,6 +26,7 @@ rule curve_evaluate:
     input:
         bends=curve_bends("{curve}", "{seed}"),
         projected=curve_projection_checkpoints,
+        code=curve_model_code,
     output:
         curve_file("{curve}", "{seed}"),
     log:

@@ -45,6 +45,7 @@ for run in config["runs"]:
         input:
             data=dataset_files(),
             teacher=teacher_checkpoint(run),
+            code=training_code(run),
         output:
             checkpoints=[checkpoint(run, "{seed}", p) for p in saved_points(run)],
             metrics=metrics(run, "{seed}"),
