@@ -91,3 +91,17 @@ def test_a_curve_is_fitted_and_evaluated_with_batchnorm_recomputed(study):
     assert line["train_loss"][-1] == pytest.approx(along["train_loss"][-1], rel=1e-5)
     assert line["train_loss"][0] == pytest.approx(along["train_loss"][0], rel=1e-5)
     assert ev.plane["train_loss"].shape == (2, 2)
+
+
+def test_inspect_counts_parameters_per_top_level_module(study):
+    from closerlook.torch_inspection import describe_torch
+
+    _, _, ckpts, _ = study
+    layers = {d["name"]: d["parameters"] for d in describe_torch(ckpts[2])["layers"]}
+    net = torchvision.models.resnet18(num_classes=10)
+    expected = {
+        name: sum(p.numel() for p in module.parameters())
+        for name, module in net.named_children()
+        if any(True for _ in module.parameters())
+    }
+    assert layers == expected  # conv1, bn1, layer1 ... layer4, fc
