@@ -179,6 +179,15 @@ class ActivationFile:
         with self._reading(f"layer {layer!r}"):
             return self._read(layer, rows)
 
+    def row_batches(
+        self, layer: str, batch_size: int, order: np.ndarray | None = None
+    ) -> Iterator[np.ndarray]:
+        """`layer` in batches of `batch_size` rows (the rows in `order`, default all in
+        file order), each as it is stored: memory holds one batch, never the layer."""
+        order = np.arange(len(self.dataset(layer))) if order is None else np.asarray(order)
+        for start in range(0, len(order), batch_size):
+            yield self.read(layer, order[start : start + batch_size])
+
     @contextlib.contextmanager
     def _reading(self, what: str) -> Iterator[None]:
         """Turn a failed checksum or a damaged chunk while reading `what` into one line."""

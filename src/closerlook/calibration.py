@@ -91,12 +91,14 @@ class Calibration:
         """Inference on `images` at the model's best measured rate."""
         return images / max(t.forward_images_per_s for t in self.measurements(model, in_shape))
 
-    def similarity_seconds(self, method: str, a: Sequence[int], b: Sequence[int]) -> float:
+    def similarity_seconds(
+        self, method: str, a: Sequence[int], b: Sequence[int], minibatch: int = 256
+    ) -> float:
         if method not in self.measure_ops_per_s:
             raise CalibrationError(
                 f"the calibration has no rate of measure {method!r}; calibrate again"
             )
-        return similarity_ops(method, a, b) / self.measure_ops_per_s[method]
+        return similarity_ops(method, a, b, minibatch) / self.measure_ops_per_s[method]
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps({"kind": KIND, **asdict(self)}, indent=2) + "\n")
@@ -120,26 +122,41 @@ def load(path: str | Path) -> Calibration:
 
 
 # ----------------------------------------------------------------- similarity cost model
-def similarity_ops(method: str, a: Sequence[int], b: Sequence[int]) -> float:
+def similarity_ops(method: str, a: Sequence[int], b: Sequence[int], minibatch: int = 256) -> float:
     """The work of one measure on layers of shapes `a`, `b` ((N, D) or (N, C, H, W)):
 
     - svcca, pwcca: M = N·H·W datapoints of C features (see `reduced_cca_ops`);
     - cka: flattened examples, the cheaper of the N × N Grams and the D_a × D_b cross product;
     - dft_svcca, dft_cca: one CCA of N datapoints per spatial frequency (H·W of them; a
-      dense layer has one) plus the FFTs.
+      dense layer has one) plus the FFTs;
+    - cka_debiased: as cka; cka_minibatch: as cka on each minibatch of `minibatch` rows;
+    - procrustes: each side wider than N reduced to N columns by its thin SVD (N²·D), then
+      the cross product and the SVD of the r_a × r_b matrix (r = min(N, D)).
     """
     n = a[0]
     c = a[1] + b[1]
     hw = max(math.prod(a[2:]), math.prod(b[2:]), 1)
     if method in ("svcca", "pwcca"):
         return reduced_cca_ops(n * hw, a[1], b[1])
-    if method == "cka":
-        da, db = math.prod(a[1:]), math.prod(b[1:])
-        return min(n * n * (da + db), n * da * db) + n * (da + db)
+    da, db = math.prod(a[1:]), math.prod(b[1:])
+    if method in ("cka", "cka_debiased"):
+        return gram_ops(n, da, db)
+    if method == "cka_minibatch":
+        return math.ceil(n / minibatch) * gram_ops(min(n, minibatch), da, db)
+    if method == "procrustes":
+        ra, rb = min(n, da), min(n, db)
+        reduction = sum(n * n * d for d in (da, db) if d > n)
+        return reduction + n * ra * rb + ra * rb * min(ra, rb)
     if method in ("dft_svcca", "dft_cca"):
         fft = n * c * hw * max(1.0, math.log2(hw))
         return hw * reduced_cca_ops(n, a[1], b[1]) + fft
     raise CalibrationError(f"no cost model of measure {method!r}")
+
+
+def gram_ops(n: int, da: int, db: int) -> float:
+    """CKA's products of n examples of da and db features: the cheaper of the n × n Grams
+    and the da × db cross product."""
+    return min(n * n * (da + db), n * da * db) + n * (da + db)
 
 
 def reduced_cca_ops(m: int, ca: int, cb: int) -> float:

@@ -38,12 +38,14 @@ import pandas as pd
 
 from closerlook.activation_file import ActivationFile
 from closerlook.layer_matrix import write_matrix
+from closerlook.plan import STREAMED_MEASURES
 from closerlook.points import parse as parse_point
 from closerlook.provenance import atomic_path, record, sha256, verify_source, write_attrs
-from closerlook.similarity import Similarity, layer_similarity
+from closerlook.similarity import MINIBATCH_SIZE, Similarity, layer_similarity, minibatch_cka
 from closerlook.tables import PAIR_COLUMNS, SHUFFLED
 
 KIND = "similarity"
+STREAMED = STREAMED_MEASURES  # computed from the files minibatch by minibatch
 
 COLUMNS = [
     *PAIR_COLUMNS,
@@ -117,20 +119,46 @@ def compare_layers(
     the SHUFFLED suffix compares against `b`'s rows permuted by `perm`. `options`: keep,
     epsilon, device, precision (closerlook.similarity.layer_similarity)."""
     results = {}
+    in_memory = [label for label in labels if label.removesuffix(SHUFFLED) not in STREAMED]
     for layer in shared:
-        a, b = fa.read(layer), fb.read(layer)
-        for f, values in ((fa, a), (fb, b)):
-            if not np.isfinite(values).all():
-                raise ValueError(
-                    f"{f.path}: layer {layer} holds infinite or NaN values, which no "
-                    "similarity measure takes; dump it again (a float16 file older than "
-                    "closerlook's float32 fallback for such layers, or a network that diverged)"
-                )
+        if in_memory:
+            a, b = finite(fa, layer, fa.read(layer)), finite(fb, layer, fb.read(layer))
         for label in labels:
-            partner = b[perm] if is_baseline(label) else b
             method = label.removesuffix(SHUFFLED)
+            order = perm if is_baseline(label) else None
+            if method in STREAMED:
+                results[(layer, label)] = streamed_similarity(fa, fb, layer, order, options)
+                continue
+            partner = b if order is None else b[order]
             results[(layer, label)] = layer_similarity(a, partner, method, **options)
     return results
+
+
+def finite(f: ActivationFile, layer: str, values: np.ndarray) -> np.ndarray:
+    """`values` of `layer` in file `f`, refused (one line) if any is infinite or NaN."""
+    if not np.isfinite(values).all():
+        raise ValueError(
+            f"{f.path}: layer {layer} holds infinite or NaN values, which no "
+            "similarity measure takes; dump it again (a float16 file older than "
+            "closerlook's float32 fallback for such layers, or a network that diverged)"
+        )
+    return values
+
+
+def streamed_similarity(
+    fa: ActivationFile,
+    fb: ActivationFile,
+    layer: str,
+    order: np.ndarray | None,
+    options: dict[str, Any],
+) -> Similarity:
+    """Minibatch CKA of `layer`, read from both files one minibatch of rows at a time
+    (`b`'s rows in `order` for the shuffled baseline): memory holds one minibatch."""
+    size = options.get("minibatch_size", MINIBATCH_SIZE)
+    batches_a = (finite(fa, layer, x) for x in fa.row_batches(layer, size))
+    batches_b = (finite(fb, layer, y) for y in fb.row_batches(layer, size, order))
+    features = [math.prod(f.dataset(layer).shape[1:]) for f in (fa, fb)]
+    return Similarity(minibatch_cka(batches_a, batches_b), *features, np.empty(0))
 
 
 def compare_pair(
@@ -146,6 +174,7 @@ def compare_pair(
     precision: str = "mixed",
     replicate: int = 0,
     replicate_b: int | None = None,
+    minibatch_size: int = MINIBATCH_SIZE,
 ) -> PairComparison:
     """Similarity of every shared layer (by name, in `a`'s network order) of two activation
     files by every method, plus the shuffled baseline of each (rows permuted with
@@ -154,7 +183,8 @@ def compare_pair(
     diverged side gets NaN rows and nothing computed."""
     replicate_b = replicate if replicate_b is None else replicate_b
     labels = [*methods, *(m + SHUFFLED for m in methods if baseline)]
-    options = {"keep": keep, "epsilon": epsilon, "device": device, "precision": precision}
+    options = {"keep": keep, "epsilon": epsilon, "device": device, "precision": precision,
+               "minibatch_size": minibatch_size}  # fmt: skip
     with ActivationFile(path_a) as fa, ActivationFile(path_b) as fb:
         shared = shared_layers(fa, fb)
         pa, pb = fa.provenance, fb.provenance
@@ -184,6 +214,7 @@ def compare_pair(
         source_b=str(path_b), source_b_sha256=sha256(path_b),
         diverged=diverged, methods=list(methods), keep=keep, epsilon=epsilon,
         baseline=baseline, baseline_seed=shuffle_seed, precision=precision, layer_order=shared,
+        minibatch_size=minibatch_size,
     )  # fmt: skip
     return PairComparison(pd.DataFrame(rows, columns=COLUMNS), results, provenance)
 

@@ -180,14 +180,14 @@ def pair_cost(ctx: Context, pair: dag.PairJob) -> JobCost:
     `matrix: true` analysis, the primary measure on every layer i against every j ≥ i),
     after reading both files."""
     cal, layers = ctx.cal, compared_layers(ctx, pair)
-    methods = plan.measures(ctx.config)
+    methods, batch = plan.measures(ctx.config), ctx.config["similarity"]["minibatch_size"]
     seconds = cal.job_overhead_s + sum(
-        2 * cal.similarity_seconds(m, a, b) for a, b in layers for m in methods
+        2 * cal.similarity_seconds(m, a, b, batch) for a, b in layers for m in methods
     )
     matrix = plan.matrix_method(ctx.config, pair.analysis)
     if matrix:
         seconds += sum(
-            cal.similarity_seconds(matrix, layers[i][0], layers[j][1])
+            cal.similarity_seconds(matrix, layers[i][0], layers[j][1], batch)
             for i in range(len(layers))
             for j in range(i, len(layers))
         )
@@ -195,7 +195,10 @@ def pair_cost(ctx: Context, pair: dag.PairJob) -> JobCost:
         ctx.config["probe"]
     )
     seconds += read / cal.read_bytes_per_s
-    widest = max(math.prod(a) + math.prod(b) for a, b in layers)
+    # a job of only streamed measures holds one minibatch of rows, any other whole layers
+    n = layers[0][0][0]
+    rows = min(n, batch) if set(methods) <= set(plan.STREAMED_MEASURES) else n
+    widest = max(math.prod(a[1:]) + math.prod(b[1:]) for a, b in layers) * rows
     coefficients = sum(8 * min(a[1], b[1]) * max(math.prod(a[2:]), 1) for a, b in layers) * len(
         methods
     )

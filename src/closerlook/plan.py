@@ -31,6 +31,11 @@ DATASET_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
 }
 
 
+# Similarity measures a comparison job computes from the activation files one minibatch of
+# rows at a time (closerlook.compare), never from a whole layer.
+STREAMED_MEASURES = ("cka_minibatch",)
+
+
 @dataclass
 class RunSettings:
     """One replicate of a run: the `training` defaults overridden by the run's own keys,

@@ -50,6 +50,9 @@ MEASURES = {
     "cka": "linear CKA",
     "dft_svcca": "DFT-SVCCA",
     "dft_cca": "DFT-CCA",
+    "cka_debiased": "debiased CKA",
+    "cka_minibatch": "minibatch CKA",
+    "procrustes": "Procrustes",
 }
 
 Profiles = Sequence[tuple[LayerProfile, str, object]]  # (profile, label, colour) each

@@ -1,4 +1,6 @@
-"""Representation similarity: CCA, SVCCA, PWCCA, linear CKA, and DFT-CCA for conv maps.
+"""Representation similarity: CCA, SVCCA, PWCCA, linear CKA (biased, debiased and
+minibatch: closerlook.unbiased_cka), orthogonal Procrustes (closerlook.procrustes), and
+DFT-CCA for conv maps.
 
 Inputs are activation matrices of shape (datapoints, features): row i of `x` and of `y` is
 the same input seen by two layers (or one layer at two checkpoints). NumPy arrays and torch
@@ -43,10 +45,18 @@ import torch
 
 from closerlook.dft_cca import dft_cca_result
 from closerlook.dimensions import direction_budget, numerical_rank, warn
+from closerlook.procrustes import procrustes
+from closerlook.unbiased_cka import debiased_cka, minibatch_cka
 
 ArrayLike = Any  # np.ndarray or torch.Tensor
 
-METHODS = ("svcca", "pwcca", "cka", "dft_svcca", "dft_cca")
+METHODS = (
+    "svcca", "pwcca", "cka", "dft_svcca", "dft_cca", "cka_debiased", "cka_minibatch", "procrustes"
+)  # fmt: skip
+# Measures of flattened examples taking (N, features) -> float, and the rows per minibatch
+# of cka_minibatch by default (Nguyen et al. 2021 used minibatches of 256 examples).
+EXAMPLE_MEASURES = {"cka_debiased": debiased_cka, "procrustes": procrustes}
+MINIBATCH_SIZE = 256
 
 
 @dataclass
@@ -231,6 +241,11 @@ def linear_cka(x: ArrayLike, y: ArrayLike) -> float:
     return linear_cka_result(x, y).value
 
 
+def live_features(x: np.ndarray) -> int:
+    """Features of (N, features) x that are not constant across the rows."""
+    return int(np.count_nonzero(np.ptp(x, axis=0)))
+
+
 # --------------------------------------------------------------------------- layers
 def as_layer(activation: np.ndarray) -> np.ndarray:
     """A layer as the measures take it: a dense layer (N, features) or a conv map
@@ -290,6 +305,7 @@ def layer_similarity(
     epsilon: float = 1e-10,
     device: str | torch.device = "auto",
     precision: str = "mixed",
+    minibatch_size: int = MINIBATCH_SIZE,
 ) -> Similarity:
     """Similarity of one layer's activations `a` and `b` (same probe rows) by `method`:
 
@@ -298,7 +314,9 @@ def layer_similarity(
     - cka: linear CKA with each example's map flattened (Kornblith et al. 2019);
     - dft_svcca: conv maps through DFT-SVCCA, fully-connected layers through SVCCA;
     - dft_cca: conv maps through DFT-CCA (no SV step, `dft_cca`), fully-connected layers
-      through CCA (a dense layer is a 1 × 1 map: its zero frequency).
+      through CCA (a dense layer is a 1 × 1 map: its zero frequency);
+    - cka_debiased, cka_minibatch (`minibatch_size` rows per batch), procrustes: each
+      example's map flattened, as for cka.
     """
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"layers hold {a.shape[0]} and {b.shape[0]} datapoints")
@@ -310,6 +328,13 @@ def layer_similarity(
         return pwcca_result(as_datapoints(a), as_datapoints(b), epsilon)
     if method == "cka":
         return linear_cka_result(as_examples(a), as_examples(b))
+    if method in EXAMPLE_MEASURES or method == "cka_minibatch":
+        x, y = as_examples(a), as_examples(b)
+        if method == "cka_minibatch":
+            value = minibatch_cka(x, y, minibatch_size)
+        else:
+            value = EXAMPLE_MEASURES[method](x, y)
+        return Similarity(value, live_features(x), live_features(y), np.empty(0))
     if method in ("dft_svcca", "dft_cca"):
         dft_keep = keep if method == "dft_svcca" else None
         return _dft_similarity(a, b, dft_keep, epsilon, device, precision)

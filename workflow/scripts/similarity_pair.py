@@ -20,9 +20,10 @@ pair = compare.compare_pair(
     precision=sim["precision"],
     replicate=int(snakemake.wildcards.seed),
     replicate_b=s["replicate_b"],
+    minibatch_size=sim["minibatch_size"],
 )
 if s["matrix"]:
-    options = {k: sim[k] for k in ("keep", "epsilon", "precision")}
+    options = {k: sim[k] for k in ("keep", "epsilon", "precision", "minibatch_size")}
     m = layer_matrix.add_matrix(
         pair, snakemake.input.a, snakemake.input.b, s["matrix"], device=device, **options
     )
