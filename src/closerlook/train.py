@@ -141,8 +141,10 @@ def set_up(
         "config_hash": config_hash,
     }
     objective = objective_of(settings, teacher_checkpoint, precision, dev, provenance)
-    # Resume only a state made with the same settings and the same teacher.
-    resume_hash = hash_of([config_hash, provenance.get("teacher_sha256")])
+    digests = code_digests(model_spec, settings.schedule)
+    provenance.update(digests)
+    # Resume only a state made with the same settings, teacher and code of the user's.
+    resume_hash = hash_of([config_hash, provenance.get("teacher_sha256"), *digests.values()])
     provenance["device"] = str(dev)
     meta = {
         "model_spec": dict(model_spec),
@@ -158,6 +160,16 @@ def set_up(
         settings, model, optimizer, generator, lr_at, augment, precision, objective, groups,
         train, val, folder, meta,
     )  # fmt: skip
+
+
+def code_digests(model_spec: Mapping[str, Any], schedule: Mapping[str, Any]) -> dict[str, str]:
+    """SHA-256 of the user's module files the run imports (a python model's factory, a
+    python schedule; closerlook.usercode), for provenance and the resume check."""
+    digests = {}
+    for what, source in (("model", model_spec.get("source")), ("schedule", schedule.get("source"))):
+        if source:
+            digests[f"{what}_source_sha256"] = sha256(source)
+    return digests
 
 
 def objective_of(

@@ -275,3 +275,27 @@ def test_the_example_config_validates(repo):
     assert valid["runs"]["cyclic"]["schedule"]["source"].endswith("examples/my_schedules.py")
     text = textwrap.dedent((repo / "workflow/configs/examples/my_nets.py").read_text())
     assert "closerlook" not in text.split('"""')[2]  # the module needs nothing of closerlook
+
+
+def test_the_module_files_digest_is_recorded_and_guards_resuming(own, tmp_path):
+    from closerlook.checkpoints import ResumeFolder
+    from closerlook.plan import RunSettings
+    from closerlook.provenance import sha256
+    from tests.support import run_settings, small_digits
+
+    folder, module, cfg = own
+    spec = validated(folder, cfg)["models"]["mine"]
+    settings = RunSettings(**run_settings(model="mine", epochs=1))
+
+    def resume_hash():
+        run = train.set_up(
+            settings, spec, small_digits(), ResumeFolder.of({}, tmp_path / "r", 10, 1),
+            torch.device("cpu"), "hash", None,
+        )  # fmt: skip
+        assert run.meta["provenance"]["model_source_sha256"] == sha256(spec["source"])
+        return run.meta["resume_hash"]
+
+    before = resume_hash()
+    with open(spec["source"], "a") as f:
+        f.write("# edited: a resumed run must not continue the old network's state\n")
+    assert resume_hash() != before
