@@ -1,4 +1,5 @@
-"""Choosing the compute device: `auto` is CUDA where it exists, else the CPU."""
+"""Choosing the compute device (`auto` is CUDA where it exists, else the CPU) and the
+threads a job computes with."""
 
 from __future__ import annotations
 
@@ -27,3 +28,14 @@ def single_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def limit_threads(threads: int) -> None:
+    """Compute with `threads` threads, torch's and the BLAS/OpenMP pools NumPy and SciPy
+    use (threadpoolctl), for the rest of the process: a job given one core by the
+    scheduler does not start one BLAS thread per core of the machine. Two similarity jobs
+    on 2 cores, each with a 2-thread BLAS, took 4× as long as with one thread each."""
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    threadpool_limits(limits=threads)

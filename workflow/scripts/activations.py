@@ -1,8 +1,10 @@
 """Dump the probe-set activations of one checkpoint (rule activations)."""
 
 from closerlook import activation_file, activations, logs, points
+from closerlook.device import limit_threads
 
 log = logs.setup(snakemake.log[0])
+limit_threads(snakemake.threads)
 s = snakemake.params.settings
 path = activations.dump_checkpoint(
     checkpoint=snakemake.input.checkpoint,

@@ -1,8 +1,10 @@
 """Fit one mode-connecting curve between two checkpoints (rule curve_fit)."""
 
 from closerlook import config, curve_fit, data, logs, plan
+from closerlook.device import limit_threads
 
 logs.setup(snakemake.log[0])
+limit_threads(snakemake.threads)
 p = snakemake.params.settings
 (run_a, epoch_a), (run_b, epoch_b) = p["endpoints"]
 curve_fit.fit_between(

@@ -3,8 +3,10 @@ table and its HDF5 file of coefficient vectors (and, for an analysis with `matri
 its layer x layer matrix by the primary measure)."""
 
 from closerlook import compare, layer_matrix, logs
+from closerlook.device import limit_threads
 
 log = logs.setup(snakemake.log[0])
+limit_threads(snakemake.threads)  # the profile gives cluster jobs more (set-threads)
 s = snakemake.params.settings
 sim, device = s["similarity"], snakemake.config["device"]
 pair = compare.compare_pair(

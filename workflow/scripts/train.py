@@ -3,12 +3,11 @@ metrics.csv, outside the rule's outputs."""
 
 from pathlib import Path
 
-import torch
-
 from closerlook import config, data, logs, plan, train
+from closerlook.device import limit_threads
 
 logs.setup(snakemake.log[0])
-torch.set_num_threads(snakemake.threads)
+limit_threads(snakemake.threads)
 s = snakemake.params.settings
 run = plan.RunSettings(**s["run"])
 teacher = snakemake.input.teacher
