@@ -531,9 +531,7 @@ def test_rq2_deeper_is_a_layer_group_or_layers_of_the_model(embedded_config):
     bad["questions"]["rq2"]["deeper"] = "head"
     assert config_error(bad).startswith("'questions.rq2.deeper' is 'head', not a layer group")
     bad["questions"]["rq2"]["deeper"] = ["fc1", "fc9"]
-    assert config_error(bad).startswith(
-        "'questions.rq2.deeper.1' is 'fc9', not a layer of model"
-    )
+    assert config_error(bad).startswith("'questions.rq2.deeper.1' is 'fc9', not a layer of model")
 
 
 def test_after_restart_pairs_each_restart_with_a_later_saved_epoch(embedded_config):
@@ -542,9 +540,7 @@ def test_after_restart_pairs_each_restart_with_a_later_saved_epoch(embedded_conf
     assert [(a, b) for _, a, _, b in pairs] == [(2, 6), (6, 14), (14, 30), (2, 3), (6, 7), (14, 15)]
     bad = copy.deepcopy(embedded_config)
     bad["similarity"]["analyses"]["sgdr_restarts"]["after_restart"] = 2  # 4, 8, 16 unsaved
-    assert config_error(bad).startswith(
-        "'similarity.analyses.sgdr_restarts.after_restart' has 4"
-    )
+    assert config_error(bad).startswith("'similarity.analyses.sgdr_restarts.after_restart' has 4")
     bad["similarity"]["analyses"]["sgdr_restarts"]["after_restart"] = [1, 1]
     assert "has 2 values for 3 restarts" in config_error(bad)
     bad["similarity"]["analyses"]["sgdr_restarts"] = {"run": "step", "after_restart": 1}

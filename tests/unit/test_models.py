@@ -104,8 +104,10 @@ def test_dropout_layers_only_in_the_head_and_only_when_positive():
         assert where == [f"stages.fc{i}.{1 if i == 1 else 0}" for i in range(1, expected + 1)]
         assert all(m.p == dropout for m in net.modules() if isinstance(m, torch.nn.Dropout))
         # Dropout is not registered: the same layers, each still ending in its ReLU
-        assert net.layer_names() == models.layer_names(spec) == models.layer_names(
-            {**spec, "dropout": 0.0}
+        assert (
+            net.layer_names()
+            == models.layer_names(spec)
+            == models.layer_names({**spec, "dropout": 0.0})
         )
         assert all(isinstance(net.layer(f"fc{i}")[-1], torch.nn.ReLU) for i in (1, 2))
 

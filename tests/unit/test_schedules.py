@@ -168,7 +168,7 @@ def test_a_python_schedule_gets_the_runs_epochs(own_schedule):
 def test_a_python_schedule_without_a_rate_is_a_one_line_config_error(
     own_schedule, embedded_config, function, says
 ):
-    from tests.support import config_error
+    from support import config_error
 
     module, source = own_schedule
     cfg = {**embedded_config, "runs": {**embedded_config["runs"]}}

@@ -139,9 +139,7 @@ def test_float32_and_float64_inputs_agree(rng):
         x.astype(np.float32), y.astype(np.float32), keep=0.99, precision="float64"
     )[0]
     assert v32 == pytest.approx(v64, abs=1e-6)
-    assert dft_cca.dft_svcca(torch.from_numpy(x), y, keep=0.99)[0] == pytest.approx(
-        v64, abs=1e-5
-    )
+    assert dft_cca.dft_svcca(torch.from_numpy(x), y, keep=0.99)[0] == pytest.approx(v64, abs=1e-5)
 
 
 def test_dense_features_are_the_zero_frequency(rng):

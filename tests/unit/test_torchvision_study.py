@@ -14,7 +14,8 @@ from closerlook import activations, checkpoints, compare, curve_eval, curve_fit,
 from closerlook.curves import load_curve
 from closerlook.plan import CurveEval, CurveFit, RunSettings
 from closerlook.synthetic import write_archive
-from tests.support import run_settings
+
+from support import run_settings
 
 TV = {
     "arch": "torchvision",

@@ -16,7 +16,8 @@ import yaml
 from torch import nn
 
 from closerlook import activations, cli, config, models, plan, similarity, train, usermodels
-from tests.support import config_error
+
+from support import config_error
 
 TV_LAYERS = ["layer1", "layer2", "layer3", "layer4", "fc"]
 
@@ -281,7 +282,8 @@ def test_the_module_files_digest_is_recorded_and_guards_resuming(own, tmp_path):
     from closerlook.checkpoints import ResumeFolder
     from closerlook.plan import RunSettings
     from closerlook.provenance import sha256
-    from tests.support import run_settings, small_digits
+
+    from support import run_settings, small_digits
 
     folder, module, cfg = own
     spec = validated(folder, cfg)["models"]["mine"]

@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from closerlook import checkpoints, config
-from tests.support import BIN, REPO, planned_jobs, run_snakemake
+
+from support import BIN, REPO, planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.slow
 EXAMPLE = REPO / "workflow/configs/examples"
