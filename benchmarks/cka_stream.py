@@ -117,6 +117,9 @@ def main() -> None:
     time_ratio = streamed["seconds"] / whole["seconds"]
     difference = abs(streamed["value"] - whole["value"])
     report = {
+        "benchmark": "cka_stream",
+        "what": "minibatch CKA streamed from HDF5 vs layers loaded whole (peak memory)",
+        "device": "cpu",
         "n": n,
         "features": shape[0] * shape[1] * shape[2],
         "minibatch": args.minibatch,
@@ -126,9 +129,12 @@ def main() -> None:
         "streamed": streamed,
         "whole": whole,
         "ratio": round(ratio, 4),
+        "target": MEMORY_TARGET,
         "time_ratio": round(time_ratio, 3),
+        "time_target": TIME_TARGET,
         "difference": difference,
         "ok": ratio <= MEMORY_TARGET and time_ratio <= TIME_TARGET and difference < 1e-9,
+        "quick": args.quick,
     }
     print(f"streamed: {streamed['seconds']:.1f} s, peak {streamed['peak_bytes'] / 1e9:.2f} GB")
     print(f"whole:    {whole['seconds']:.1f} s, peak {whole['peak_bytes'] / 1e9:.2f} GB")
