@@ -6,6 +6,8 @@ import pytest
 
 from closerlook import schedules
 
+from support import config_error
+
 
 def test_sgdr_cycle_ends_match_the_study():
     # T0 = 10, T_mult = 2 over 200 epochs: restarts after epochs 10, 30, 70 and 150.
@@ -168,8 +170,6 @@ def test_a_python_schedule_gets_the_runs_epochs(own_schedule):
 def test_a_python_schedule_without_a_rate_is_a_one_line_config_error(
     own_schedule, embedded_config, function, says
 ):
-    from support import config_error
-
     module, source = own_schedule
     cfg = {**embedded_config, "runs": {**embedded_config["runs"]}}
     spec = python_spec(module, source, function=function, kwargs={})

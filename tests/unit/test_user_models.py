@@ -16,8 +16,11 @@ import yaml
 from torch import nn
 
 from closerlook import activations, cli, config, models, plan, similarity, train, usermodels
+from closerlook.checkpoints import ResumeFolder
+from closerlook.plan import RunSettings
+from closerlook.provenance import sha256
 
-from support import config_error
+from support import config_error, run_settings, small_digits
 
 TV_LAYERS = ["layer1", "layer2", "layer3", "layer4", "fc"]
 
@@ -279,12 +282,6 @@ def test_the_example_config_validates(repo):
 
 
 def test_the_module_files_digest_is_recorded_and_guards_resuming(own, tmp_path):
-    from closerlook.checkpoints import ResumeFolder
-    from closerlook.plan import RunSettings
-    from closerlook.provenance import sha256
-
-    from support import run_settings, small_digits
-
     folder, module, cfg = own
     spec = validated(folder, cfg)["models"]["mine"]
     settings = RunSettings(**run_settings(model="mine", epochs=1))
