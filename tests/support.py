@@ -92,7 +92,7 @@ def reduced_config(base: dict) -> dict:
     cfg = copy.deepcopy(base)
     cfg["training"]["epochs"] = 6
     cfg["runs"]["step"]["schedule"]["milestones"] = [3, 5]
-    cfg["runs"]["step"]["save_epochs"] = [3]
+    cfg["runs"]["step"]["save_epochs"] = [3, 4, 5]  # the drops at 3 and 5, one epoch on
     cfg["runs"]["sgdr"]["save_epochs"] = [3]  # one epoch after the restart at epoch 2
     cfg["probe"]["size"] = 200
     for curve in cfg["curves"]["connections"].values():
@@ -173,17 +173,31 @@ METHODS = ["dft_svcca", "svcca", "pwcca", "cka"]
 JITTER = [0.0, -0.005, 0.005, 0.0025, -0.0025]
 
 
-def metrics(final_acc: float, epochs: int = 30, diverged_at: int | None = None) -> pd.DataFrame:
+def metrics(
+    final_acc: float,
+    epochs: int = 30,
+    diverged_at: int | None = None,
+    spike_at: int | None = None,
+    dip: float = 0.1,
+) -> pd.DataFrame:
+    """Accuracy rising linearly from 0.1 to `final_acc`, losses falling geometrically; with
+    `spike_at`, that epoch's validation accuracy falls to `dip` and its validation loss
+    rises to 3x the best earlier one (a relative spike of 2)."""
     e = np.arange(epochs + 1)
     acc = np.linspace(0.1, final_acc, epochs + 1)
+    val_loss = np.geomspace(2.3, 0.1, epochs + 1)
+    val_acc = acc.copy()
+    if spike_at is not None:
+        val_acc[spike_at] = dip
+        val_loss[spike_at] = 3 * val_loss[:spike_at].min()
     return pd.DataFrame(
         {
             "epoch": e,
             "lr": 0.05,
             "train_loss": np.geomspace(2.3, 0.01, epochs + 1),
             "train_acc": acc,
-            "val_loss": np.geomspace(2.3, 0.1, epochs + 1),
-            "val_acc": acc,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
             "diverged": [diverged_at is not None and x >= diverged_at for x in e],
         }
     )
@@ -209,13 +223,9 @@ def curve(
         name: {"train_loss": y, "val_loss": y + 0.1, "train_acc": 1 - y / 3, "val_acc": 1 - y / 3}
         for name, y in (("line", line), ("curve", path))
     }
-    barriers = {
-        name: {
-            k: float(paths[name][k].max() - max(paths[name][k][0], paths[name][k][-1]))
-            for k in ("train_loss", "val_loss")
-        }
-        for name in paths
-    }
+    from closerlook.barriers import path_barriers
+
+    barriers = {name: path_barriers(t, paths[name]) for name in paths}
     grid = np.linspace(-1, 2, 3)
     return CurveEvaluation(
         "sgdr",
@@ -241,12 +251,13 @@ ACCURACY = {
     "cosine": 0.978,
     "large_batch": 0.90,
     "large_batch_warmup": 0.96,
-    "large_batch_frozen": 0.955,
+    "large_batch_frozen": 0.965,
     "small_batch": 0.97,
     "teacher": 0.985,
     "student_distill": 0.975,
     "student_plain": 0.95,
 }
+SPIKE_AT = 4  # the run without warmup spikes in RQ2's window (epochs 4-7 of 30)
 FALLING = [0.95, 0.9, 0.8, 0.7, 0.4, 0.3]  # deeper layers move most without warmup
 STEADY = [0.97, 0.95, 0.93, 0.92, 0.9, 0.88]
 INDEPENDENT = [0.9, 0.8, 0.7, 0.5, 0.4, 0.3]  # two seeds: alike in the shallow layers
@@ -257,8 +268,16 @@ PAIRS = {
         ("sgdr", 6, "sgdr", 7, [0.97, 0.95, 0.9, 0.85, 0.8, 0.85]),
         ("sgdr", 14, "sgdr", 15, [0.98, 0.96, 0.92, 0.88, 0.85, 0.9]),
     ],
-    "init_large_batch": [("large_batch", 0, "large_batch", 3, FALLING)],
-    "init_large_batch_warmup": [("large_batch_warmup", 0, "large_batch_warmup", 3, STEADY)],
+    # read at epoch 5, after the spike of the run without warmup (SPIKE_AT)
+    "init_large_batch": [("large_batch", 0, "large_batch", e, FALLING) for e in (3, 5)],
+    "init_large_batch_warmup": [
+        ("large_batch_warmup", 0, "large_batch_warmup", e, STEADY) for e in (3, 5)
+    ],
+    # the control of RQ1.3: step decay across its drops, windows as long as the restarts'
+    "step_decay": [
+        ("step", 15, "step", 16, [0.96, 0.94, 0.88, 0.84, 0.8, 0.84]),
+        ("step", 22, "step", 23, [0.97, 0.95, 0.9, 0.86, 0.82, 0.86]),
+    ],
     "seed_to_seed": [("sgdr", e, "sgdr", e, INDEPENDENT) for e in (6, 14, 30)],
     "sgdr_vs_step": [("sgdr", 30, "step", 30, [0.92, 0.85, 0.75, 0.6, 0.5, 0.45])],
     "distillation": [
@@ -301,7 +320,11 @@ def paper_like(
         methods=methods,
         seeds=seeds,
         metrics={
-            run: {s: metrics(acc + JITTER[s]) for s in seeds} for run, acc in ACCURACY.items()
+            run: {
+                s: metrics(acc + JITTER[s], spike_at=SPIKE_AT if run == "large_batch" else None)
+                for s in seeds
+            }
+            for run, acc in ACCURACY.items()
         },
         profiles=profiles,
         curve_sets={

@@ -1,10 +1,10 @@
 """Cross-reference checks of a config, after the schema (closerlook.config.validate): what
 the JSON schema cannot express. A run's model exists, a schedule has the parameters its kind
 needs, frozen layer groups exist in the run's model, a distillation teacher is another run
-(no run is its own teacher, however indirectly) and a saved epoch of it, an analysis names
-runs and epochs (or steps "stepN" of `save_iterations`, each within the run's steps) that
-are saved, a curve joins two saved checkpoints of one architecture, the probe set fits in
-its split, and the questions name what exists.
+(no run is its own teacher, however indirectly) and a saved epoch of it, a step of
+`save_iterations` is within the run's steps, an analysis compares saved checkpoints
+(closerlook.analysis_checks), a curve joins two saved checkpoints of one architecture, the
+probe set fits in its split, and the questions name what exists.
 
 Every failure is a :class:`closerlook.config.ConfigError` naming the key and what is allowed.
 """
@@ -14,24 +14,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from closerlook.analysis_checks import check_analysis
 from closerlook.config import ConfigError
 from closerlook.plan import (
     RunSettings,
-    after_restart_pairs,
-    analysis_epochs,
-    analysis_pairs,
     checkpoint_epochs,
-    checkpoint_points,
     checkpoint_steps,
     curve_endpoints,
     curve_seed_offsets,
     cycle_ends,
-    restarts,
     run_settings,
     steps_per_epoch,
     teacher,
 )
-from closerlook.points import Point, is_step, step_point
 from closerlook.questions import check_question_names, check_questions
 
 # Parameters each schedule kind needs (schema keys of `$defs/schedule`).
@@ -44,15 +39,6 @@ SCHEDULE_PARAMETERS: dict[str, tuple[str, ...]] = {
 }
 # Keys a schedule kind may have besides its parameters, kind and per.
 SCHEDULE_OPTIONS: dict[str, tuple[str, ...]] = {"python": ("kwargs", "source")}
-
-
-# Keys each analysis kind needs and allows (schema keys of `$defs/analysis`).
-ANALYSIS_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "within_run": (("run",), ("epochs", "after_restart", "matrix")),
-    "across_runs": (("runs",), ("epoch",)),
-    "teacher_student": (("teacher", "students"), ("epoch", "teacher_epoch")),
-    "across_seeds": (("run",), ("epoch", "epochs")),
-}
 
 
 # Model keys that only some architectures take.
@@ -148,7 +134,7 @@ def check_references(config: dict[str, Any], given_questions: dict[str, Any]) ->
     _check_teachers(config)
     _check_probe(config)
     for name in config["similarity"]["analyses"]:
-        _check_analysis(config, name)
+        check_analysis(config, name)
     for name, c in config["curves"]["connections"].items():
         _check_curve(config, name, c)
     check_questions(config)
@@ -217,68 +203,6 @@ def _check_probe(config: dict[str, Any]) -> None:
         )
 
 
-def _check_analysis(config: dict[str, Any], name: str) -> None:
-    """An analysis has the keys of its kind, names configured runs, and compares only
-    epochs that those runs save."""
-    a = config["similarity"]["analyses"][name]
-    where = f"similarity.analyses.{name}"
-    kind = a["kind"]
-    needed, optional = ANALYSIS_KEYS[kind]
-    missing = [k for k in needed if k not in a]
-    if missing:
-        raise ConfigError(
-            f"'{where}' of kind {kind!r} needs {', '.join(needed)}; missing: {', '.join(missing)}"
-        )
-    unused = sorted(set(a) - {"kind", *needed, *optional})
-    if unused:
-        raise ConfigError(
-            f"unknown key '{where}.{unused[0]}' for kind {kind!r}; "
-            f"allowed keys: kind, {', '.join((*needed, *optional))}"
-        )
-    runs = config["runs"]
-    named = {
-        "within_run": [("run", a.get("run"))],
-        "across_seeds": [("run", a.get("run"))],
-        "across_runs": [(f"runs.{i}", r) for i, r in enumerate(a.get("runs", []))],
-        "teacher_student": [("teacher", a.get("teacher"))]
-        + [(f"students.{i}", r) for i, r in enumerate(a.get("students", []))],
-    }[kind]
-    for key, run in named:
-        if run not in runs:
-            raise ConfigError(f"'{where}.{key}' is {run!r}; allowed values: {', '.join(runs)}")
-    if kind in ("within_run", "across_seeds") and (kind == "within_run" or "epochs" in a):
-        run = run_settings(config, a["run"])
-        epochs = analysis_epochs(config, name)
-        least = 2 if kind == "within_run" else 1
-        if a.get("epochs", "cycle_ends") == "cycle_ends" and len(epochs) < least:
-            raise ConfigError(
-                f"'{where}.epochs' is 'cycle_ends' but run {a['run']!r} has "
-                f"{len(epochs)} SGDR restart(s) in {run.epochs} epochs; at least "
-                f"{least} {'are' if least > 1 else 'is'} needed"
-            )
-        checks = [("epochs", a["run"], e) for e in epochs]
-        checks += [("after_restart", a["run"], f) for _, f in after_restart_pairs(config, name)]
-        _check_after_restart(config, name, where)
-    else:
-        checks = []
-        for run_a, epoch_a, run_b, epoch_b in analysis_pairs(config, name):
-            key_a = "teacher_epoch" if kind == "teacher_student" else "epoch"
-            checks += [(key_a, run_a, epoch_a), ("epoch", run_b, epoch_b)]
-    for key, run_name, point in checks:
-        _check_saved(f"{where}.{key}", run_name, point, run_settings(config, run_name))
-
-
-def _check_saved(key: str, run_name: str, point: Point, run: RunSettings) -> None:
-    """`point` (an epoch, or a step "stepN") is a checkpoint that `run` saves."""
-    if point in checkpoint_points(run):
-        return
-    saved = f"saved epochs: {', '.join(map(str, checkpoint_epochs(run)))}"
-    steps = [step_point(n) for n in checkpoint_steps(run)]
-    if steps or is_step(point):
-        saved += f"; saved steps (save_iterations): {', '.join(steps) or 'none'}"
-    raise ConfigError(f"'{key}' has {point}, which run {run_name!r} does not save; {saved}")
-
-
 def _check_steps(config: dict[str, Any], name: str, where: str) -> None:
     """Every step of `save_iterations` is one the run takes (epochs x steps per epoch)."""
     run = run_settings(config, name)
@@ -291,25 +215,6 @@ def _check_steps(config: dict[str, Any], name: str, where: str) -> None:
         raise ConfigError(
             f"'{where}.save_iterations' has {steps[-1]}; allowed: 1 to the run's {total} "
             f"steps ({run.epochs} epochs of {per_epoch})"
-        )
-
-
-def _check_after_restart(config: dict[str, Any], name: str, where: str) -> None:
-    """`after_restart` belongs to an SGDR run, and a list has one δ per restart."""
-    a = config["similarity"]["analyses"][name]
-    delta = a.get("after_restart")
-    if delta is None:
-        return
-    ends = restarts(run_settings(config, a["run"]))
-    if not ends:
-        raise ConfigError(
-            f"'{where}.after_restart' needs an SGDR run with a restart before its last "
-            f"epoch; run {a['run']!r} has none"
-        )
-    if isinstance(delta, list) and len(delta) != len(ends):
-        raise ConfigError(
-            f"'{where}.after_restart' has {len(delta)} values for {len(ends)} restarts "
-            f"(after epochs {', '.join(map(str, ends))}); give one per restart or one number"
         )
 
 

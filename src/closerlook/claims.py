@@ -5,6 +5,9 @@ A claim function reads the evidence and returns the effect in every seed with th
 behind it, for one similarity measure (or for none); it raises :class:`NotMeasured` when the
 evidence cannot say (a run missing, diverged or too short, an analysis not configured).
 closerlook.decision turns the effects into a verdict; closerlook.findings renders them.
+Each claim names the preconditions it needs (closerlook.preconditions), whether supporting
+it speaks for or against its paper finding, or only gives context (`polarity`), and which
+margin it is read with (accuracy, similarity, or none for a barrier against its threshold).
 
 The paper's findings, by letter:
 (a) restarts are not explained by escaping barriers; (b) warmup keeps the deeper layers from
@@ -16,94 +19,60 @@ ones; (e) mode connectivity joins different optima by high-accuracy curves.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 
-import numpy as np
-
-from closerlook import points
-from closerlook.decision import NONINFERIOR, POSITIVE, Rule
+from closerlook import instability
+from closerlook.claim_spec import (
+    ACCURACY,
+    AGAINST,
+    CLAIMS,
+    CONTEXT,
+    FOR,
+    NONE,
+    PAPER_FINDINGS,
+    SIMILARITY,
+    Claim,
+    claim,
+)
+from closerlook.contrasts import (
+    distillation_gains,
+    restart_against_drop,
+    shallow_minus_deeper,
+    warmup_gains,
+)
+from closerlook.decision import NONINFERIOR
 from closerlook.effects import (
     Measured,
     NotMeasured,
     Settings,
     accuracies,
     accuracy_text,
-    barrier_numbers,
+    barrier_effect,
     check_runs,
-    curve_below,
-    curves_of,
-    distillation_gains,
-    pairs_of,
     read_epoch,
     run_problem,
-    shallow_minus_deeper,
-    warmup_gains,
 )
 from closerlook.evidence import Evidence, diverged_epoch
 
-PAPER_FINDINGS = {
-    "a": "restarts are not explained by escaping barriers",
-    "b": "warmup keeps the deeper layers from changing too much; freezing them does too",
-    "c": "distillation's knowledge lands in the deeper layers",
-    "d": "shallow layers are more alike across networks than deeper ones",
-    "e": "different optima are joined by low-loss curves",
-}
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One claim: what it says, the paper finding it tests, how its effect is read."""
-
-    id: str
-    paper: str
-    statement: str
-    effect: str
-    what: str
-    opposite: str
-    measure: Callable[[Evidence, Settings, str | None], Measured]
-    kind: str = POSITIVE
-    zero_margin: bool = False
-    similarity: bool = False
-
-    @property
-    def question(self) -> str:
-        return self.id.split(".")[0]
-
-    def rule(self, s: Settings) -> Rule:
-        return Rule(self.kind, 0.0 if self.zero_margin else s.margin)
-
-
-CLAIMS: dict[str, Claim] = {}
-
-
-def claim(cid: str, paper: str, statement: str, effect: str, what: str, opposite: str, **kw):
-    """Register the decorated function as claim `cid` (keywords: Claim's fields)."""
-
-    def register(fn: Callable[[Evidence, Settings, str | None], Measured]):
-        CLAIMS[cid] = Claim(cid, paper, statement, effect, what, opposite, fn, **kw)
-        return fn
-
-    return register
+__all__ = [
+    "ACCURACY", "AGAINST", "CLAIMS", "CONTEXT", "FOR", "NONE", "PAPER_FINDINGS", "SIMILARITY",
+    "Claim",
+]  # fmt: skip
 
 
 # ------------------------------------------------------------------------- RQ1: restarts
 @claim(
     "RQ1.1",
     "a",
-    "The straight line between SGDR iterates at two restarts crosses a barrier in the "
-    "training loss.",
-    "line barrier minus its threshold (train loss)",
-    "the line's barrier exceeds the threshold",
-    "the line has no barrier",
-    zero_margin=True,
+    "The straight line between SGDR iterates at two restarts crosses a barrier: its training "
+    "error rises above the interpolation of the endpoints' errors.",
+    "line error barrier (train, a fraction) minus its threshold",
+    "the line has an error barrier",
+    "the line has no error barrier",
+    margin=NONE,
+    polarity=CONTEXT,
 )
 def line_barrier(ev: Evidence, s: Settings, method: str | None) -> Measured:
-    curves = curves_of(ev, ev.questions["rq1"]["curve"])
-    numbers, need = barrier_numbers(curves, s)
-    check_runs(ev, [curves[0].run_a, curves[0].run_b], s, numbers)
-    over = [c.barriers["line"]["train_loss"] - t for c, t in zip(curves, need, strict=True)]
-    return Measured(dict(zip(ev.seeds, over, strict=True)), numbers)
+    return barrier_effect(ev, s, ev.questions["rq1"]["curve"], "line")
 
 
 @claim(
@@ -111,55 +80,32 @@ def line_barrier(ev: Evidence, s: Settings, method: str | None) -> Measured:
     "e",
     "A simple curve joins the same iterates without that barrier: the restarts stay in one "
     "connected valley.",
-    "curve barrier below its threshold (train loss)",
-    "the curve stays below the threshold",
-    "the curve has a barrier too",
-    zero_margin=True,
+    "threshold minus the curve's error barrier (train, a fraction)",
+    "the curve has no error barrier",
+    "the curve has an error barrier too",
+    margin=NONE,
+    requires=("restart_line_barrier",),
 )
 def restart_curve(ev: Evidence, s: Settings, method: str | None) -> Measured:
-    return curve_below(ev, s, ev.questions["rq1"]["curve"])
+    m = barrier_effect(ev, s, ev.questions["rq1"]["curve"], "curve")
+    m.effects = {seed: -x for seed, x in m.effects.items()}
+    return m
 
 
 @claim(
     "RQ1.3",
     "a",
-    "A restart keeps the network closer to itself than independent training does: per-layer "
-    "CCA across each restart is higher than between two independently trained networks at "
-    "the restart's epoch.",
-    "CCA across a restart minus CCA between independent networks (mean over layers)",
-    "a restart stays closer than an independent network",
-    "a restart moves as far as independent training",
+    "A restart moves the representations no farther than a step-decay learning-rate drop "
+    "does over a window of the same length: per-layer CCA across a restart is on par with "
+    "CCA across a drop, or higher.",
+    "CCA above its floor across a restart minus across a step-decay drop (mean over layers)",
+    "a restart moves the network no farther than a drop",
+    "a restart moves the network farther than a drop",
+    kind=NONINFERIOR,
     similarity=True,
 )
-def restart_vs_independent(ev: Evidence, s: Settings, method: str | None) -> Measured:
-    q = ev.questions["rq1"]
-    if not q.get("reference"):
-        raise NotMeasured("questions.rq1.reference names no across_seeds analysis")
-    restarts, independent = (
-        pairs_of(ev, q["restarts"], method),
-        pairs_of(ev, q["reference"], method),
-    )
-    effects = {}
-    for seed in ev.seeds:
-        twin = {p.epoch_a: p for p in independent[seed]}
-        gaps = [
-            float(np.nanmean(p.values - twin[p.epoch_a].values))
-            for p in restarts[seed]
-            if p.epoch_a in twin and p.layers == twin[p.epoch_a].layers
-        ]
-        if not gaps:
-            raise NotMeasured(f"analysis '{q['reference']}' meets no restart's epoch")
-        effects[seed] = float(np.mean(gaps))
-    twins = {p.epoch_a: p for p in ev.mean_profiles(q["reference"], method)}
-    numbers = f"{method}; " + "; ".join(
-        f"{p.run_a} {points.pair_label(p.epoch_a, p.epoch_b).replace(' vs ', ' → ')}: mean "
-        f"{np.mean(p.values):.3f} against independent networks at "
-        f"{points.label(p.epoch_a)}: {np.mean(twins[p.epoch_a].values):.3f}"
-        for p in ev.mean_profiles(q["restarts"], method)
-        if p.epoch_a in twins
-    )
-    check_runs(ev, [restarts[ev.seeds[0]][0].run_a], s, numbers)
-    return Measured(effects, numbers)
+def restart_vs_drop(ev: Evidence, s: Settings, method: str | None) -> Measured:
+    return restart_against_drop(ev, s, method)
 
 
 @claim(
@@ -171,6 +117,7 @@ def restart_vs_independent(ev: Evidence, s: Settings, method: str | None) -> Mea
     "SGDR is on par with the best baseline or better",
     "SGDR trails the best baseline",
     kind=NONINFERIOR,
+    polarity=CONTEXT,
 )
 def sgdr_on_par(ev: Evidence, s: Settings, method: str | None) -> Measured:
     runs = list(ev.questions["rq1"]["runs"])
@@ -187,13 +134,116 @@ def sgdr_on_par(ev: Evidence, s: Settings, method: str | None) -> Measured:
 
 
 # ------------------------------------------------------------------------- RQ2: warmup
+def _early(ev: Evidence, run: str) -> dict[int, tuple[float, int | None]]:
+    """seed -> (lowest validation accuracy in RQ2's window, its epoch)."""
+    w = ev.questions["rq2"].get("window")
+    if not w:
+        raise NotMeasured("RQ2's window is not configured (questions.rq2.window)")
+    window = instability.Window(*w)
+    return {seed: instability.lowest_accuracy(ev.metrics[run][seed], window) for seed in ev.seeds}
+
+
+def _early_text(ev: Evidence) -> str:
+    w = instability.Window(*ev.questions["rq2"]["window"])
+    parts = []
+    for _, run, _ in ev.rq2_setups():
+        if run in ev.metrics:
+            low = _early(ev, run)
+            parts.append(
+                f"{run} " + " / ".join(f"{100 * a:.1f}% (epoch {e})" for a, e in low.values())
+            )
+    return f"lowest validation accuracy in {w.text()}: " + ", ".join(parts)
+
+
 @claim(
     "RQ2.1",
     "b",
-    "A large batch at a high learning rate trains worse (or diverges) without warmup than with it.",
-    "accuracy gain with warmup",
-    "warmup is more accurate",
-    "the run without warmup is more accurate",
+    "A large batch at a high learning rate trains less stably without warmup than with it: "
+    "after the warmup period, early in training, its validation accuracy falls lower.",
+    "lowest early validation accuracy, warmup minus no warmup",
+    "warmup keeps early training more stable",
+    "without warmup early training is as stable",
+    requires=("no_warmup_unstable",),
+)
+def warmup_stability(ev: Evidence, s: Settings, method: str | None) -> Measured:
+    q = ev.questions["rq2"]
+    nw, w = q["no_warmup"]["run"], q["warmup"]["run"]
+    numbers = _early_text(ev)
+    problem = run_problem(ev, [nw, w], s, allow_diverged=True)
+    if problem:
+        raise NotMeasured(problem, numbers)
+    lw, lnw = _early(ev, w), _early(ev, nw)
+    return Measured({seed: lw[seed][0] - lnw[seed][0] for seed in ev.seeds}, numbers)
+
+
+@claim(
+    "RQ2.2",
+    "b",
+    "Warmup protects the deeper layers specifically: its gain in CCA to initialisation "
+    "(with minus without warmup), read after the instability, is larger in the deeper "
+    "layers than in the shallow ones.",
+    "warmup's CCA gain above the floor, deeper minus shallow layers",
+    "warmup's gain is larger in the deeper layers",
+    "warmup's gain is not larger in the deeper layers",
+    similarity=True,
+    depth=True,
+    requires=("no_warmup_unstable", "read_after_instability"),
+)
+def warmup_protects_deeper(ev: Evidence, s: Settings, method: str | None) -> Measured:
+    m = warmup_gains(ev, s, method)
+    m.effects = {seed: dp - sh for seed, (sh, dp) in m.effects.items()}
+    return m
+
+
+@claim(
+    "RQ2.3",
+    "b",
+    "Warmup keeps the deeper layers closer to initialisation than training without it.",
+    "deeper-layer CCA to initialisation above the floor, warmup minus no warmup",
+    "with warmup the deeper layers stay closer",
+    "without warmup the deeper layers stay as close",
+    similarity=True,
+    depth=True,
+    requires=("no_warmup_unstable", "read_after_instability"),
+)
+def warmup_deeper_gain(ev: Evidence, s: Settings, method: str | None) -> Measured:
+    m = warmup_gains(ev, s, method)
+    m.effects = {seed: dp for seed, (_, dp) in m.effects.items()}
+    return m
+
+
+@claim(
+    "RQ2.4",
+    "b",
+    "Freezing the fully-connected layers during the warmup period recovers warmup's "
+    "stability: early in training the frozen run's validation accuracy falls no lower.",
+    "lowest early validation accuracy, frozen classifier minus warmup",
+    "frozen is on par with warmup or better",
+    "frozen trails warmup",
+    kind=NONINFERIOR,
+    requires=("no_warmup_unstable",),
+)
+def frozen_stability(ev: Evidence, s: Settings, method: str | None) -> Measured:
+    q = ev.questions["rq2"]
+    w, fr = q["warmup"]["run"], q["frozen"]["run"]
+    numbers = _early_text(ev)
+    problem = run_problem(ev, [w, fr], s, allow_diverged=True)
+    if problem:
+        raise NotMeasured(problem, numbers)
+    lf, lw = _early(ev, fr), _early(ev, w)
+    return Measured({seed: lf[seed][0] - lw[seed][0] for seed in ev.seeds}, numbers)
+
+
+@claim(
+    "RQ2.5",
+    "b",
+    "After training, the large batch without warmup is less accurate (or diverged) than "
+    "with warmup.",
+    "final accuracy gain with warmup",
+    "warmup ends more accurate",
+    "the run without warmup ends as accurate",
+    polarity=CONTEXT,
+    requires=("no_warmup_unstable",),
 )
 def warmup_accuracy(ev: Evidence, s: Settings, method: str | None) -> Measured:
     q = ev.questions["rq2"]
@@ -214,42 +264,16 @@ def warmup_accuracy(ev: Evidence, s: Settings, method: str | None) -> Measured:
 
 
 @claim(
-    "RQ2.2",
+    "RQ2.6",
     "b",
-    "Warmup protects the deeper layers specifically: its gain in CCA to initialisation "
-    "(with minus without warmup) is larger in the deeper layers than in the shallow ones.",
-    "warmup's CCA gain, deeper minus shallow layers",
-    "warmup's gain is larger in the deeper layers",
-    "warmup's gain is not larger in the deeper layers",
-    similarity=True,
-)
-def warmup_protects_deeper(ev: Evidence, s: Settings, method: str | None) -> Measured:
-    gains, numbers = warmup_gains(ev, s, method)
-    return Measured({seed: dp - sh for seed, (sh, dp) in gains.items()}, numbers)
-
-
-@claim(
-    "RQ2.3",
-    "b",
-    "Warmup keeps the deeper layers closer to initialisation than training without it.",
-    "deeper-layer CCA to initialisation, warmup minus no warmup",
-    "with warmup the deeper layers stay closer",
-    "without warmup the deeper layers stay as close",
-    similarity=True,
-)
-def warmup_deeper_gain(ev: Evidence, s: Settings, method: str | None) -> Measured:
-    gains, numbers = warmup_gains(ev, s, method)
-    return Measured({seed: dp for seed, (_, dp) in gains.items()}, numbers)
-
-
-@claim(
-    "RQ2.4",
-    "b",
-    "Freezing the fully-connected layers during the warmup period recovers warmup's accuracy.",
-    "accuracy of frozen classifier minus warmup",
-    "frozen is on par with warmup or better",
-    "frozen trails warmup",
+    "After training, the run with the classifier frozen during the warmup period is as "
+    "accurate as the run with warmup.",
+    "final accuracy of frozen classifier minus warmup",
+    "frozen ends on par with warmup or better",
+    "frozen ends behind warmup",
     kind=NONINFERIOR,
+    polarity=CONTEXT,
+    requires=("no_warmup_unstable",),
 )
 def frozen_on_par(ev: Evidence, s: Settings, method: str | None) -> Measured:
     q = ev.questions["rq2"]
@@ -266,14 +290,17 @@ def frozen_on_par(ev: Evidence, s: Settings, method: str | None) -> Measured:
     "c",
     "In the deeper layers the distilled student is more similar to the teacher than the "
     "student trained without distillation.",
-    "deeper-layer CCA gain with distillation",
+    "deeper-layer CCA gain above the floor with distillation",
     "the distilled student is closer",
     "the plain student is as close",
     similarity=True,
+    depth=True,
+    requires=("teacher_better",),
 )
 def distilled_deeper_gain(ev: Evidence, s: Settings, method: str | None) -> Measured:
-    gains, numbers = distillation_gains(ev, s, method)
-    return Measured({seed: dp for seed, (_, dp) in gains.items()}, numbers)
+    m = distillation_gains(ev, s, method)
+    m.effects = {seed: dp for seed, (_, dp) in m.effects.items()}
+    return m
 
 
 @claim(
@@ -281,14 +308,17 @@ def distilled_deeper_gain(ev: Evidence, s: Settings, method: str | None) -> Meas
     "c",
     "The teacher's knowledge lands in the deeper layers: distillation's gain in CCA with the "
     "teacher is larger there than in the shallow layers.",
-    "distillation's CCA gain, deeper minus shallow layers",
+    "distillation's CCA gain above the floor, deeper minus shallow layers",
     "the gain is larger in the deeper layers",
     "the gain is not larger in the deeper layers",
     similarity=True,
+    depth=True,
+    requires=("teacher_better",),
 )
 def distilled_lands_deeper(ev: Evidence, s: Settings, method: str | None) -> Measured:
-    gains, numbers = distillation_gains(ev, s, method)
-    return Measured({seed: dp - sh for seed, (sh, dp) in gains.items()}, numbers)
+    m = distillation_gains(ev, s, method)
+    m.effects = {seed: dp - sh for seed, (sh, dp) in m.effects.items()}
+    return m
 
 
 @claim(
@@ -298,6 +328,8 @@ def distilled_lands_deeper(ev: Evidence, s: Settings, method: str | None) -> Mea
     "accuracy gain with distillation",
     "distillation helps",
     "the plain student is as accurate",
+    polarity=CONTEXT,
+    requires=("teacher_better",),
 )
 def distillation_accuracy(ev: Evidence, s: Settings, method: str | None) -> Measured:
     q = ev.questions["rq3"]
@@ -316,10 +348,11 @@ def distillation_accuracy(ev: Evidence, s: Settings, method: str | None) -> Meas
     "d",
     "Two independently trained networks are more alike in their shallow layers than in "
     "their deeper layers.",
-    "shallow minus deeper-layer CCA, seed k vs seed k+1",
+    "shallow minus deeper-layer CCA above the floor, seed k vs seed k+1",
     "the shallow layers are more alike",
     "the deeper layers are as alike",
     similarity=True,
+    depth=True,
 )
 def independent_shallow_alike(ev: Evidence, s: Settings, method: str | None) -> Measured:
     return shallow_minus_deeper(ev, s, method, "independent", last=True)
@@ -330,10 +363,11 @@ def independent_shallow_alike(ev: Evidence, s: Settings, method: str | None) -> 
     "d",
     "Networks trained with different heuristics (SGDR and step decay) are more alike in "
     "their shallow layers than in their deeper layers at the end of training.",
-    "shallow minus deeper-layer CCA, SGDR vs step decay",
+    "shallow minus deeper-layer CCA above the floor, SGDR vs step decay",
     "the shallow layers are more alike",
     "the deeper layers are as alike",
     similarity=True,
+    depth=True,
 )
 def heuristics_shallow_alike(ev: Evidence, s: Settings, method: str | None) -> Measured:
     return shallow_minus_deeper(ev, s, method, "heuristics", last=False)
@@ -342,15 +376,19 @@ def heuristics_shallow_alike(ev: Evidence, s: Settings, method: str | None) -> M
 @claim(
     "RQ4.3",
     "e",
-    "A simple curve joins two independently trained optima (seed k and seed k+1) without a "
-    "barrier in the training loss: the loss surface between them is connected.",
-    "curve barrier below its threshold, seed k vs seed k+1 (train loss)",
-    "the curve between independent optima stays below the threshold",
-    "the curve between independent optima has a barrier",
-    zero_margin=True,
+    "A simple curve joins two independently trained optima (seed k and seed k+1) without an "
+    "error barrier, where the straight line between them meets one: the surface between "
+    "them is connected.",
+    "threshold minus the curve's error barrier (train, a fraction), seed k vs seed k+1",
+    "the curve between independent optima has no error barrier",
+    "the curve between independent optima has an error barrier",
+    margin=NONE,
+    requires=("independent_line_barrier",),
 )
 def independent_optima_connected(ev: Evidence, s: Settings, method: str | None) -> Measured:
     name = ev.questions.get("rq4", {}).get("curve")
     if not name:
         raise NotMeasured("questions.rq4.curve names no curve")
-    return curve_below(ev, s, name, " (seed k → seed k+1)")
+    m = barrier_effect(ev, s, name, "curve", " (seed k → seed k+1)")
+    m.effects = {seed: -x for seed, x in m.effects.items()}
+    return m

@@ -57,6 +57,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"'{_key_path(where)}' is {error.instance!r}; allowed values: {allowed}"
     if v == "required":
         return f"'{_key_path(where)}': {error.message}"
+    if v == "type" and error.validator_value == "object" and error.schema.get("properties"):
+        keys = ", ".join(sorted(error.schema["properties"]))
+        return f"'{_key_path(where)}' is {error.instance!r}, not a mapping; give its keys: {keys}"
     if v == "oneOf":
         allowed = " ".join(error.schema.get("description", "").split())
         return f"'{_key_path(where)}' is {error.instance!r}; allowed: {allowed}"

@@ -1,6 +1,7 @@
 """Evaluating a curve (Gotmare et al. 2019, Figures 2 and 3): loss and accuracy along the
-straight line and along the curve, the barrier height of each path, and the loss over the
-plane through {w_a, w_b, θ} with the run's saved iterates projected onto it.
+straight line and along the curve, the error and loss barriers of each path against the
+endpoints' interpolation (closerlook.barriers), and the loss over the plane through
+{w_a, w_b, θ} with the run's saved iterates projected onto it.
 
 BatchNorm running statistics are not on the curve: they are recomputed from training data
 at every evaluated point (Garipov et al. 2018, §3.3).
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from closerlook import device as devices
+from closerlook.barriers import path_barriers
 from closerlook.checkpoints import load_checkpoint, model_from_checkpoint
 from closerlook.curve_file import METRICS, PATHS, Bends, CurveEvaluation, write_curve
 from closerlook.curves import Curve, flat_parameters, load_curve, load_flat_parameters, segment
@@ -95,12 +97,6 @@ def evaluate_path(
     return {k: np.array([r[k] for r in rows]) for k in METRICS}
 
 
-def barrier_height(losses: Sequence[float] | np.ndarray) -> float:
-    """max_t L(w(t)) − max(L(w(0)), L(w(1))) for losses on a t grid from 0 to 1 (≥ 0)."""
-    losses = np.asarray(losses, dtype=np.float64)
-    return float(losses.max() - max(losses[0], losses[-1]))
-
-
 # ------------------------------------------------------------------------- the loss plane
 def evaluate_plane(
     plane: Plane,
@@ -141,7 +137,7 @@ def evaluate_curve(
     projections: Mapping[str, torch.Tensor],
     names: tuple[str, int, str, int],
 ) -> CurveEvaluation:
-    """Line and curve at `settings.points` values of t with their barrier heights, and the
+    """Line and curve at `settings.points` values of t with their barriers, and the
     loss plane through the endpoints and the middle bend with the flat weights of
     `projections` ({label: weights}) projected onto it. `names`: run_a, epoch_a, run_b,
     epoch_b. The data is moved to the curve's device."""
@@ -163,9 +159,7 @@ def evaluate_curve(
     surface = evaluate_plane(plane, xs, ys, net, tr, va, bn, s.bn_batch_size)
     log.info("loss plane %dx%d in %.1fs", s.grid, s.grid, time.perf_counter() - t0)
     curve_xyz = np.array([plane.coordinates(paths["curve"](t)) for t in ts])
-    barriers = {
-        p: {k: barrier_height(v[k]) for k in ("train_loss", "val_loss")} for p, v in along.items()
-    }
+    barriers = {p: path_barriers(ts, v) for p, v in along.items()}
     return CurveEvaluation(
         *names, ts, along, barriers, xs, ys, surface, bends_xyz, curve_xyz,
         np.array([plane.coordinates(w) for w in projections.values()]), list(projections),
@@ -212,8 +206,9 @@ def evaluate_curve_file(
     )  # fmt: skip
     write_curve(out, ev, bends, {**attrs, **record(dataset=data.name)})
     for name in PATHS:
+        b = ev.barriers[name]
         log.info(
-            "%s: barrier (train loss) %.4f, max val loss %.4f",
-            name, ev.barriers[name]["train_loss"], ev.paths[name]["val_loss"].max(),
+            "%s: error barrier train %.2f, val %.2f points; loss barrier train %.4f, val %.4f",
+            name, 100 * b["error_train"], 100 * b["error_val"], b["loss_train"], b["loss_val"],
         )  # fmt: skip
     return Path(out)

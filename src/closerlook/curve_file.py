@@ -9,8 +9,13 @@ Layout::
                       bends checkpoint's path and SHA-256, config hashes, versions, time
     /t                (T,) evaluation points, 0 and 1 included
     /line/<metric>    (T,) train_loss, train_acc, val_loss, val_acc along the straight line
-                      (val: the held-out split, CIFAR-10's test batch); attrs barrier_*
+                      (val: the held-out split, CIFAR-10's test batch)
     /curve/<metric>   (T,) the same along the fitted curve
+    /line, /curve     attrs error_barrier_train, error_barrier_val (error as a fraction),
+                      loss_barrier_train, loss_barrier_val: max over t of the path minus
+                      the endpoints' interpolation (closerlook.barriers). Files written
+                      before them hold barrier_train_loss, barrier_val_loss (above the
+                      larger endpoint) instead: the reader computes the four from the paths
     /bends            (n_bends, P) the bends as flat weight vectors, endpoints included;
                       attrs parameter_names, parameter_shapes (the order of the vector)
     /fit/<column>     per-epoch history of curve training (epoch, train_loss, ...)
@@ -31,12 +36,12 @@ from typing import Any
 import h5py
 import numpy as np
 
+from closerlook.barriers import BARRIERS, path_barriers
 from closerlook.provenance import atomic_path, write_attrs
 
 KIND = "curve"
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 PATHS = ("line", "curve")
-BARRIERS = ("train_loss", "val_loss")
 PLANE = (
     "origin w_a, orthonormal u along w_b - w_a, v towards the middle bend; "
     "grids indexed [x, y]; *_xyz columns are x, y and distance from the plane"
@@ -45,7 +50,7 @@ PLANE = (
 
 @dataclass
 class CurveEvaluation:
-    """What a curve file holds: paths over t with their barrier heights, and the loss
+    """What a curve file holds: paths over t with their barriers, and the loss
     plane with bends, curve and projected checkpoints."""
 
     run_a: str
@@ -54,7 +59,7 @@ class CurveEvaluation:
     epoch_b: int
     t: np.ndarray
     paths: dict[str, dict[str, np.ndarray]]  # "line"/"curve" -> metric -> (T,)
-    barriers: dict[str, dict[str, float]]  # "line"/"curve" -> "train_loss"/"val_loss"
+    barriers: dict[str, dict[str, float]]  # "line"/"curve" -> BARRIERS -> value
     plane_x: np.ndarray
     plane_y: np.ndarray
     plane: dict[str, np.ndarray]  # metric -> (len(x), len(y))
@@ -93,7 +98,7 @@ def write_curve(
             for k in METRICS:
                 g[k] = ev.paths[name][k]
             for k in BARRIERS:
-                g.attrs[f"barrier_{k}"] = ev.barriers[name][k]
+                g.attrs[barrier_attr(k)] = ev.barriers[name][k]
         b = f.create_dataset("bends", data=bends.values, chunks=True)
         b.attrs["curve_kind"] = bends.kind
         b.attrs["parameter_names"] = json.dumps(list(bends.parameter_names))
@@ -116,6 +121,20 @@ def _write_plane(p: h5py.Group, ev: CurveEvaluation) -> None:
     p["checkpoints_label"] = np.array(ev.checkpoint_labels, dtype=h5py.string_dtype())
 
 
+def barrier_attr(key: str) -> str:
+    """The attribute a barrier of BARRIERS is stored as: "error_train" -> "error_barrier_train"."""
+    kind, split = key.split("_")
+    return f"{kind}_barrier_{split}"
+
+
+def _read_barriers(g: h5py.Group, t: np.ndarray, path: Mapping[str, np.ndarray]) -> dict:
+    """A path's four barriers: its attrs, or, in a file written before them, computed from
+    the stored path over `t`."""
+    if all(barrier_attr(k) in g.attrs for k in BARRIERS):
+        return {k: float(g.attrs[barrier_attr(k)]) for k in BARRIERS}
+    return path_barriers(t, path)
+
+
 def read_curve(path: str | Path) -> CurveEvaluation:
     """Read a curve file back."""
     with h5py.File(path, "r") as f:
@@ -124,14 +143,16 @@ def read_curve(path: str | Path) -> CurveEvaluation:
         labels = [
             s.decode() if isinstance(s, bytes) else str(s) for s in f["plane/checkpoints_label"]
         ]
+        t = f["t"][()]
+        paths = {p: {m: f[f"{p}/{m}"][()] for m in METRICS} for p in PATHS}
         return CurveEvaluation(
             run_a=str(f.attrs["run_a"]),
             epoch_a=int(f.attrs["epoch_a"]),
             run_b=str(f.attrs["run_b"]),
             epoch_b=int(f.attrs["epoch_b"]),
-            t=f["t"][()],
-            paths={p: {m: f[f"{p}/{m}"][()] for m in METRICS} for p in PATHS},
-            barriers={p: {m: float(f[p].attrs[f"barrier_{m}"]) for m in BARRIERS} for p in PATHS},
+            t=t,
+            paths=paths,
+            barriers={p: _read_barriers(f[p], t, paths[p]) for p in PATHS},
             plane_x=f["plane/x"][()],
             plane_y=f["plane/y"][()],
             plane={m: f[f"plane/{m}"][()] for m in METRICS},

@@ -1,27 +1,52 @@
-"""Reading a claim's effect out of the evidence: depth means, barrier thresholds, accuracies
-at an epoch, and the checks that make a claim unmeasurable (closerlook.claims uses these).
+"""Reading a claim's effect out of the evidence: the verdicts' settings, similarity above its
+noise floor, depth contrasts on named partitions, barriers against the interpolated
+endpoints, accuracies at an epoch, and the checks that make a claim unmeasurable
+(closerlook.claims uses these).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from closerlook import points
 from closerlook.evidence import CurveEvaluation, Evidence, LayerProfile, diverged_epoch
+from closerlook.noise_floor import corrected, has_floor
+from closerlook.partitions import PRIMARY, Partition, partition_of
 
 
 @dataclass
 class Settings:
-    """Thresholds of the verdicts (config `findings`)."""
+    """Thresholds of the verdicts (config `findings`); `partition` is the depth partition a
+    depth claim is read on (the primary one, or a sensitivity row's)."""
 
-    margin: float = 0.02
-    barrier_relative: float = 0.1
-    barrier_absolute: float = 0.01
+    accuracy_margin: float = 0.01
+    similarity_margin: float = 0.02
+    error_barrier: float = 0.02
     min_epochs: int = 10
+    include_output: bool = False
+    window: float = 0.25
+    spike: float = 1.0
+    partition: str = PRIMARY
+
+    @classmethod
+    def from_config(cls, f: Mapping[str, Any]) -> Settings:
+        """The settings of config `findings` (a number for `margin` serves both kinds)."""
+        m = f.get("margin", {})
+        m = {"accuracy": m, "similarity": m} if isinstance(m, int | float) else m
+        inst = f.get("instability", {})
+        return cls(
+            accuracy_margin=m.get("accuracy", cls.accuracy_margin),
+            similarity_margin=m.get("similarity", cls.similarity_margin),
+            error_barrier=f.get("error_barrier", cls.error_barrier),
+            min_epochs=f.get("min_epochs", cls.min_epochs),
+            include_output=f.get("include_output", cls.include_output),
+            window=inst.get("window", cls.window),
+            spike=inst.get("spike", cls.spike),
+        )
 
 
 class NotMeasured(Exception):
@@ -34,21 +59,34 @@ class NotMeasured(Exception):
 
 @dataclass
 class Measured:
-    """A claim's effect per seed (seed -> value; +inf is an outright support) and the
-    numbers behind it, in words."""
+    """A claim's effect per seed (seed -> value; +inf is an outright support), the numbers
+    behind it in words, and for a depth claim the partition it was read on."""
 
     effects: dict[int, float]
     numbers: str
     outright: str = ""  # why the +inf seeds support, in words
+    partition: Partition | None = None
+    extra: dict[str, Any] | None = None  # machine-readable values (barriers) for findings.json
+
+
+# ------------------------------------------------------------------------- similarity
+def floor_values(p: LayerProfile) -> np.ndarray:
+    """The profile's per-layer similarity above its noise floor (closerlook.noise_floor);
+    NotMeasured when a layer has no shuffled baseline."""
+    if not has_floor(p.baseline):
+        raise NotMeasured(
+            f"{p.label()} under {p.method} has no shuffled baseline (similarity.baseline), "
+            "so its noise floor cannot be removed"
+        )
+    return corrected(p.values, p.baseline)
 
 
 def depth_means(
     layers: Sequence[str], values: Sequence[float], deeper: Sequence[str] | None = None
 ) -> tuple[float, float]:
-    """(mean over the shallow layers, mean over the deeper layers) of per-layer values in
-    network order. `deeper` names the deeper layers (the others are shallow); by default
-    the deeper layers are the second half and the shallow the first (the middle layer of
-    an odd count is in neither)."""
+    """(mean over the shallow layers, mean over the deeper layers): `deeper` names the
+    deeper layers (the others are shallow); without it, the second half against the first
+    (the middle layer of an odd count is in neither)."""
     v = np.asarray(values, dtype=float)
     if deeper is not None:
         deep = np.array([name in set(deeper) for name in layers])
@@ -61,11 +99,20 @@ def depth_means(
     return float(np.mean(v[:half])), float(np.mean(v[len(v) - half :]))
 
 
-def barrier_threshold(endpoint_loss: float, s: Settings) -> float:
-    """The smallest barrier height that counts: max(absolute, relative × endpoint loss)."""
-    return max(s.barrier_absolute, s.barrier_relative * endpoint_loss)
+def partition(ev: Evidence, question: str, layers: Sequence[str], s: Settings) -> Partition:
+    """The depth partition `s.partition` of `question` (closerlook.partitions)."""
+    return partition_of(ev.questions, question, layers, s.partition)
 
 
+def fmt_layers(p: LayerProfile, values: np.ndarray | None = None) -> str:
+    """ "conv1 0.812 (0.640), ...": raw values, and above the floor in brackets."""
+    above = corrected(p.values, p.baseline) if values is None else values
+    return ", ".join(
+        f"{name} {v:.3f} ({c:.3f})" for name, v, c in zip(p.layers, p.values, above, strict=True)
+    )
+
+
+# ------------------------------------------------------------------------- runs and accuracy
 def run_problem(ev: Evidence, runs: Sequence[str], s: Settings, allow_diverged: bool = False):
     """Why a run cannot support a verdict in some seed (not configured, diverged, too few
     epochs), or None; with `allow_diverged` a diverged seed is no problem."""
@@ -132,10 +179,6 @@ def accuracy_text(ev: Evidence, runs: Sequence[str], epochs: dict[str, int | Non
     return ", ".join(f"{r}{at(r)} {pct(r)}" for r in runs if r in ev.metrics)
 
 
-def fmt_layers(p: LayerProfile) -> str:
-    return ", ".join(f"{name} {v:.3f}" for name, v in zip(p.layers, p.values, strict=True))
-
-
 def pairs_of(ev: Evidence, analysis: str, method: str | None, least: int = 1):
     """seed -> the analysis' pairs under `method` in every seed, or NotMeasured."""
     if analysis not in ev.profiles:
@@ -148,6 +191,7 @@ def pairs_of(ev: Evidence, analysis: str, method: str | None, least: int = 1):
     return {seed: by_seed[seed] for seed in ev.seeds}
 
 
+# ------------------------------------------------------------------------- barriers
 def curves_of(ev: Evidence, name: str) -> list[CurveEvaluation]:
     """The curve `name` in every seed, or NotMeasured."""
     by_seed = ev.curve_sets.get(name)
@@ -159,98 +203,46 @@ def curves_of(ev: Evidence, name: str) -> list[CurveEvaluation]:
     return [by_seed[seed] for seed in ev.seeds]
 
 
-def barrier_numbers(
-    curves: Sequence[CurveEvaluation], s: Settings, seeds: str = ""
-) -> tuple[str, list[float]]:
-    """The endpoints' losses and both barriers in words (`seeds`: which replicates the
-    endpoints are, when not the same one), and each seed's threshold."""
+def barrier_values(curves: Sequence[CurveEvaluation]) -> dict[str, dict[str, list[float]]]:
+    """path -> barrier key (error_train, error_val, loss_train, loss_val) -> per seed."""
+    keys = list(curves[0].barriers["line"])
+    return {
+        path: {k: [float(c.barriers[path][k]) for c in curves] for k in keys}
+        for path in ("line", "curve")
+    }
+
+
+def barrier_numbers(curves: Sequence[CurveEvaluation], s: Settings, seeds: str = "") -> str:
+    """The endpoints' errors and both barriers of line and curve in words (`seeds`: which
+    replicates the endpoints are, when not the same one)."""
     c = curves[0]
-    start = [x.paths["line"]["train_loss"][0] for x in curves]
-    end = [x.paths["line"]["train_loss"][-1] for x in curves]
-    need = [barrier_threshold(max(a, b), s) for a, b in zip(start, end, strict=True)]
-    line = [x.barriers["line"]["train_loss"] for x in curves]
-    bend = [x.barriers["curve"]["train_loss"] for x in curves]
-    text = (
-        f"{c.run_a} epoch {c.epoch_a} → {c.run_b} epoch {c.epoch_b}{seeds}: endpoint training loss "
-        f"{each(start)} → {each(end)}; barrier height (train loss) line {each(line)}, curve "
-        f"{each(bend)} (validation loss: line "
-        f"{each([x.barriers['line']['val_loss'] for x in curves])}, curve "
-        f"{each([x.barriers['curve']['val_loss'] for x in curves])}); a barrier counts "
-        f"above {each(need)}"
+    err = [
+        (1 - x.paths["line"]["train_acc"][0], 1 - x.paths["line"]["train_acc"][-1]) for x in curves
+    ]
+    b = barrier_values(curves)
+
+    def pts(path: str, key: str) -> str:
+        return each([100 * v for v in b[path][key]], "{:.2f}")
+
+    return (
+        f"{c.run_a} epoch {c.epoch_a} → {c.run_b} epoch {c.epoch_b}{seeds}: endpoint training "
+        f"error {each([100 * a for a, _ in err], '{:.2f}')}% → "
+        f"{each([100 * z for _, z in err], '{:.2f}')}%; error barrier (points above the "
+        f"endpoints' interpolation), train: line {pts('line', 'error_train')}, curve "
+        f"{pts('curve', 'error_train')}; validation: line {pts('line', 'error_val')}, curve "
+        f"{pts('curve', 'error_val')}; loss barrier (nats), train: line "
+        f"{each(b['line']['loss_train'])}, curve {each(b['curve']['loss_train'])}; validation: "
+        f"line {each(b['line']['loss_val'])}, curve {each(b['curve']['loss_val'])}; a barrier "
+        f"counts above {100 * s.error_barrier:g} points of training error"
     )
-    return text, need
 
 
-# ------------------------------------------------------------------------- shared effects
-def curve_below(ev: Evidence, s: Settings, name: str, seeds: str = "") -> Measured:
+def barrier_effect(ev: Evidence, s: Settings, name: str, path: str, seeds: str = "") -> Measured:
+    """The `path` ("line" or "curve") error barrier (train) of curve `name` minus the
+    threshold, per seed, with both barriers in words and in `extra`."""
     curves = curves_of(ev, name)
-    numbers, need = barrier_numbers(curves, s, seeds)
+    numbers = barrier_numbers(curves, s, seeds)
     check_runs(ev, [curves[0].run_a, curves[0].run_b], s, numbers)
-    under = [t - c.barriers["curve"]["train_loss"] for c, t in zip(curves, need, strict=True)]
-    return Measured(dict(zip(ev.seeds, under, strict=True)), numbers)
-
-
-def warmup_gains(ev: Evidence, s: Settings, method: str | None) -> tuple[dict, str]:
-    """seed -> (shallow, deeper) gain of warmup in CCA to initialisation, and the numbers."""
-    q = ev.questions["rq2"]
-    deeper = q.get("deeper_layers")
-    which = ", ".join(deeper) if deeper is not None else "the second half of the layers"
-    numbers = f"{method}, initialisation vs end of warmup, deeper layers: {which}"
-    for _, run, analysis in ev.rq2_setups():
-        for p in ev.mean_profiles(analysis, method)[:1]:
-            sh, dp = depth_means(p.layers, p.values, deeper)
-            at = points.label(p.epoch_b)
-            numbers += f"; {run} ({at}): shallow {sh:.3f}, deeper {dp:.3f}"
-    with_w = pairs_of(ev, q["warmup"]["analysis"], method)
-    without = pairs_of(ev, q["no_warmup"]["analysis"], method)
-    check_runs(ev, [q["no_warmup"]["run"], q["warmup"]["run"]], s, numbers)
-    gains = {}
-    for seed in ev.seeds:
-        pw, pn = with_w[seed][0], without[seed][0]
-        (sw, dw), (sn, dn) = (depth_means(p.layers, p.values, deeper) for p in (pw, pn))
-        gains[seed] = (sw - sn, dw - dn)
-    return gains, numbers
-
-
-def distillation_gains(ev: Evidence, s: Settings, method: str | None) -> tuple[dict, str]:
-    """seed -> (shallow, deeper) gain of distillation in CCA with the teacher, and the
-    numbers; the students are named by role (questions.rq3.distilled / plain)."""
-    q = ev.questions["rq3"]
-    a, roles = q["analysis"], (q.get("distilled"), q.get("plain"))
-    by_seed = pairs_of(ev, a, method)
-
-    def by_role(ps):
-        found = {p.run_b: p for p in ps}
-        if not all(r in found for r in roles):
-            raise NotMeasured(f"analysis '{a}' has no pair for the distilled and plain students")
-        return [found[r] for r in roles]
-
-    distilled, plain = by_role(ev.mean_profiles(a, method))
-    sh, dp = depth_means(distilled.layers, distilled.values - plain.values)
-    numbers = (
-        f"{method}, teacher {distilled.run_a} (epoch {distilled.epoch_a}); "
-        f"{distilled.run_b}: {fmt_layers(distilled)}; {plain.run_b}: {fmt_layers(plain)}; "
-        f"gain shallow {sh:+.3f}, deeper {dp:+.3f}"
-    )
-    check_runs(ev, [distilled.run_a, *roles], s, numbers)
-    gains = {}
-    for seed, ps in by_seed.items():
-        d, p = by_role(ps)
-        gains[seed] = depth_means(d.layers, d.values - p.values)
-    return gains, numbers
-
-
-def shallow_minus_deeper(ev: Evidence, s: Settings, method: str | None, key: str, last: bool):
-    """Shallow minus deeper-layer similarity of one pair of analysis questions.rq4.<key>
-    (its last pair with `last`, else its first), per seed."""
-    a = ev.questions.get("rq4", {}).get(key)
-    if not a:
-        raise NotMeasured(f"questions.rq4.{key} names no analysis")
-    which = -1 if last else 0
-    by_seed = pairs_of(ev, a, method)
-    p = ev.mean_profiles(a, method)[which]
-    sh, dp = depth_means(p.layers, p.values)
-    numbers = f"{method}, {p.label()}: shallow {sh:.3f}, deeper {dp:.3f} [{fmt_layers(p)}]"
-    check_runs(ev, list(dict.fromkeys([p.run_a, p.run_b])), s, numbers)
-    halves = {seed: depth_means(ps[which].layers, ps[which].values) for seed, ps in by_seed.items()}
-    return Measured({seed: sh - dp for seed, (sh, dp) in halves.items()}, numbers)
+    over = [c.barriers[path]["error_train"] - s.error_barrier for c in curves]
+    extra = {f"{p}_{k}": v for p, d in barrier_values(curves).items() for k, v in d.items()}
+    return Measured(dict(zip(ev.seeds, over, strict=True)), numbers, extra=extra)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from closerlook.curve_file import METRICS, PATHS, CurveEvaluation, read_curve
+from closerlook.curve_file import BARRIERS, METRICS, PATHS, CurveEvaluation, read_curve
 from closerlook.plan import rq2_setups
 from closerlook.points import Point, pair_label
 from closerlook.points import label as point_label
@@ -212,13 +212,11 @@ def mean_paths(
 
 
 def barrier_intervals(curves: Mapping[int, CurveEvaluation]) -> dict[str, dict[str, Interval]]:
-    """Barrier heights across seeds: path -> "train_loss"/"val_loss" -> mean and interval."""
+    """Barriers across seeds (closerlook.barriers): path -> each of BARRIERS ("error_train",
+    "error_val", "loss_train", "loss_val") -> mean and interval."""
     seeds = sorted(curves)
     return {
-        path: {
-            m: mean_interval([curves[s].barriers[path][m] for s in seeds])
-            for m in ("train_loss", "val_loss")
-        }
+        path: {k: mean_interval([curves[s].barriers[path][k] for s in seeds]) for k in BARRIERS}
         for path in PATHS
     }
 

@@ -4,7 +4,7 @@ per-layer profiles of each research question and the one-page RQ4 summary.
 - RQ1: consecutive restarts in graded colours, two independently trained networks in grey;
 - RQ2: each warmup setup in its run's colour, named by its role;
 - RQ3: the teacher against each student, in the student's colour;
-- RQ4: `summary`, final accuracies, the barrier along line and curve, the panels of RQ1–RQ3
+- RQ4: `summary`, final accuracies, the error barrier of line and curve, the panels of RQ1–RQ3
   under the primary measure and every claim's verdict.
 """
 
@@ -17,19 +17,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from closerlook.evidence import CurveEvaluation, LayerProfile, barrier_intervals, mean_paths
+from closerlook.evidence import CurveEvaluation, LayerProfile
+from closerlook.path_plots import path_axis
 from closerlook.plots import (
     GREY,
     Profiles,
-    band,
-    barrier_label,
     graded,
     legend,
     measure_name,
     plt,
     profile_axis,
     seeds_note,
-    spans_decades,
 )
 from closerlook.points import label as point_label
 from closerlook.points import pair_label
@@ -114,27 +112,21 @@ def _accuracy_bars(ax, accuracies: Mapping[str, Interval], colours: Mapping[str,
 
 
 def _barrier_panel(ax, curves: Mapping[int, CurveEvaluation]) -> None:
-    """Training loss along line and curve, mean over seeds with bands."""
+    """Training and validation error along line and curve, means over seeds with bands,
+    each with its error barrier (closerlook.barriers, Frankle et al. 2020) in the legend."""
     if not curves:
         ax.text(0.5, 0.5, "no curve configured", ha="center", va="center")
         ax.set_axis_off()
         return
     first = curves[min(curves)]
-    means, barriers = mean_paths(curves), barrier_intervals(curves)
-    for path, ls in (("line", "--"), ("curve", "-")):
-        y, low, high = means[path]["train_loss"]
-        b = barriers[path]["train_loss"]
-        ax.plot(first.t, y, ls=ls, color="tab:blue", label=f"{path} (barrier {barrier_label(b)})")
-        band(ax, first.t, low, high, "tab:blue")
-    if spans_decades(np.concatenate([means[p]["train_loss"][0] for p in ("line", "curve")])):
-        ax.set_yscale("log")
+    path_axis(ax, curves, "error")
     ax.set(
         xlabel=f"t (0: epoch {first.epoch_a}, 1: epoch {first.epoch_b})",
-        ylabel="training loss (cross-entropy)",
+        ylabel="error (%)",
         title="RQ1: line vs curve between restarts",
     )
     ax.grid(alpha=0.3)
-    legend(ax, loc="best")
+    legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize="x-small")
 
 
 def _verdicts_panel(ax, verdicts: Sequence[tuple[str, str, str]]) -> None:
@@ -169,8 +161,8 @@ def summary(
     verdicts: Sequence[tuple[str, str, str]],
 ) -> Figure:
     """RQ4 on one page: final accuracies (mean over seeds with interval error bars), the
-    barrier along line vs curve, the per-layer similarity panels of RQ1–RQ3 under the
-    primary measure `method` and every claim's verdict (id, verdict, short reason)."""
+    error along line vs curve with its barriers, the per-layer similarity panels of RQ1–RQ3
+    under the primary measure `method` and every claim's verdict (id, verdict, short reason)."""
     fig = plt.figure(figsize=(16, 10), layout="constrained")
     grid = fig.add_gridspec(2, 3)
     _accuracy_bars(fig.add_subplot(grid[0, 0]), accuracies, colours)

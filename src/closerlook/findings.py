@@ -1,40 +1,67 @@
-"""findings.md: every claim of closerlook.claims decided on the study's numbers, across seeds
-and similarity measures, and the document that reports them.
+"""findings.md and findings.json: every claim of closerlook.claims decided on the study's
+numbers, across seeds and similarity measures, after its preconditions; and each paper
+finding's combined verdict.
 
 Each claim's effect is measured in every seed and decided by the rule of closerlook.decision
-(the 95% Student-t interval against 0 and the margin). Similarity claims are decided under
-every measure computed; the primary measure (`figures.method`) gives the headline verdict
-and every measure's verdict is kept. The overall count of verdicts is a summary line, not a
-claim of its own.
+(the 95% Student-t interval against 0 and the margin; one seed: farther than the margin from
+the bound). A claim whose precondition fails (closerlook.preconditions) is *not testable
+here*. Similarity claims are decided under every measure computed; the primary measure
+(`figures.method`) gives the headline verdict. A depth claim also reports sensitivity rows:
+the same claim on the other partitions of closerlook.partitions. findings.md and
+findings.json are two renderings of one evaluation.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from closerlook.claims import CLAIMS, PAPER_FINDINGS, Claim
-from closerlook.decision import CONTRADICTS, INCONCLUSIVE, SUPPORTS, Decision, decide
-from closerlook.effects import NotMeasured, Settings
+from closerlook import preconditions
+from closerlook.claims import CLAIMS, CONTEXT, FOR, Claim
+from closerlook.decision import (
+    CONTRADICTS,
+    INCONCLUSIVE,
+    NOT_TESTABLE,
+    SUPPORTS,
+    VERDICTS,
+    Decision,
+    decide,
+)
+from closerlook.effects import Measured, NotMeasured, Settings
 from closerlook.evidence import Evidence, load_evidence
-from closerlook.provenance import atomic_path
+from closerlook.partitions import PRIMARY, Partition
+from closerlook.preconditions import Check
 from closerlook.stats import Interval
 
-__all__ = ["Settings", "Evidence", "load_evidence", "all_findings", "write", "CLAIMS"]
+__all__ = ["Settings", "Evidence", "load_evidence", "all_findings", "CLAIMS"]
+
+
+@dataclass
+class Sensitivity:
+    """A depth claim decided on another partition (primary measure)."""
+
+    variant: str
+    partition: Partition
+    decision: Decision
 
 
 @dataclass
 class Finding:
     """One claim decided: the headline `decision` (the primary measure's, or the only one),
-    the decision under every similarity measure (`decisions`, empty where no measure
-    applies) and the values measured (`numbers`)."""
+    the decision under every similarity measure (`decisions`), the values measured
+    (`numbers`), its preconditions (`checks`), the partition it was read on and the
+    sensitivity rows, and machine-readable values (`extra`: barriers)."""
 
     claim_id: str
     decision: Decision
     numbers: str
     decisions: dict[str, Decision] = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+    partition: Partition | None = None
+    sensitivity: list[Sensitivity] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def verdict(self) -> str:
@@ -93,37 +120,84 @@ class Finding:
     def one_seed(self) -> bool:
         return self.decision.one_seed
 
+    @property
+    def speaks(self) -> str:
+        """Whether the verdict speaks for the paper's finding, against it, or neither."""
+        polarity = self.spec.polarity
+        if polarity == CONTEXT or self.verdict not in (SUPPORTS, CONTRADICTS):
+            return "neither"
+        return "for" if (self.verdict == SUPPORTS) == (polarity == FOR) else "against"
+
     def verdict_cell(self) -> str:
-        """The verdict, marked "1 seed" when no interval across seeds stands behind it."""
-        return f"{self.verdict} (1 seed)" if self.one_seed else self.verdict
+        """The verdict in words, marked "1 seed" when no interval across seeds stands behind
+        it."""
+        word = "not testable here" if self.verdict == NOT_TESTABLE else self.verdict
+        return f"{word} (1 seed)" if self.one_seed and self.verdict != NOT_TESTABLE else word
+
+
+def _measure(c: Claim, ev: Evidence, s: Settings, m: str | None) -> Measured | NotMeasured:
+    try:
+        return c.measure(ev, s, m)
+    except NotMeasured as e:
+        return e
+
+
+def _decision(c: Claim, ev: Evidence, s: Settings, measured: Measured | NotMeasured) -> Decision:
+    if isinstance(measured, NotMeasured):
+        return Decision(INCONCLUSIVE, measured.reason, n_seeds=len(ev.seeds))
+    return decide(measured.effects, c.rule(s), c.what, c.opposite, measured.outright)
+
+
+def _not_testable(d: Decision, failed: Sequence[Check]) -> Decision:
+    why = "; ".join(f"{k.requires} ({k.detail})" for k in failed)
+    return dataclasses.replace(d, verdict=NOT_TESTABLE, reason=f"not testable here: it needs {why}")
+
+
+def _sensitivity(c: Claim, ev: Evidence, s: Settings, method: str | None) -> list[Sensitivity]:
+    out = []
+    for variant in ev.questions.get("partitions", {}).get(_depth_question(c), {}):
+        if variant == PRIMARY:
+            continue
+        measured = _measure(c, ev, dataclasses.replace(s, partition=variant), method)
+        if isinstance(measured, Measured) and measured.partition is not None:
+            out.append(Sensitivity(variant, measured.partition, _decision(c, ev, s, measured)))
+    return out
+
+
+def _depth_question(c: Claim) -> str:
+    return {"RQ2": "rq2", "RQ3": "rq3", "RQ4": "rq4"}.get(c.question, "")
 
 
 def evaluate(c: Claim, ev: Evidence, s: Settings) -> Finding:
-    """Claim `c` decided on `ev`: under every measure for a similarity claim (the primary
-    one's verdict first), once otherwise."""
+    """Claim `c` decided on `ev`: its preconditions first (one that fails makes every
+    verdict not testable), then under every measure for a similarity claim (the primary
+    one's verdict first), once otherwise, and on the sensitivity partitions."""
+    checks = [preconditions.measure(name, ev, s) for name in c.requires]
+    failed = [k for k in checks if k.holds is False]
     methods: list[str | None] = list(ev.measures) if c.similarity else [None]
     decisions: dict[str | None, Decision] = {}
-    numbers = ""
+    first: Measured | NotMeasured | None = None
     for m in methods:
-        try:
-            measured = c.measure(ev, s, m)
-        except NotMeasured as e:
-            decisions[m] = Decision(INCONCLUSIVE, e.reason, n_seeds=len(ev.seeds))
-            numbers = numbers or (e.numbers if m == methods[0] else "")
-            continue
-        decisions[m] = decide(measured.effects, c.rule(s), c.what, c.opposite, measured.outright)
-        if m == methods[0]:
-            numbers = measured.numbers
+        measured = _measure(c, ev, s, m)
+        first = measured if first is None else first
+        d = _decision(c, ev, s, measured)
+        decisions[m] = _not_testable(d, failed) if failed else d
     d = decisions[methods[0]]
+    numbers = first.numbers if first is not None else ""
     if len(d.per_seed) > 1 and d.effect is not None:
         under = f" ({methods[0]})" if methods[0] else ""
         per = " / ".join(f"{x:+.3f}" for x in d.per_seed.values())
         numbers = f"{numbers}; effect per seed{under} {per}"
+    measured = first if isinstance(first, Measured) else None
     return Finding(
         c.id,
         d,
         numbers or "not measured",
         {m: x for m, x in decisions.items() if m is not None},
+        checks,
+        measured.partition if measured else None,
+        _sensitivity(c, ev, s, methods[0]) if c.depth and measured else [],
+        (measured.extra or {}) if measured else {},
     )
 
 
@@ -134,159 +208,60 @@ def all_findings(ev: Evidence, s: Settings) -> list[Finding]:
 
 def verdicts(ev: Evidence, settings: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """(claim id, verdict cell, reason) of every claim, for the summary figure."""
-    found = all_findings(ev, Settings(**settings))
+    found = all_findings(ev, Settings.from_config(settings))
     return [(f.claim_id, f.verdict_cell(), f.reason) for f in found]
 
 
+# ------------------------------------------------------------------------- per finding
+SUPPORTED, CONTRADICTED, MIXED = "supported", "contradicted", "mixed"
+FINDING_RULE = (
+    "A paper finding is **supported** when at least one of its claims speaks for it and none "
+    "against it, **contradicted** when at least one speaks against it and none for it, "
+    "**mixed** when claims speak both ways, **not testable here** when every claim that "
+    "could speak is not testable, and **inconclusive** otherwise. A claim speaks *for* the "
+    "finding when it supports a claim the finding predicts (or contradicts one the finding "
+    "rules out) and *against* it the other way round; context claims (accuracies, the line "
+    "barrier that RQ1.2 needs) speak neither way."
+)
+
+
+def finding_verdict(findings: Sequence[Finding], letter: str) -> str:
+    """The combined verdict of paper finding `letter` under FINDING_RULE."""
+    mine = [f for f in findings if f.paper == letter and f.spec.polarity != CONTEXT]
+    speaks = {f.speaks for f in mine}
+    if "for" in speaks and "against" in speaks:
+        return MIXED
+    if "for" in speaks:
+        return SUPPORTED
+    if "against" in speaks:
+        return CONTRADICTED
+    if mine and all(f.verdict == NOT_TESTABLE for f in mine):
+        return "not testable here"
+    return INCONCLUSIVE
+
+
 def summary(findings: Sequence[Finding]) -> str:
-    """The overall line: how many claims each verdict has, which are contradicted or
-    undecided, and how many similarity claims every measure agrees on."""
-    counts = {
-        v: sum(f.verdict == v for f in findings) for v in (SUPPORTS, CONTRADICTS, INCONCLUSIVE)
-    }
-    line = ", ".join(f"{n} {v}" for v, n in counts.items()) + f" of {len(findings)} claims"
-    for verdict, word in ((CONTRADICTS, "contradicted"), (INCONCLUSIVE, "undecided")):
+    """The overall line: how many claims each verdict has, which are contradicted, undecided
+    or not testable, and how many similarity claims every measure agrees on."""
+    counts = {v: sum(f.verdict == v for f in findings) for v in VERDICTS}
+    line = (
+        ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in counts.items())
+        + f" of {len(findings)} claims"
+    )
+    words = (
+        (CONTRADICTS, "contradicted"),
+        (INCONCLUSIVE, "undecided"),
+        (NOT_TESTABLE, "not testable"),
+    )
+    for verdict, word in words:
         ids = [f.claim_id for f in findings if f.verdict == verdict]
         if ids:
             line += f"; {word}: {', '.join(ids)}"
-    similar = [f for f in findings if f.by_method]
+    similar = [f for f in findings if f.by_method and f.verdict != NOT_TESTABLE]
     agree = sum(len(set(f.by_method.values())) == 1 for f in similar)
     measures = max((len(f.by_method) for f in similar), default=0)
     plural = "s" if measures != 1 else ""
-    agreement = f"{agree} of {len(similar)} similarity claims agree across {measures} measure"
+    agreement = (
+        f"{agree} of {len(similar)} testable similarity claims agree across {measures} measure"
+    )
     return f"{line}; {agreement}{plural}"
-
-
-# ------------------------------------------------------------------------- the document
-RULE = (
-    "A claim that an effect is positive **supports** only when the whole 95% interval lies "
-    "above 0 and the mean passes the margin, and **contradicts** when the whole interval lies "
-    "below +margin; a non-inferiority claim (“on par or better”, effect ≥ −margin) supports "
-    "when the whole interval lies above −margin and contradicts when it lies wholly below; "
-    "anything else is **inconclusive**. With one seed there is no interval: the value decides "
-    "against the margin, and the verdict says “1 seed”. Example: effects 0.10, 0.02 and 0.06 "
-    "over 3 seeds have mean 0.06 and interval 0.06 ± 4.303 · 0.04/√3 = [−0.039, 0.159], which "
-    "contains 0: inconclusive at margin 0.02, although every seed passes it."
-)
-
-
-def _and(items: Sequence[str]) -> str:
-    """ "a, b and c"."""
-    items = list(items)
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def effect_line(f: Finding) -> str:
-    """e.g. "deeper-layer CCA gain with distillation: +0.120 [0.080, 0.160] over 3 seeds;
-    holds for svcca, pwcca and cka (3/3 seeds)"."""
-    seeds = f"{f.seeds_supporting}/{f.n_seeds} seeds"
-    if f.effect is None:
-        size = "not measured"
-    else:
-        plural = "s" if f.effect.n != 1 else ""
-        size = f"{f.effect.format(signed=True)} over {f.effect.n} seed{plural}"
-    if not f.by_method:
-        return f"{f.effect_name}: {size}; {seeds} support"
-    holds = [m for m, v in f.by_method.items() if v == SUPPORTS]
-    return f"{f.effect_name}: {size}; holds for {_and(holds) if holds else 'no measure'} ({seeds})"
-
-
-def measures_line(f: Finding) -> str:
-    """Every measure's verdict, with its reason where that differs from the headline's."""
-    if not f.by_method:
-        return "does not apply (no similarity measure enters this claim)"
-    parts = []
-    for m, v in f.by_method.items():
-        why = f.method_reasons.get(m, "")
-        parts.append(f"{m} {v}" if v == SUPPORTS or why == f.reason else f"{m} {v} ({why})")
-    return ", ".join(parts)
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def _table(findings: Sequence[Finding]) -> list[str]:
-    lines = [
-        "| claim | paper finding | verdict | effect [95% CI] | seeds | measures | reason |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for f in findings:
-        effect = f.effect.format(signed=True) if f.effect is not None else "—"
-        measured = f.effect is not None or f.seeds_supporting
-        seeds = f"{f.seeds_supporting}/{f.n_seeds}" if measured else "—"
-        holds = sum(v == SUPPORTS for v in f.by_method.values())
-        measures = f"{holds}/{len(f.by_method)} support" if f.by_method else "n/a"
-        lines.append(
-            f"| {f.claim_id} | ({f.paper}) | **{f.verdict_cell()}** | {effect} | {seeds} | "
-            f"{measures} | {_cell(f.reason)} |"
-        )
-    return lines
-
-
-SYNTHETIC_NOTE = (
-    "**These numbers come from a synthetic CIFAR-shaped archive of random class patterns "
-    "(`data.synthetic`), not from CIFAR-10: the verdicts below show that every step of the "
-    "study runs and say nothing about the paper's findings.**"
-)
-
-
-def render(
-    findings: Sequence[Finding], preset: str, method: str, synthetic_data: bool = False
-) -> str:
-    """findings.md: the rule, a verdict table, the summary line, the paper's findings with
-    their claims, then per claim its effect, the verdict under every measure and the
-    numbers measured; on synthetic data, first a warning that says so."""
-    n_seeds = max((f.n_seeds for f in findings), default=1)
-    methods = list(dict.fromkeys([method, *(m for f in findings for m in f.by_method)]))
-    lines = [
-        f"# Findings — preset `{preset}`",
-        "",
-        *([SYNTHETIC_NOTE, ""] if synthetic_data else []),
-        "Each claim of Gotmare et al., *A Closer Look at Deep Learning Heuristics* (ICLR "
-        f"2019), against the numbers this study measured over {n_seeds} "
-        f"seed{'s' if n_seeds != 1 else ''}. Every claim is an effect measured in each seed, "
-        "given as its mean across seeds with its 95% Student-t interval; “k/n seeds” counts "
-        "the seeds whose own effect supports the claim. Similarity claims are decided under "
-        f"every measure computed ({', '.join(methods)}); the primary measure `{method}` gives "
-        "the headline verdict. Each number names the epoch it was read at.",
-        "",
-        RULE,
-        "",
-        *_table(findings),
-        "",
-        f"Summary: {summary(findings)}.",
-        "",
-        "## The paper's findings",
-        "",
-    ]
-    for letter, text in PAPER_FINDINGS.items():
-        mine = [f for f in findings if f.paper == letter]
-        verdicts = ", ".join(f"{f.claim_id} {f.verdict_cell()}" for f in mine) or "no claim"
-        lines.append(f"- ({letter}) {text}: {verdicts}")
-    question = None
-    for f in findings:
-        if f.question != question:
-            question = f.question
-            lines += ["", f"## {question}"]
-        lines += [
-            "",
-            f"**{f.claim_id}** ({f.paper}) {f.claim}",
-            "",
-            f"- verdict: **{f.verdict_cell()}** — {f.reason}",
-            f"- effect: {effect_line(f)}",
-            f"- by measure: {measures_line(f)}",
-            f"- measured: {f.numbers}",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def write(
-    findings: Sequence[Finding],
-    path: str | Path,
-    preset: str,
-    method: str,
-    synthetic_data: bool = False,
-) -> None:
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(render(findings, preset, method, synthetic_data))

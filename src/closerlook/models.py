@@ -228,6 +228,27 @@ def layer_groups(spec: Mapping[str, Any]) -> dict[str, list[str]]:
     return groups
 
 
+def last_stage(spec: Mapping[str, Any]) -> list[str]:
+    """The registered layers of the network's last stage before the classifier: ResNet-18's
+    fourth stage (block4_1, block4_2), a VGG's conv layers after its second-to-last
+    max-pool, a user network's last feature layer."""
+    arch = spec["arch"]
+    features = layer_groups(spec)["features"]
+    if arch == "resnet18":
+        return [n for n in features if n.startswith(f"block{len(RESNET18_BLOCKS)}_")]
+    if arch in VGG_LAYOUTS:
+        conv, _ = vgg_layout(spec)
+        stages: list[int] = [0]
+        for c in conv:
+            if c == "M":
+                stages.append(0) if stages[-1] else None
+            else:
+                stages[-1] += 1
+        n = next(k for k in reversed(stages) if k)
+        return features[-n:]
+    return features[-1:]
+
+
 def build(spec: Mapping[str, Any], in_shape: tuple[int, int, int], num_classes: int) -> LayeredNet:
     """The network a config's model mapping describes (a user's network: a
     closerlook.usermodels.PathNet, which has the same interface)."""

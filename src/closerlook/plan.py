@@ -120,6 +120,15 @@ def restarts(run: RunSettings) -> list[int]:
     return [e for e in cycle_ends(run) if e < run.epochs]
 
 
+def drops(run: RunSettings) -> list[int]:
+    """The step-decay milestones before a run's last epoch, ascending (empty for other
+    schedules): the epochs after which its learning rate drops."""
+    s = run.schedule
+    if s["kind"] != "step":
+        return []
+    return sorted({int(m) for m in s["milestones"] if m < run.epochs})
+
+
 def checkpoint_epochs(run: RunSettings) -> list[int]:
     """Epochs whose weights a run saves: 0 (initialisation), `save_epochs`, the end of every
     SGDR cycle, and the last epoch."""
@@ -186,7 +195,7 @@ def run_sources(config: Mapping[str, Any], run: str) -> list[str]:
 # What an analysis compares when it does not say (schema keys of `$defs/analysis`, whose
 # meaning depends on the kind, so the schema cannot give them a default).
 ANALYSIS_DEFAULTS: dict[str, dict[str, Any]] = {
-    "within_run": {"epochs": "cycle_ends"},
+    "within_run": {"epochs": "cycle_ends", "pairs": "consecutive"},
     "across_runs": {"epoch": "last"},
     "teacher_student": {"epoch": "last", "teacher_epoch": "last"},
     "across_seeds": {"epoch": "last"},
@@ -204,24 +213,29 @@ def analysis_epochs(config: Mapping[str, Any], name: str) -> list[Point]:
     ("stepN") where `epochs` lists them ("saved" is every saved epoch, without steps)."""
     a = analysis(config, name)
     run = run_settings(config, a["run"])
-    if a.get("epochs", "cycle_ends") == "cycle_ends":
+    if a["epochs"] == "cycle_ends":
         return cycle_ends(run)
     if a["epochs"] == "saved":
         return checkpoint_epochs(run)
     return list(a["epochs"])
 
 
-def after_restart_pairs(config: Mapping[str, Any], name: str) -> list[tuple[int, int]]:
-    """(e, e + δ) for every SGDR cycle end e before the run's last epoch: the iterate at a
-    restart against one δ epochs into the next cycle (`after_restart`: one δ for every
-    restart, or one per restart in order; the authors compared 10/12, 30/33, 70/74, 150/152)."""
+# A within-run analysis' windows: its key -> the epochs each window starts at.
+WINDOWS = {"after_restart": restarts, "after_drop": drops}
+
+
+def window_pairs(config: Mapping[str, Any], name: str, key: str) -> list[tuple[int, int]]:
+    """(e, e + δ) for every start e of window `key` (`WINDOWS`): `after_restart`, each SGDR
+    restart against δ epochs into the next cycle (the authors compared 10/12, 30/33, 70/74,
+    150/152); `after_drop`, each step-decay drop likewise (its control). δ is one number for
+    every start, or one per start in order."""
     a = analysis(config, name)
-    delta = a.get("after_restart")
+    delta = a.get(key)
     if delta is None:
         return []
-    ends = restarts(run_settings(config, a["run"]))
-    deltas = [delta] * len(ends) if isinstance(delta, int) else list(delta)
-    return [(e, e + d) for e, d in zip(ends, deltas, strict=False)]
+    starts = WINDOWS[key](run_settings(config, a["run"]))
+    deltas = [delta] * len(starts) if isinstance(delta, int) else list(delta)
+    return [(e, e + d) for e, d in zip(starts, deltas, strict=False)]
 
 
 Pair = tuple[str, Point, str, Point]
@@ -230,8 +244,8 @@ Pair = tuple[str, Point, str, Point]
 def analysis_pairs(config: Mapping[str, Any], name: str) -> list[Pair]:
     """(run_a, epoch_a, run_b, epoch_b) for each comparison of an analysis:
 
-    - within_run: consecutive checkpoints of its run, then each restart against the
-      iterate `after_restart` epochs later (`after_restart_pairs`);
+    - within_run: consecutive points of `epochs` (`pairs: from_first`: the first against
+      each later one), then the restart and drop windows (`window_pairs`);
     - across_runs: every pair of its runs (in the order listed) at one epoch;
     - teacher_student: the teacher against each student;
     - across_seeds: the run against itself at one epoch, or at each of `epochs` (in the
@@ -240,8 +254,10 @@ def analysis_pairs(config: Mapping[str, Any], name: str) -> list[Pair]:
     a = analysis(config, name)
     kind, epoch = a["kind"], a.get("epoch")
     if kind == "within_run":
-        epochs = analysis_epochs(config, name)
-        pairs = list(zip(epochs, epochs[1:], strict=False)) + after_restart_pairs(config, name)
+        points = analysis_epochs(config, name)
+        firsts = points[:1] * len(points) if a["pairs"] == "from_first" else points
+        pairs = list(zip(firsts, points[1:], strict=False))
+        pairs += [p for key in WINDOWS for p in window_pairs(config, name, key)]
         return [(a["run"], e, a["run"], f) for e, f in dict.fromkeys(pairs)]
     if kind == "across_runs":
         runs = list(a["runs"])
@@ -354,30 +370,3 @@ def rq2_setups(questions: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """(role, run, analysis) of every RQ2 setup the questions give, in the roles' order."""
     q = questions.get("rq2", {})
     return [(r, q[r]["run"], q[r]["analysis"]) for r in RQ2_ROLES if r in q]
-
-
-def deeper_layers(config: Mapping[str, Any]) -> list[str] | None:
-    """RQ2's "deeper layers" as registered layer names (`questions.rq2.deeper`: a layer
-    group of the no-warmup run's model, or a list of its layers), or None for the default
-    (the second half of the layers in network order)."""
-    q = config["questions"]["rq2"]
-    deeper, run = q.get("deeper"), q["no_warmup"]["run"]
-    if deeper is None or run not in config["runs"]:
-        return None
-    if isinstance(deeper, list):
-        return list(deeper)
-    from closerlook.models import layer_groups
-
-    return layer_groups(config["models"][run_settings(config, run).model])[deeper]
-
-
-def resolved_questions(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The questions with what findings and figures need resolved: RQ1's accuracy epoch per
-    run (`rq1.read_epochs`) and RQ2's deeper layers by name (`rq2.deeper_layers`)."""
-    q = copy.deepcopy(dict(config["questions"]))
-    epoch = q["rq1"]["epoch"]
-    q["rq1"]["read_epochs"] = {
-        r: resolve_epoch(config, r, epoch) for r in q["rq1"]["runs"] if r in config["runs"]
-    }
-    q["rq2"]["deeper_layers"] = deeper_layers(config)
-    return q

@@ -1,5 +1,5 @@
 """Generic plotting for the study's figures: 95% bands, learning curves, per-layer profile
-panels, line and curve between two iterates, the loss plane, and saving.
+panels, and saving (mode connectivity: closerlook.path_plots).
 
 Every per-run quantity is drawn as its mean across seeds; with two or more seeds a band of
 the same colour shows the 95% Student-t interval of that mean (closerlook.stats). Per-layer
@@ -19,21 +19,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from closerlook.evidence import (  # noqa: E402
-    CurveEvaluation,
     LayerProfile,
-    barrier_intervals,
     diverged_epoch,
     mean_metrics,
-    mean_paths,
     mean_profiles,
     profiles_by_seed,
 )
 from closerlook.provenance import atomic_path  # noqa: E402
-from closerlook.stats import Interval  # noqa: E402
 
 GREY = (0.3, 0.3, 0.3)
 BAND_ALPHA = 0.2
@@ -250,131 +245,6 @@ def draw_layer_similarity(table: pd.DataFrame, methods: Sequence[str], title: st
         k = max(1, len(profiles) - 1)
         by_method[method] = [(p, p.label(), cmap(0.85 * i / k)) for i, p in enumerate(profiles)]
     return layer_profile_panels(by_method, title)
-
-
-# ------------------------------------------------------------------ mode connectivity
-def endpoints(ev: CurveEvaluation) -> str:
-    """The curve's two endpoints, in words."""
-    return f"t = 0: {ev.run_a} epoch {ev.epoch_a}; t = 1: {ev.run_b} epoch {ev.epoch_b}"
-
-
-def barrier_label(b: Interval) -> str:
-    """A barrier height with three significant digits and, over seeds, its interval:
-    "1.49 [1.37, 1.61]"."""
-    scale = abs(b.mean) if math.isfinite(b.mean) and b.mean != 0 else 1.0
-    return b.format(digits=max(0, 2 - math.floor(math.log10(scale))))
-
-
-def _path_panels(ax_loss, ax_acc, curves: Mapping[int, CurveEvaluation]) -> list[np.ndarray]:
-    """Loss and accuracy along line and curve, per split, means with bands; returns the
-    mean losses drawn."""
-    t = curves[min(curves)].t
-    means, barriers = mean_paths(curves), barrier_intervals(curves)
-    split_colour = {"train": "tab:blue", "val": "tab:orange"}
-    losses = []
-    for path, (name, ls) in {"line": ("straight line", "--"), "curve": ("curve", "-")}.items():
-        for split, c in split_colour.items():
-            b = barriers[path].get(f"{split}_loss", Interval(math.nan, math.nan, math.nan, 0))
-            y, low, high = means[path][f"{split}_loss"]
-            losses.append(y)
-            label = f"{split} loss, {name} (barrier {barrier_label(b)})"
-            ax_loss.plot(t, y, ls=ls, color=c, marker=".", label=label)
-            band(ax_loss, t, low, high, c)
-            y, low, high = means[path][f"{split}_acc"]
-            label = f"{split} accuracy, {name}"
-            ax_acc.plot(t, 100 * y, ls=ls, color=c, marker=".", label=label)
-            band(ax_acc, t, low, high, c, scale=100, limits=(0.0, 100.0))
-    return losses
-
-
-def line_and_curve(curves: Mapping[int, CurveEvaluation] | CurveEvaluation) -> Figure:
-    """Loss and accuracy along the straight line and the fitted curve between two iterates
-    (Gotmare et al. Fig. 2): the mean over seeds with its 95% t-interval as a band, and the
-    barrier heights max_t L − max(L(0), L(1)) with their intervals."""
-    if isinstance(curves, CurveEvaluation):
-        curves = {0: curves}
-    curves = dict(sorted(curves.items()))
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-    if spans_decades(np.concatenate(_path_panels(ax_loss, ax_acc, curves))):
-        ax_loss.set_yscale("log")
-    ax_loss.set(xlabel="t along the path", ylabel="loss (cross-entropy)", title="loss")
-    ax_acc.set(xlabel="t along the path", ylabel="accuracy (%)", title="accuracy")
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-        ax.set_xlim(0, 1)
-        legend(ax, loc="best")
-    heading = f"Mode connectivity between SGDR restarts ({endpoints(curves[min(curves)])})"
-    note = seeds_note(len(curves))
-    fig.suptitle(f"{heading}\n{note}" if note else heading)
-    return fig
-
-
-def loss_plane(ev: CurveEvaluation, seed: int | None = None) -> Figure:
-    """Training and validation loss over the plane through {w_a, w_b, θ} (log colour scale)
-    with the bends, the curve, the straight line and the run's saved iterates projected
-    (Gotmare et al. Fig. 3); the plane of one seed, named in the title when given."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
-    xx, yy = np.meshgrid(ev.plane_x, ev.plane_y, indexing="ij")
-    epochs = ev.checkpoint_epochs()
-    for ax, metric in zip(axes, ("train_loss", "val_loss"), strict=True):
-        z = np.clip(ev.plane[metric], 1e-6, None)
-        levels = np.geomspace(z.min(), z.max(), 20) if z.max() > z.min() else 10
-        cs = ax.contourf(xx, yy, z, levels=levels, norm=LogNorm(), cmap="viridis_r")
-        fig.colorbar(cs, ax=ax, label=f"{METRIC_LABELS[metric]}, log scale", format="%.3g")
-        ends = ev.bends_xyz[[0, -1]]
-        ax.plot(ends[:, 0], ends[:, 1], "w--", lw=1.5, label="straight line")
-        ax.plot(ev.curve_xyz[:, 0], ev.curve_xyz[:, 1], "w-", lw=2, label="fitted curve")
-        ax.plot(ev.bends_xyz[1:-1, 0], ev.bends_xyz[1:-1, 1], "wD", ms=6, label="bend")
-        _projected_iterates(ax, ev, epochs)
-        ax.set_xlim(ev.plane_x[0], ev.plane_x[-1])
-        ax.set_ylim(ev.plane_y[0], ev.plane_y[-1])
-        ax.set(
-            xlabel="u: towards w_b (weight-space distance)",
-            ylabel="v: towards the bend (weight-space distance)",
-            title=METRIC_LABELS[metric].split(" (")[0],
-        )
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(
-        handles,
-        labels,
-        loc="outside lower center",
-        ncol=len(labels),
-        fontsize="small",
-        facecolor="0.55",
-        framealpha=1,
-    )
-    which = f"seed {seed}; " if seed is not None else ""
-    fig.suptitle(f"Loss plane through both endpoints and the bend ({which}{endpoints(ev)})")
-    return fig
-
-
-def _projected_iterates(ax, ev: CurveEvaluation, epochs: Sequence[int]) -> None:
-    """The run's saved iterates projected onto the plane: filled inside the grid, hollow on
-    its border (clipped) where they fall outside it."""
-    if not len(ev.checkpoints_xyz):
-        return
-    x0, x1, y0, y1 = ev.plane_x[0], ev.plane_x[-1], ev.plane_y[0], ev.plane_y[-1]
-    xs, ys = ev.checkpoints_xyz[:, 0], ev.checkpoints_xyz[:, 1]
-    inside = (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)
-    cx, cy = np.clip(xs, x0, x1), np.clip(ys, y0, y1)
-    kw = {"s": 50, "zorder": 5, "clip_on": False}
-    label = f"{ev.run_a} iterates (projected)"
-    ax.scatter(cx[inside], cy[inside], c="red", edgecolors="white", **kw, label=label)
-    if (~inside).any():
-        label = "iterate beyond the grid (clipped)"
-        outside = {"facecolors": "none", "edgecolors": "red", "lw": 1.5}
-        ax.scatter(cx[~inside], cy[~inside], **outside, **kw, label=label)
-    for x, y, e, inner in zip(cx, cy, epochs, inside, strict=True):
-        ax.annotate(
-            f"e{e}",
-            (x, y),
-            textcoords="offset points",
-            xytext=(4, 4) if inner else (6, -10),
-            color="white" if inner else "red",
-            fontsize=8,
-            weight="bold",
-            annotation_clip=False,
-        )
 
 
 def save(fig: Figure, paths: Sequence[str | Path], dpi: int) -> None:

@@ -59,6 +59,7 @@ QUESTION_NAMES = {
     ("rq1", "runs"): "runs",
     ("rq1", "restarts"): "analyses",
     ("rq1", "reference"): "analyses",
+    ("rq1", "control"): "analyses",
     ("rq1", "curve"): "curves",
     ("rq3", "analysis"): "analyses",
     ("rq4", "independent"): "analyses",

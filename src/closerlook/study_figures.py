@@ -20,7 +20,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from closerlook import figures, plan, plots
+from closerlook import figures, path_plots, plan, plots, resolved
 from closerlook.evidence import Evidence, final_accuracies
 from closerlook.stats import mean_interval
 
@@ -111,13 +111,15 @@ def pair_runs(config: Mapping[str, Any], parts: Parts) -> list[str]:
 
 
 def summary_parts(config: Mapping[str, Any]) -> Parts:
-    """What the summary and findings.md read: every other figure's parts, RQ4's own analyses
-    and curve (findings (d) and (e)), and the runs of every analysis' pairs."""
+    """What the summary and findings.md read: every other figure's parts, RQ1's control
+    (the step-decay drops), RQ4's own analyses and curve (findings (d) and (e)), and the
+    runs of every analysis' pairs."""
     union: Parts = {"runs": [], "analyses": [], "curves": []}
     for f in FIGURES.values():
         if f.name != SUMMARY:
             _merge(union, f.parts(config))
     rq4 = config["questions"]["rq4"]
+    _merge(union, configured(config, analyses=[_rq1(config).get("control", "")]))
     _merge(union, configured(config, analyses=[rq4["independent"], rq4["heuristics"]]))
     _merge(union, configured(config, curves=[rq4["curve"]]))
     union["runs"] = pair_runs(config, union)
@@ -154,7 +156,7 @@ def settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
         "dpi": config["figures"]["dpi"],
     }
     if f.questions or f.verdicts:
-        out["questions"] = plan.resolved_questions(config)
+        out["questions"] = resolved.resolved_questions(config)
     if f.verdicts:
         out["findings"] = config["findings"]
     return out
@@ -164,7 +166,7 @@ def findings_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     """Exactly the config findings.md depends on (no figure settings)."""
     return {
         "parts": summary_parts(config),
-        "questions": plan.resolved_questions(config),
+        "questions": resolved.resolved_questions(config),
         "measures": plan.measures(config),
         "seeds": plan.replicates(config),
         "findings": config["findings"],
@@ -191,14 +193,15 @@ def rq1_training(ev: Evidence, parts: Parts, colours, verdicts) -> Figure:
 
 @study_figure("rq1_line_and_curve", lambda c: configured(c, curves=[_rq1(c)["curve"]]))
 def rq1_line_and_curve(ev: Evidence, parts: Parts, colours, verdicts) -> Figure:
-    """Line and curve between SGDR restarts (Gotmare et al. Fig. 2)."""
-    return plots.line_and_curve(ev.curves)
+    """Error and loss along line and curve between SGDR restarts, with their barriers
+    (Gotmare et al. Fig. 2; closerlook.barriers)."""
+    return path_plots.line_and_curve(ev.curves)
 
 
 @study_figure("rq1_loss_plane", lambda c: configured(c, curves=[_rq1(c)["curve"]]))
 def rq1_loss_plane(ev: Evidence, parts: Parts, colours, verdicts) -> Figure:
     """The loss plane of the first seed (Gotmare et al. Fig. 3)."""
-    return plots.loss_plane(ev.curve, min(ev.curves))
+    return path_plots.loss_plane(ev.curve, min(ev.curves))
 
 
 def _restart_parts(config: Mapping[str, Any]) -> Parts:

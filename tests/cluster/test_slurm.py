@@ -230,7 +230,8 @@ def test_a_requeued_training_job_resumes_to_the_same_run(
     run ends with the metrics and final checkpoint of an uninterrupted run."""
     cfg = reduced_config(embedded_config)
     cfg["device"] = "cpu"
-    cfg["runs"]["step"].update(epochs=EPOCHS, save_epochs=[])  # long enough to interrupt twice
+    # long enough to interrupt twice; it saves only its drop windows (3/4, 5/6: step_decay)
+    cfg["runs"]["step"].update(epochs=EPOCHS, save_epochs=[3, 4, 5, 6])
     cfg["resources"] = {"calibration": None}  # the shrunk profile's 10-minute limit
     target = f"results/{cfg['preset']}/runs/step/seed0/metrics.csv"
     cluster_dir, local_dir = tmp_path / "cluster", tmp_path / "local"

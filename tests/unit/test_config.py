@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from closerlook import config, plan, points
+from closerlook import config, plan, points, resolved
 from closerlook.cli import main
 from closerlook.evidence import LayerProfile, layer_profiles
 
@@ -293,7 +293,7 @@ def test_an_unsaved_epoch_keeps_its_message(embedded_config):
     cfg["similarity"]["analyses"]["init_large_batch"]["epochs"] = [0, 4]
     with pytest.raises(config.ConfigError, match=r"has 4, which run 'large_batch' does not save; "):
         config.validate(cfg)
-    assert config_error(cfg).endswith("saved epochs: 0, 3, 30")
+    assert config_error(cfg).endswith("saved epochs: 0, 3, 5, 30")  # save_epochs, the last
 
 
 def test_a_step_beyond_the_run_is_a_config_error(with_steps):
@@ -516,17 +516,17 @@ def test_an_unknown_or_repeated_rq3_role_is_refused(embedded_config):
 def test_swapping_the_students_list_changes_no_role(embedded_config):
     cfg = copy.deepcopy(embedded_config)
     cfg["similarity"]["analyses"]["distillation"]["students"].reverse()
-    q = plan.resolved_questions(config.validate(cfg))["rq3"]
+    q = resolved.resolved_questions(config.validate(cfg))["rq3"]
     assert (q["distilled"], q["plain"]) == ("student_distill", "student_plain")
 
 
 def test_rq2_deeper_is_a_layer_group_or_layers_of_the_model(embedded_config):
     cfg = config.validate(embedded_config)
-    assert plan.deeper_layers(cfg) == ["fc1", "logits"]
+    assert resolved.deeper_layers(cfg) == ["fc1", "logits"]
     cfg["questions"]["rq2"]["deeper"] = ["conv4", "fc1"]
-    assert plan.deeper_layers(cfg) == ["conv4", "fc1"]
+    assert resolved.deeper_layers(cfg) == ["conv4", "fc1"]
     del cfg["questions"]["rq2"]["deeper"]
-    assert plan.deeper_layers(cfg) is None
+    assert resolved.deeper_layers(cfg) is None
     bad = copy.deepcopy(embedded_config)
     bad["questions"]["rq2"]["deeper"] = "head"
     assert config_error(bad).startswith("'questions.rq2.deeper' is 'head', not a layer group")
@@ -549,16 +549,141 @@ def test_after_restart_pairs_each_restart_with_a_later_saved_epoch(embedded_conf
     )
 
 
+def epoch_pairs(cfg: dict, name: str) -> list[tuple]:
+    """(epoch_a, epoch_b) of every pair of a within-run analysis, in order."""
+    return [(a, b) for _, a, _, b in plan.analysis_pairs(cfg, name)]
+
+
+def test_after_drop_pairs_each_drop_with_a_later_saved_epoch(embedded_config):
+    # step decays after epochs 15 and 22 of 30; it saves 15, 16, 22 and 23
+    cfg = config.validate(embedded_config)
+    assert plan.drops(plan.run_settings(cfg, "step")) == [15, 22]
+    assert plan.analysis_pairs(cfg, "step_decay") == [
+        ("step", 15, "step", 16),
+        ("step", 22, "step", 23),
+    ]
+    # one δ per drop, in order
+    listed = copy.deepcopy(embedded_config)
+    listed["runs"]["step"]["save_epochs"] = [15, 17, 22, 23]
+    listed["similarity"]["analyses"]["step_decay"]["after_drop"] = [2, 1]
+    assert epoch_pairs(config.validate(listed), "step_decay") == [(15, 17), (22, 23)]
+    # with epochs: the consecutive pairs first, then the windows not already among them
+    saved = copy.deepcopy(embedded_config)
+    saved["similarity"]["analyses"]["step_decay"]["epochs"] = "saved"
+    assert epoch_pairs(config.validate(saved), "step_decay") == [
+        (0, 15),
+        (15, 16),
+        (16, 22),
+        (22, 23),
+        (23, 30),
+    ]
+    # a milestone at or beyond the last epoch is no drop (20 epochs: only the one at 15)
+    short = copy.deepcopy(embedded_config)
+    short["training"]["epochs"] = 20
+    short["runs"]["step"]["save_epochs"] = [15, 16]
+    assert epoch_pairs(config.validate(short), "step_decay") == [(15, 16)]
+
+
+def test_from_first_pairs_the_first_point_with_each_later_one(embedded_config):
+    cfg = config.validate(embedded_config)
+    assert epoch_pairs(cfg, "init_large_batch") == [(0, 3), (0, 5)]
+    assert epoch_pairs(cfg, "init_small_batch") == [(0, "step9"), (0, "step15")]
+    # 1347 training digits in batches of 512: 3 steps an epoch, so steps 9 and 15 of the
+    # small batch are as many updates as epochs 3 and 5 of the large ones
+    assert plan.steps_per_epoch(cfg, "large_batch") == 3
+    # the default pairs consecutive points; from_first works on cycle_ends and windows too
+    sgdr = copy.deepcopy(embedded_config)
+    sgdr["similarity"]["analyses"]["init_large_batch"]["pairs"] = "consecutive"
+    sgdr["similarity"]["analyses"]["sgdr_restarts"]["pairs"] = "from_first"
+    cfg = config.validate(sgdr)
+    assert epoch_pairs(cfg, "init_large_batch") == [(0, 3), (3, 5)]
+    assert epoch_pairs(cfg, "sgdr_restarts") == [
+        (2, 6),
+        (2, 14),
+        (2, 30),
+        (2, 3),
+        (6, 7),
+        (14, 15),
+    ]
+
+
+def test_an_empty_epochs_list_compares_only_the_windows(embedded_config):
+    cfg = copy.deepcopy(embedded_config)
+    cfg["similarity"]["analyses"]["sgdr_restarts"]["epochs"] = []
+    assert epoch_pairs(config.validate(cfg), "sgdr_restarts") == [(2, 3), (6, 7), (14, 15)]
+    del cfg["similarity"]["analyses"]["sgdr_restarts"]["after_restart"]
+    assert config_error(cfg) == (
+        "'similarity.analyses.sgdr_restarts' compares no pair: give `epochs` two or more "
+        "points, or a window (after_restart, after_drop)"
+    )
+    cfg["similarity"]["analyses"]["sgdr_restarts"]["epochs"] = [2]
+    assert "'similarity.analyses.sgdr_restarts' compares no pair" in config_error(cfg)
+    cfg = copy.deepcopy(embedded_config)
+    cfg["similarity"]["analyses"]["seed_to_seed"]["epochs"] = []
+    assert config_error(cfg).startswith("'similarity.analyses.seed_to_seed.epochs' is empty")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"run": "sgdr"},
+            "'similarity.analyses.step_decay.after_drop' needs a step schedule with a "
+            "milestone before its last epoch; run 'sgdr' (schedule sgdr) has none",
+        ),
+        (
+            {"after_drop": [1, 1, 1]},
+            "'similarity.analyses.step_decay.after_drop' has 3 values for 2 drops (after "
+            "epochs 15, 22); give one per drop or one number",
+        ),
+        (
+            {"after_drop": 2},
+            "'similarity.analyses.step_decay.after_drop' has 17 (the drop at epoch 15 + 2), "
+            "which run 'step' does not save; add 17, 24 to runs.step.save_epochs (saved "
+            "epochs: 0, 15, 16, 22, 23, 30)",
+        ),
+        (
+            {"after_drop": [1, 9]},
+            "'similarity.analyses.step_decay.after_drop' has 31 (the drop at epoch 22 + 9), "
+            "beyond the 30 epochs of run 'step'; allowed after epoch 22: 1 to 8",
+        ),
+        (
+            {"pairs": "first"},
+            "'similarity.analyses.step_decay.pairs' is 'first'; allowed values: "
+            "'consecutive', 'from_first'",
+        ),
+    ],
+)
+def test_a_bad_after_drop_is_a_one_line_error(embedded_config, change, message):
+    cfg = copy.deepcopy(embedded_config)
+    cfg["similarity"]["analyses"]["step_decay"].update(change)
+    assert config_error(cfg) == message
+
+
+def test_a_drop_window_needs_the_drop_saved(embedded_config):
+    cfg = copy.deepcopy(embedded_config)
+    cfg["runs"]["step"]["save_epochs"] = [16, 23]
+    assert config_error(cfg) == (
+        "'similarity.analyses.step_decay.after_drop' starts at 15 (the drop at epoch 15 + 1), "
+        "which run 'step' does not save; add 15, 22 to runs.step.save_epochs (saved epochs: "
+        "0, 16, 23, 30)"
+    )
+    cfg = copy.deepcopy(embedded_config)
+    cfg["similarity"]["analyses"]["sgdr_vs_step"]["pairs"] = "from_first"
+    assert config_error(cfg).startswith(
+        "unknown key 'similarity.analyses.sgdr_vs_step.pairs' for kind 'across_runs'"
+    )
+
+
 def test_last_cycle_end_is_sgdrs_last_cycle_and_the_end_of_other_schedules(embedded_config):
     cfg = copy.deepcopy(embedded_config)
     cfg["training"]["epochs"] = 20
     cfg["runs"]["sgdr"]["save_epochs"] = [3, 7, 15]
-    cfg["runs"]["step"]["save_epochs"] = [15]
-    cfg["runs"]["large_batch"]["save_epochs"] = [3]
+    cfg["runs"]["step"]["save_epochs"] = [15, 16]  # the drop at 15 and one epoch after
     cfg = config.validate(cfg)
     assert plan.resolve_epoch(cfg, "sgdr", "last_cycle_end") == 14  # 6 epochs into a cycle
     assert plan.resolve_epoch(cfg, "step", "last_cycle_end") == 20
-    assert plan.resolved_questions(cfg)["rq1"]["read_epochs"] == {
+    assert resolved.resolved_questions(cfg)["rq1"]["read_epochs"] == {
         "sgdr": 14,
         "step": 20,
         "cosine": 20,
@@ -666,6 +791,7 @@ def test_cifar10_training_reads_the_data_and_can_download_it(tmp_path, snakemake
         (("rq1", "curve"), "sgdr_restart", "'questions.rq1.curve' is 'sgdr_restart', not a"),
         (("rq3", "analysis"), "distill", "'questions.rq3.analysis' is 'distill', not a configured"),
         (("rq4", "heuristics"), "sgdr_vs_stp", "allowed values: sgdr_restarts, step_decay"),
+        (("rq1", "control"), "step_dcay", "'questions.rq1.control' is 'step_dcay', not a"),
     ],
 )
 def test_a_misspelt_name_in_questions_names_the_key_and_the_names(

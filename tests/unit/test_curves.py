@@ -11,7 +11,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from closerlook import checkpoints, curve_eval, curve_fit, curves, data, models, plan
+from closerlook import (
+    barriers,
+    checkpoints,
+    curve_eval,
+    curve_file,
+    curve_fit,
+    curves,
+    data,
+    models,
+    plan,
+)
 from closerlook.data import Dataset, Split
 from closerlook.plane import Plane, plane_grid
 
@@ -199,15 +209,9 @@ def test_endpoints_of_different_architectures_are_refused():
 
 
 # ------------------------------------------------------------------------- barriers
-def test_barrier_height_hand_computed():
-    assert curve_eval.barrier_height([1.0, 3.0, 2.0]) == pytest.approx(1.0)
-    assert curve_eval.barrier_height([2.0, 1.0, 0.5]) == 0.0
-    assert curve_eval.barrier_height([0.5, 0.7, 1.0]) == 0.0
-
-
 def test_convex_problem_has_no_barrier_along_the_line(digits):
     """Multinomial logistic regression: cross-entropy is convex in the weights, so
-    L((1−t)a + tb) ≤ max(L(a), L(b)) and the barrier along the line is 0."""
+    L((1−t)a + tb) ≤ (1−t)L(a) + tL(b) and the loss barrier along the line is 0."""
     nets = []
     for seed in (0, 1):
         torch.manual_seed(seed)
@@ -227,9 +231,9 @@ def test_convex_problem_has_no_barrier_along_the_line(digits):
         digits.val,
         digits.train.images,
     )
-    assert curve_eval.barrier_height(path["train_loss"]) < 1e-6
-    assert curve_eval.barrier_height(path["val_loss"]) < 1e-6
-    # the same holds strictly inside: convexity bounds every point by the chord
+    assert barriers.loss_barrier(ts, path["train_loss"]) < 1e-5
+    assert barriers.loss_barrier(ts, path["val_loss"]) < 1e-5
+    # convexity bounds every point by the chord, the barrier's baseline
     chord = (1 - ts) * path["train_loss"][0] + ts * path["train_loss"][-1]
     assert np.all(path["train_loss"] <= chord + 1e-5)
 
@@ -354,7 +358,9 @@ def test_fit_and_evaluate_write_the_curve_file(tmp_path, small):
         for path in ("line", "curve"):
             for k in curve_eval.METRICS:
                 assert f[path][k].shape == (5,)
-            assert f[path].attrs["barrier_train_loss"] >= 0
+            for key in barriers.BARRIERS:
+                assert f[path].attrs[curve_file.barrier_attr(key)] >= 0
+            assert "barrier_train_loss" not in f[path].attrs
         # both paths share their endpoints
         np.testing.assert_allclose(f["line/val_loss"][[0, -1]], f["curve/val_loss"][[0, -1]])
         assert f["bends"].shape == (3, curve.start.numel())

@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 
 import pytest
+from scipy import stats
 
 from closerlook.decision import (
     CONTRADICTS,
     INCONCLUSIVE,
     NONINFERIOR,
+    NOT_TESTABLE,
     POSITIVE,
     SUPPORTS,
+    VERDICTS,
     Rule,
     decide,
 )
@@ -72,14 +75,71 @@ def test_non_inferiority_both_ways():
     assert d.verdict == INCONCLUSIVE and "contains -0.02" in d.reason
 
 
-def test_one_seed_decides_on_its_value_against_the_margin():
-    assert verdict([0.03], GAIN) == SUPPORTS
-    assert verdict([0.01], GAIN) == CONTRADICTS  # below +margin: no relevant effect
-    assert verdict([0.02], GAIN) == INCONCLUSIVE  # on the margin itself
-    assert verdict([-0.01], ON_PAR) == SUPPORTS
-    assert verdict([-0.03], ON_PAR) == CONTRADICTS
-    d = decide({0: 0.03}, GAIN, "gain", "loss")
-    assert d.one_seed and math.isnan(d.effect.low)
+EPS = 1e-9
+
+# one seed decides only farther than m from the bound b: above b + m, below b - m
+ONE_SEED_CASES = [
+    # positive claim, m = 0.02: bound 0, supports above +0.02, contradicts below -0.02
+    (GAIN, 0.02 + EPS, SUPPORTS),
+    (GAIN, 0.02, INCONCLUSIVE),
+    (GAIN, 0.004, INCONCLUSIVE),  # points the claimed way, but within the margin
+    (GAIN, 0.0, INCONCLUSIVE),
+    (GAIN, -0.02, INCONCLUSIVE),
+    (GAIN, -0.02 - EPS, CONTRADICTS),
+    # non-inferiority, m = 0.02: bound -0.02, supports above 0, contradicts below -0.04
+    (ON_PAR, EPS, SUPPORTS),
+    (ON_PAR, 0.0, INCONCLUSIVE),
+    (ON_PAR, -0.02, INCONCLUSIVE),
+    (ON_PAR, -0.04, INCONCLUSIVE),
+    (ON_PAR, -0.04 - EPS, CONTRADICTS),
+    # m = 0: the sign decides, exactly 0 is undecided
+    (Rule(POSITIVE, 0.0), EPS, SUPPORTS),
+    (Rule(POSITIVE, 0.0), 0.0, INCONCLUSIVE),
+    (Rule(POSITIVE, 0.0), -EPS, CONTRADICTS),
+    (Rule(NONINFERIOR, 0.0), EPS, SUPPORTS),
+    (Rule(NONINFERIOR, 0.0), 0.0, INCONCLUSIVE),
+    (Rule(NONINFERIOR, 0.0), -EPS, CONTRADICTS),
+]
+
+
+@pytest.mark.parametrize(("rule", "x", "expected"), ONE_SEED_CASES)
+def test_one_seed_decides_only_farther_than_the_margin_from_the_bound(rule, x, expected):
+    assert rule.point(x) == expected
+    d = decide({0: x}, rule, "yes", "no")
+    assert d.verdict == expected and d.one_seed and math.isnan(d.effect.low)
+
+
+def test_one_seed_reasons_name_the_threshold():
+    d = decide({0: 0.004}, GAIN, "gain", "loss")
+    assert d.reason == (
+        "1 seed: +0.004 lies within 0.02 of the bound 0 "
+        "(supports above +0.02, contradicts below -0.02)"
+    )
+    assert decide({0: 0.03}, GAIN, "gain", "loss").reason.startswith(
+        "gain: +0.030 (1 seed: value above +0.02"
+    )
+    assert (
+        decide({0: -0.03}, GAIN, "gain", "loss").reason
+        == "loss: -0.030 (1 seed: value below -0.02)"
+    )
+    assert "value above 0" in decide({0: 0.01}, ON_PAR, "on par", "worse").reason
+    assert decide({0: -0.05}, ON_PAR, "on par", "worse").reason.endswith(
+        "(1 seed: value below -0.04)"
+    )
+    assert "within 0.02 of the bound -0.02" in decide({0: -0.03}, ON_PAR, "on par", "worse").reason
+    assert "lies on the bound 0" in decide({0: 0.0}, Rule(POSITIVE, 0.0), "yes", "no").reason
+    assert "+0.02" in GAIN.condition(one_seed=True) and "bound 0" in GAIN.condition(one_seed=True)
+
+
+def test_seeds_support_on_their_own_by_the_one_seed_rule():
+    # on par: -0.01 lies within the margin of -0.02, 0.01 passes 0: one of three
+    d = decide({0: -0.01, 1: 0.01, 2: -0.005}, ON_PAR, "on par", "worse")
+    assert d.seeds_supporting == 1
+
+
+def test_the_verdicts_in_order():
+    assert VERDICTS == ("supports", "contradicts", "inconclusive", "not_testable")
+    assert NOT_TESTABLE == "not_testable"
 
 
 def test_a_zero_margin_reads_the_sign():
@@ -102,3 +162,47 @@ def test_outright_supports_count_and_stay_out_of_the_interval():
     # an outright support beside seeds that contradict: undecided
     d = decide({0: math.inf, 1: -0.1, 2: -0.12}, GAIN, "gain", "loss", outright="diverged")
     assert d.verdict == INCONCLUSIVE and d.reason.startswith("diverged, but the others show")
+
+
+def power_at(d: float, n: int) -> float:
+    """One-sample t-test power at standardized effect d: P(T' > t_0.975,n-1), nct."""
+    return stats.nct.sf(stats.t.ppf(0.975, n - 1), n - 1, d * math.sqrt(n))
+
+
+def test_a_three_seed_decision_states_the_seeds_its_spread_needs():
+    # non-inferiority, bound -0.02: mean -0.01, sd 0.01, d = 1 -> 10 seeds (textbook)
+    d = decide({0: -0.02, 1: -0.01, 2: 0.0}, ON_PAR, "on par", "worse")
+    assert (d.would, d.seeds_needed) == (SUPPORTS, 10)
+    # mean -0.03 lies below -0.02, sd 0.01: d = 1 the other way
+    d = decide({0: -0.04, 1: -0.03, 2: -0.02}, ON_PAR, "on par", "worse")
+    assert (d.would, d.seeds_needed) == (CONTRADICTS, 10)
+    # positive, mean 0.01 below +0.02: the interval must fall below +0.02; d = 1
+    d = decide({0: 0.0, 1: 0.01, 2: 0.02}, GAIN, "gain", "loss")
+    assert (d.would, d.seeds_needed) == (CONTRADICTS, 10)
+    # positive, mean 0.03 past +0.02: the interval must clear 0; sd 0.06, d = 0.5 -> 34
+    d = decide({0: -0.03, 1: 0.03, 2: 0.09}, GAIN, "gain", "loss")
+    assert (d.would, d.seeds_needed) == (SUPPORTS, 34)
+    assert d.power_text() == (
+        "the observed spread (sd 0.06) needs 34 seeds to decide 'supports' with 80% power "
+        "(one-sample t-test at the 95% interval's level, noncentral t)"
+    )
+
+
+def test_the_readme_example_needs_six_seeds():
+    # mean 0.06, sd 0.04 against 0: d = 1.5; power 0.71 at n = 5, 0.83 at n = 6
+    assert power_at(1.5, 5) < 0.8 < power_at(1.5, 6)
+    d = decide({0: 0.10, 1: 0.02, 2: 0.06}, GAIN, "gain", "loss")
+    assert (d.verdict, d.would, d.seeds_needed) == (INCONCLUSIVE, SUPPORTS, 6)
+
+
+def test_a_spread_too_wide_needs_more_than_the_search_allows():
+    # mean 0.021, sd 1: d = 0.021 needs about (2.8 / 0.021)^2 ~ 18000 seeds
+    d = decide({0: -0.979, 1: 0.021, 2: 1.021}, GAIN, "gain", "loss")
+    assert d.would == SUPPORTS and d.seeds_needed is None
+    assert "needs more than 1000 seeds to decide 'supports'" in d.power_text()
+
+
+def test_one_seed_or_no_value_states_no_power():
+    for effects in ({0: 0.03}, {0: math.nan}, {0: math.inf}, {}):
+        d = decide(effects, GAIN, "gain", "loss")
+        assert (d.seeds_needed, d.would, d.power_text()) == (None, "", "")

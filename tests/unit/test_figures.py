@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.container import BarContainer  # noqa: E402
 
-from closerlook import config, figures, plots, study_figures  # noqa: E402
+from closerlook import config, figures, path_plots, plots, study_figures  # noqa: E402
 
 from support import (  # noqa: E402
     LAYERS,
@@ -169,7 +169,7 @@ def test_losses_spanning_decades_get_a_log_axis(one):
     assert loss.get_yscale() == "log" and acc.get_yscale() == "linear"
     assert "%" in acc.get_ylabel() and "epoch" in loss.get_xlabel()
     figures.plt.close(fig)
-    assert figures.spans_decades([1.0, 0.001]) and not figures.spans_decades([1.0, 0.5])
+    assert plots.spans_decades([1.0, 0.001]) and not plots.spans_decades([1.0, 0.5])
 
 
 @pytest.mark.parametrize("seeds", [(0,), (0, 1, 2)])
@@ -192,26 +192,63 @@ def test_a_setup_has_the_same_colour_in_every_figure(cfg, seeds):
         assert want[:3] in shaded
 
 
-def test_barrier_heights_appear_in_the_legend(one):
+def legend_texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_line_and_curve_draws_error_and_loss_with_both_barriers(one):
+    """support.curve: loss end + (peak − end) sin(πt), accuracy 1 − loss/3, so the loss
+    barrier of the line is 1.49 nats and its error barrier 1.49 / 3 = 49.7 points."""
     fig = draw(*one, "rq1_line_and_curve")
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert any("straight line (barrier 1.49)" in s for s in labels)
+    error, loss = fig.axes
+    assert "error (%)" in error.get_ylabel() and "loss" in loss.get_ylabel()
+    assert any("train error, straight line (barrier 49.7 points)" in s for s in legend_texts(error))
+    assert any("val loss, straight line (barrier 1.49 nats)" in s for s in legend_texts(loss))
+    line = next(x for x in error.lines if x.get_label().startswith("train error, straight"))
+    np.testing.assert_allclose(line.get_ydata(), 100 * one[1].curve.paths["line"]["train_loss"] / 3)
+    figures.plt.close(fig)
+
+
+def test_line_and_curve_dots_the_endpoints_interpolation(one):
+    """The barrier's baseline: per split, the chord between the path's endpoints."""
+    fig = draw(*one, "rq1_line_and_curve")
+    for ax in fig.axes:
+        dotted = [x for x in ax.lines if x.get_linestyle() == ":" and len(x.get_xdata())]
+        assert len(dotted) == 2  # train and val
+        for x in dotted:
+            y = np.asarray(x.get_ydata())
+            np.testing.assert_allclose(np.diff(y, 2), 0, atol=1e-9)  # a straight line in t
+        assert any(s.startswith("interpolation of the endpoints") for s in legend_texts(ax))
     figures.plt.close(fig)
 
 
 def test_barrier_legend_shows_the_interval_over_seeds(three):
     fig = draw(*three, "rq1_line_and_curve")
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    # barriers 1.49, 1.44, 1.54: s = 0.05, half-width 4.303 * 0.05 / sqrt(3) = 0.124
-    assert any("train loss, straight line (barrier 1.49 [1.37, 1.61])" in s for s in labels)
+    error, loss = fig.axes
+    # loss barriers 1.49, 1.44, 1.54: s = 0.05, half-width 4.303 * 0.05 / sqrt(3) = 0.124;
+    # error barriers a third of them, in points: 49.7 ± 4.14
+    want = "train loss, straight line (barrier 1.49 [1.37, 1.61] nats)"
+    assert any(want in s for s in legend_texts(loss))
+    want = "train error, straight line (barrier 49.7 [45.5, 53.8] points)"
+    assert any(want in s for s in legend_texts(error))
     figures.plt.close(fig)
 
 
 def test_small_barriers_keep_three_significant_digits():
-    lc = plots.line_and_curve({0: curve(line_peak=0.0223, curve_peak=0.0101, end=0.01)})
-    labels = [t.get_text() for t in lc.axes[0].get_legend().get_texts()]
-    assert any("straight line (barrier 0.0123)" in s for s in labels)
+    lc = path_plots.line_and_curve({0: curve(line_peak=0.0223, curve_peak=0.0101, end=0.01)})
+    error, loss = lc.axes
+    assert any("straight line (barrier 0.0123 nats)" in s for s in legend_texts(loss))
+    assert any("straight line (barrier 0.410 points)" in s for s in legend_texts(error))
     figures.plt.close(lc)
+
+
+def test_summary_gives_the_error_barrier_of_line_and_curve(one):
+    fig = draw(*one, "rq4_summary")
+    labels = legend_texts(fig.axes[1])
+    assert any("train error, straight line (barrier 49.7 points)" in s for s in labels)
+    assert any("train error, curve (barrier 0.0667 points)" in s for s in labels)
+    assert fig.axes[1].get_ylabel() == "error (%)"
+    figures.plt.close(fig)
 
 
 def test_loss_plane_names_its_seed(three):

@@ -153,6 +153,21 @@ def test_the_figure_draws_the_mean_over_seeds():
     assert "DFT-CCA" in fig._suptitle.get_text() and "mean of 2 seeds" in fig._suptitle.get_text()
 
 
+def test_an_analysis_of_several_pairs_draws_a_heatmap_per_pair():
+    """`pairs: from_first` over [0, 3, 5]: 0/3, then 0/5, each its own panel in that order."""
+    first = tidy_seeds({0: (1.0, 0.4, 0.8)})
+    later = tidy_seeds({0: (0.5, 0.2, 0.3)}).assign(epoch_b=5)
+    table = pd.concat([first, later], ignore_index=True)
+    drawn = layer_matrix.mean_matrices(table, "dft_cca")
+    assert [key for key, *_ in drawn] == [("r", 0, "r", 3), ("r", 0, "r", 5)]
+    assert drawn[1][2][0, 1] == pytest.approx(0.2)
+    fig = layer_matrix.matrix_figure(table, "dft_cca", "w")
+    heatmaps = [ax for ax in fig.axes if ax.images]
+    labels = [ax.get_xlabel() for ax in heatmaps]
+    assert labels == ["layer of r at epoch 3", "layer of r at epoch 5"]
+    assert np.ma.getdata(heatmaps[1].images[0].get_array())[1, 1] == pytest.approx(0.3)
+
+
 def test_matrix_is_a_within_run_key_for_the_primary_measure(embedded_config):
     cfg = copy.deepcopy(embedded_config)
     analyses = cfg["similarity"]["analyses"]

@@ -188,7 +188,11 @@ def test_plan_prints_a_row_per_rule_and_the_totals(repo, capsys):
     assert main(["plan", str(repo / "workflow/configs/paper.yaml")]) == 0
     out = capsys.readouterr().out
     assert "train_sgdr" in out and "similarity_pair" in out and "curve_fit" in out
-    assert "\ntotal: 219 jobs," in out and "\ndisk: " in out and "\nlargest file: " in out
+    # 219 jobs with step_decay over the saved epochs and one RQ2 reading; per seed (3) the
+    # drop windows instead (4 consecutive pairs -> 3 windows: -1 pair; step's dumps
+    # {0, 60, 120, 150, 200} -> {60, 62, 120, 123, 150, 154, 200}: +2) and a second RQ2
+    # reading (epoch 30 or step 300: +1 pair and +1 dump in each of 4 analyses): 219 + 3 x 9
+    assert "\ntotal: 246 jobs," in out and "\ndisk: " in out and "\nlargest file: " in out
 
 
 def test_a_missing_config_is_refused(tmp_path, capsys):

@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
-from closerlook.stats import Interval, mean_interval, mean_intervals, t_quantile
+from closerlook.stats import Interval, mean_interval, mean_intervals, seeds_needed, t_quantile
 
 
 def test_t_quantiles_match_the_printed_table():
@@ -75,3 +76,51 @@ def test_column_wise_intervals_agree_with_the_scalar_one():
 
 def test_format_is_signed_on_request():
     assert Interval(0.12, 0.08, 0.16, 3).format(signed=True) == "+0.120 [0.080, 0.160]"
+
+
+def t_test_power(d: float, n: int) -> float:
+    """Power of the two-sided 5% one-sample t-test in one direction: P(T' > t_0.975,n-1)."""
+    return stats.nct.sf(stats.t.ppf(0.975, n - 1), n - 1, d * math.sqrt(n))
+
+
+def test_seeds_needed_matches_the_textbook_sample_sizes():
+    # one-sample t-test, alpha = 0.05 two-sided, power 0.8 (Cohen 1988; G*Power):
+    # d = 1 needs n = 10 (power 0.803; 0.748 at n = 9), d = 0.5 needs n = 34 (0.808; 0.795)
+    assert t_test_power(1.0, 10) == pytest.approx(0.803, abs=1e-3)
+    assert t_test_power(1.0, 9) == pytest.approx(0.748, abs=1e-3)
+    assert t_test_power(0.5, 34) == pytest.approx(0.808, abs=1e-3)
+    assert t_test_power(0.5, 33) == pytest.approx(0.795, abs=1e-3)
+    assert seeds_needed(1.0, 1.0, 0.0, "above") == 10
+    assert seeds_needed(0.5, 1.0, 0.0, "above") == 34
+    # only the standardized distance counts: mean 0.13, sd 0.02 against 0.11 is d = 1
+    assert seeds_needed(0.13, 0.02, 0.11, "above") == 10
+
+
+def test_seeds_needed_below_is_the_mirror_image():
+    assert seeds_needed(-1.0, 1.0, 0.0, "below") == 10
+    assert seeds_needed(0.0, 2.0, 1.0, "below") == 34
+
+
+def test_seeds_needed_edge_cases():
+    assert seeds_needed(0.3, 0.0, 0.0, "above") == 2  # no spread: two seeds settle it
+    assert seeds_needed(-0.3, 0.0, 0.0, "above") is None  # on the wrong side
+    assert seeds_needed(0.5, 1.0, 0.5, "above") is None  # on the bound: never
+    assert seeds_needed(-1.0, 1.0, 0.0, "above") is None  # the other way: never
+    assert seeds_needed(1.0, 1.0, 0.0, "above", max_n=9) is None  # 10 are needed
+    with pytest.raises(ValueError):
+        seeds_needed(1.0, 1.0, 0.0, "up")
+
+
+def test_seeds_needed_follows_confidence_and_power():
+    # d = 1, power 0.9 at alpha 0.05 two-sided: n = 13 (power 0.9 reached first at 13)
+    assert t_test_power(1.0, 12) < 0.9 <= t_test_power(1.0, 13)
+    assert seeds_needed(1.0, 1.0, 0.0, "above", power=0.9) == 13
+    # a 99% interval asks for more seeds than a 95% one
+    assert seeds_needed(1.0, 1.0, 0.0, "above", confidence=0.99) > 10
+
+
+def test_a_spread_of_rounding_size_needs_two_seeds_not_none():
+    # identical effects up to float rounding: the noncentral t's tail is not computable
+    # there, and the test cannot miss on the right side of the bound
+    assert seeds_needed(0.4579, 1.1e-16, 0.0, "above") == 2
+    assert seeds_needed(-0.4579, 1.1e-16, 0.0, "above") is None

@@ -3,6 +3,7 @@ with two seeds per run."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -150,10 +151,17 @@ def test_every_study_figure_and_findings_exist(finished):
     by_measure = [m for m in re.findall(r"- by measure: (.*)", text) if "does not apply" not in m]
     assert by_measure
     for line in by_measure:
-        decided = re.findall(r"(?:^|, )(\w+) (?:supports|contradicts|inconclusive)", line)
+        verdict = r"(?:supports|contradicts|inconclusive|not_testable)"
+        decided = re.findall(rf"(?:^|, )(\w+) {verdict}", line)
         assert decided == plan.measures(cfg), line
     # the reduced study trains 6 epochs, fewer than findings.min_epochs: it says so
     assert re.search(r"trained 6 epochs in seed \d, fewer than 10", text)
+    # findings.json: the same verdicts, machine-readable
+    doc = json.loads((results / "findings.json").read_text())
+    assert [c["id"] for c in doc["claims"]] == list(CLAIMS)
+    for c in doc["claims"]:
+        assert f"| {c['id']} | ({c['finding']}) | **" in text
+    assert "Preconditions:" in text
 
 
 def test_the_report_holds_every_figure(repo, finished):
@@ -177,7 +185,7 @@ def test_a_colour_reruns_only_the_figures_that_draw_that_run(repo, finished):
 
 
 def test_a_findings_setting_reruns_findings_and_summary_only(repo, finished):
-    jobs = dry_run_with(repo, finished, lambda c: c["findings"].update(margin=0.05))
+    jobs = dry_run_with(repo, finished, lambda c: c["findings"]["margin"].update(accuracy=0.05))
     assert set(jobs) == {"findings", "rq4_summary", "figures"}
 
 

@@ -52,7 +52,8 @@ def test_the_rehearsal_runs_every_paper_code_path(tmp_path):
         assert f.provenance["epoch"] == "step2"
         assert f.provenance["source_checkpoint"].endswith("checkpoints/step000002.pt")
     steps = pd.read_csv(results / "similarity/init_small_batch.csv")
-    assert set(steps["epoch_a"].astype(str)) == {"0"} and set(steps["epoch_b"]) == {"step2"}
+    assert set(steps["epoch_a"].astype(str)) == {"0"}  # pairs: from_first
+    assert set(steps["epoch_b"]) == {"step2", "step3"}
 
     # one tidy table per analysis: every pair of the plan, every measure and its shuffled
     # baseline, a coefficient file per pair; DFT-CCA in [0, 1]; the layer x layer matrix
@@ -69,7 +70,12 @@ def test_the_rehearsal_runs_every_paper_code_path(tmp_path):
         assert len(files) == len(pairs)
         with h5py.File(files[0]) as f:
             assert f.attrs["kind"] == "similarity"
-    assert (results / "similarity/init_large_batch.matrix.csv").is_file()
+    # the layer x layer matrix of each of the analysis' pairs (0/2 and 0/3)
+    matrix = pd.read_csv(results / "similarity/init_large_batch.matrix.csv")
+    assert set(zip(matrix["epoch_a"], matrix["epoch_b"], strict=True)) == {(0, 2), (0, 3)}
+    # RQ1's control: each step-decay drop (after epochs 1 and 2) against one epoch later
+    drops = pd.read_csv(results / "similarity/step_decay.csv")
+    assert set(zip(drops["epoch_a"], drops["epoch_b"], strict=True)) == {(1, 2), (2, 3)}
 
     # both curves, every figure, and findings that answer every question
     for curve in cfg["curves"]["connections"]:

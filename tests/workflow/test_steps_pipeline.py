@@ -68,19 +68,27 @@ def test_the_paper_rq2_runs_are_resnet18_and_small_batch_saves_step_200(capsys):
     out = capsys.readouterr().out
     for run in RQ2_RUNS:
         assert re.search(rf"^  run {run}: .*; model resnet18$", out, re.M), run
-    assert "run small_batch: step, 200 epochs, saves 0, 20, 200, step200 (epoch 0.4);" in out
+    # 500 steps an epoch at batch 100: steps 200 and 300 are epochs 0.4 and 0.6
+    saves = "saves 0, 20, 200, step200 (epoch 0.4), step300 (epoch 0.6);"
+    assert f"run small_batch: step, 200 epochs, {saves}" in out
     assert "run sgdr: sgdr, 200 epochs, saves 0, 10, 12, 30, 33, 70, 74, 150, 152, 200" in out
 
     cfg = config.load(PAPER)
+    # initialisation against each later point (pairs: from_first)
     assert plan.analysis_pairs(cfg, "init_small_batch") == [
-        ("small_batch", 0, "small_batch", "step200")
+        ("small_batch", 0, "small_batch", "step200"),
+        ("small_batch", 0, "small_batch", "step300"),
     ]
     for name in ("init_large_batch", "init_large_batch_warmup", "init_large_batch_frozen"):
-        assert plan.analysis_epochs(cfg, name) == [0, 20]
-    # 200 steps at batch 100 are the 200 iterations of 20 epochs at batch 5000
+        assert plan.analysis_epochs(cfg, name) == [0, 20, 30]
+        run = cfg["similarity"]["analyses"][name]["run"]
+        assert plan.analysis_pairs(cfg, name) == [(run, 0, run, 20), (run, 0, run, 30)]
+    # 200 and 300 steps at batch 100 are the 200 and 300 iterations of 20 and 30 epochs at
+    # batch 5000 (10 steps an epoch)
     large = plan.run_settings(cfg, "large_batch_warmup")
     assert plan.steps_per_epoch(cfg, "large_batch_warmup") * large.warmup_epochs == 200
-    assert plan.checkpoint_steps(plan.run_settings(cfg, "small_batch")) == [200]
+    assert plan.steps_per_epoch(cfg, "large_batch_warmup") * 30 == 300
+    assert plan.checkpoint_steps(plan.run_settings(cfg, "small_batch")) == [200, 300]
     frozen = plan.run_settings(cfg, "large_batch_frozen")
     assert frozen.model == "resnet18" and frozen.freeze["layers"] == ["classifier"]
     assert {plan.run_settings(cfg, r).model for r in ("sgdr", "teacher")} == {"vgg16"}

@@ -277,7 +277,12 @@ def all_figures():
         files += figure_files(f"similarity_{analysis}")
         if a.get("matrix"):  # the layer x layer heatmap (closerlook.layer_matrix)
             files += figure_files(f"similarity_{analysis}_matrix")
-    return files + all_curves() + study_figures_drawn() + [findings_file()]
+    return (
+        files
+        + all_curves()
+        + study_figures_drawn()
+        + [findings_file(), findings_json()]
+    )
 
 
 def teacher_checkpoint(run):
@@ -309,6 +314,10 @@ FIGURE_CAPTIONS = "../report"
 
 def findings_file():
     return f"{RESULTS}/findings.md"
+
+
+def findings_json():
+    return f"{RESULTS}/findings.json"
 
 
 def learning_curves_settings():

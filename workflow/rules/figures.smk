@@ -81,7 +81,8 @@ rule findings:
         # what the summary reads (its parts are every figure's)
         unpack(study_inputs(study_figures.SUMMARY)),
     output:
-        findings_file(),
+        md=findings_file(),
+        json=findings_json(),
     log:
         f"{LOGS}/findings.log",
     localrule: True

@@ -1,0 +1,174 @@
+"""The preconditions (manipulation checks) of the claims: what must hold in the study before
+a claim about a heuristic can be tested at all. One registry, one small function each.
+
+A claim about what warmup does assumes that training without warmup was unstable; a claim
+that a curve avoids a barrier assumes that the straight line meets one (a curve starts on the
+line, so without a line barrier it trivially has none; Garipov et al. 2018; Frankle et al.
+2020); a claim about the knowledge distillation transfers assumes that the teacher knows
+more than the plain student (Hinton et al. 2015). A claim whose precondition fails is *not
+testable here* (closerlook.findings), counted apart from supports, contradicts and
+inconclusive. Each precondition is measured on the mean across seeds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from closerlook import instability, points
+from closerlook.contrasts import instability_epoch, read_point
+from closerlook.effects import NotMeasured, Settings, accuracies, curves_of, each
+from closerlook.evidence import Evidence, diverged_epoch
+
+
+@dataclass
+class Check:
+    """A precondition measured: what it requires, the value against the threshold, whether
+    it holds (None: it could not be measured), and the numbers behind it."""
+
+    name: str
+    requires: str
+    value: float
+    threshold: float
+    holds: bool | None
+    detail: str = ""
+
+    def text(self) -> str:
+        state = {True: "holds", False: "fails", None: "not measured"}[self.holds]
+        return f"{self.requires}: {self.detail} — **{state}**"
+
+
+PRECONDITIONS: dict[str, tuple[str, Callable[[Evidence, Settings], Check]]] = {}
+
+
+def precondition(name: str, question: str):
+    """Register the decorated function as precondition `name` of research question
+    `question` (rq1 … rq4)."""
+
+    def register(fn: Callable[[Evidence, Settings], Check]):
+        PRECONDITIONS[name] = (question, fn)
+        return fn
+
+    return register
+
+
+def measure(name: str, ev: Evidence, s: Settings) -> Check:
+    """Precondition `name` on `ev`; one that cannot be measured says why, holds None."""
+    try:
+        return PRECONDITIONS[name][1](ev, s)
+    except (NotMeasured, KeyError) as e:
+        reason = e.reason if isinstance(e, NotMeasured) else f"{e} is not configured"
+        return Check(name, name.replace("_", " "), math.nan, math.nan, None, reason)
+
+
+def _line_barrier(ev: Evidence, s: Settings, check: str, name: str | None, what: str) -> Check:
+    if not name:
+        raise NotMeasured(f"no curve between {what}")
+    curves = curves_of(ev, name)
+    b = [c.barriers["line"]["error_train"] for c in curves]
+    value = float(np.mean(b))
+    return Check(
+        check,
+        f"the straight line between {what} has an error barrier (train) above "
+        f"{100 * s.error_barrier:g} points",
+        value,
+        s.error_barrier,
+        value > s.error_barrier,
+        f"{each([100 * x for x in b], '{:.2f}')} points (curve '{name}')",
+    )
+
+
+@precondition("restart_line_barrier", "rq1")
+def restart_line_barrier(ev: Evidence, s: Settings) -> Check:
+    name = ev.questions.get("rq1", {}).get("curve")
+    return _line_barrier(ev, s, "restart_line_barrier", name, "the SGDR iterates")
+
+
+@precondition("independent_line_barrier", "rq4")
+def independent_line_barrier(ev: Evidence, s: Settings) -> Check:
+    name = ev.questions.get("rq4", {}).get("curve")
+    return _line_barrier(ev, s, "independent_line_barrier", name, "the independent optima")
+
+
+def _spikes(ev: Evidence, run: str, window: instability.Window) -> list[tuple[float, int | None]]:
+    """Per seed the largest spike in the window and its epoch; a run recorded as diverged
+    up to the window's end spikes without bound."""
+    out = []
+    for seed in ev.seeds:
+        df = ev.metrics[run][seed]
+        bad = diverged_epoch(df)
+        gone = bad is not None and bad <= window.end
+        out.append((math.inf, bad) if gone else instability.loss_spike(df, window))
+    return out
+
+
+@precondition("no_warmup_unstable", "rq2")
+def no_warmup_unstable(ev: Evidence, s: Settings) -> Check:
+    q = ev.questions["rq2"]
+    run, w = q["no_warmup"]["run"], q.get("window")
+    if run not in ev.metrics or not w:
+        raise NotMeasured(f"run '{run}' or RQ2's window is not configured")
+    window = instability.Window(*w)
+    spikes = _spikes(ev, run, window)
+    value = float(np.mean([x for x, _ in spikes]))
+    shown = "; ".join(
+        f"{r}: "
+        + ", ".join(
+            f"{'∞' if x == math.inf else f'{x:+.2f}'} (epoch {e})"
+            for x, e in _spikes(ev, r, window)
+        )
+        for _, r, _ in ev.rq2_setups()
+        if r in ev.metrics
+    )
+    return Check(
+        "no_warmup_unstable",
+        f"without warmup the validation loss spikes in {window.text()}: it rises above its "
+        f"best earlier value by more than {100 * s.spike:g}% of it (or the run diverges)",
+        value,
+        s.spike,
+        value > s.spike,
+        f"largest relative rise {shown}",
+    )
+
+
+@precondition("read_after_instability", "rq2")
+def read_after_instability(ev: Evidence, s: Settings) -> Check:
+    q = ev.questions["rq2"]
+    at = instability_epoch(ev, s)
+    if at is None:
+        raise NotMeasured("no instability epoch of the run without warmup")
+    read = read_point(ev, s, q["no_warmup"]["analysis"], None)
+    epoch = read if isinstance(read, int) else math.nan
+    return Check(
+        "read_after_instability",
+        "similarity to initialisation is read at or after the instability it is to explain",
+        float(epoch),
+        float(at),
+        bool(epoch >= at),
+        f"read at {points.label(read)}, the largest spike without warmup at epoch {at}",
+    )
+
+
+@precondition("teacher_better", "rq3")
+def teacher_better(ev: Evidence, s: Settings) -> Check:
+    q = ev.questions["rq3"]
+    a = q.get("analysis")
+    teacher = next((p.run_a for p in ev.mean_profiles(a)), None) if a in ev.profiles else None
+    plain = q.get("plain")
+    if teacher not in ev.metrics or plain not in ev.metrics:
+        raise NotMeasured("the teacher or the plain student is not configured")
+    at, ap = accuracies(ev, teacher), accuracies(ev, plain)
+    gap = float(np.mean([at[x] - ap[x] for x in ev.seeds]))
+    return Check(
+        "teacher_better",
+        f"the teacher is more accurate than the plain student by more than the accuracy "
+        f"margin ({100 * s.accuracy_margin:g} percentage points)",
+        gap,
+        s.accuracy_margin,
+        gap > s.accuracy_margin,
+        f"{teacher} {each([100 * v for v in at.values()], '{:.1f}')}% against {plain} "
+        f"{each([100 * v for v in ap.values()], '{:.1f}')}%",
+    )
