@@ -163,6 +163,7 @@ def _early_text(ev: Evidence) -> str:
     "lowest early validation accuracy, warmup minus no warmup",
     "warmup keeps early training more stable",
     "without warmup early training is as stable",
+    polarity=CONTEXT,
     requires=("no_warmup_unstable",),
 )
 def warmup_stability(ev: Evidence, s: Settings, method: str | None) -> Measured:
@@ -187,7 +188,7 @@ def warmup_stability(ev: Evidence, s: Settings, method: str | None) -> Measured:
     "warmup's gain is not larger in the deeper layers",
     similarity=True,
     depth=True,
-    requires=("no_warmup_unstable", "read_after_instability"),
+    requires=("no_warmup_unstable", "warmup_stable", "read_after_instability"),
 )
 def warmup_protects_deeper(ev: Evidence, s: Settings, method: str | None) -> Measured:
     m = warmup_gains(ev, s, method)
@@ -204,7 +205,7 @@ def warmup_protects_deeper(ev: Evidence, s: Settings, method: str | None) -> Mea
     "without warmup the deeper layers stay as close",
     similarity=True,
     depth=True,
-    requires=("no_warmup_unstable", "read_after_instability"),
+    requires=("no_warmup_unstable", "warmup_stable", "read_after_instability"),
 )
 def warmup_deeper_gain(ev: Evidence, s: Settings, method: str | None) -> Measured:
     m = warmup_gains(ev, s, method)
@@ -221,7 +222,7 @@ def warmup_deeper_gain(ev: Evidence, s: Settings, method: str | None) -> Measure
     "frozen is on par with warmup or better",
     "frozen trails warmup",
     kind=NONINFERIOR,
-    requires=("no_warmup_unstable",),
+    requires=("no_warmup_unstable", "warmup_stable"),
 )
 def frozen_stability(ev: Evidence, s: Settings, method: str | None) -> Measured:
     q = ev.questions["rq2"]
@@ -273,7 +274,7 @@ def warmup_accuracy(ev: Evidence, s: Settings, method: str | None) -> Measured:
     "frozen ends behind warmup",
     kind=NONINFERIOR,
     polarity=CONTEXT,
-    requires=("no_warmup_unstable",),
+    requires=("no_warmup_unstable", "warmup_stable"),
 )
 def frozen_on_par(ev: Evidence, s: Settings, method: str | None) -> Measured:
     q = ev.questions["rq2"]

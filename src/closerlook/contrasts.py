@@ -22,7 +22,7 @@ from closerlook.effects import (
     pairs_of,
     partition,
 )
-from closerlook.evidence import Evidence, LayerProfile
+from closerlook.evidence import Evidence, LayerProfile, diverged_epoch
 
 
 def _mean_floor(p: LayerProfile) -> float:
@@ -31,16 +31,22 @@ def _mean_floor(p: LayerProfile) -> float:
 
 # ------------------------------------------------------------------------- RQ2: warmup
 def instability_epoch(ev: Evidence, s: Settings) -> int | None:
-    """The latest epoch, over seeds, of the no-warmup run's largest validation-loss spike
-    within RQ2's window (closerlook.instability), or None."""
+    """The onset of the no-warmup run's instability: in each seed the first epoch of RQ2's
+    window whose validation loss rises above its best earlier value by more than
+    `s.spike` (closerlook.instability), or the epoch it diverged; the latest over seeds, or
+    None where a seed has no such epoch."""
     q = ev.questions.get("rq2", {})
     run, w = q.get("no_warmup", {}).get("run"), q.get("window")
     if run not in ev.metrics or not w:
         return None
     window = instability.Window(*w)
-    at = [instability.loss_spike(ev.metrics[run][seed], window)[1] for seed in ev.seeds]
-    known = [e for e in at if e is not None]
-    return max(known) if known else None
+    at = []
+    for seed in ev.seeds:
+        df = ev.metrics[run][seed]
+        gone = diverged_epoch(df)
+        onset = instability.spike_onset(df, window, s.spike)
+        at.append(gone if gone is not None and (onset is None or gone < onset) else onset)
+    return None if any(e is None for e in at) else max(at)
 
 
 def read_point(ev: Evidence, s: Settings, analysis: str, method: str | None):

@@ -44,7 +44,12 @@ ROLES = {
     "frozen": "large batch, classifier frozen",
     "small_batch": "small batch",
 }
-VERDICT_COLOURS = {"supports": "tab:green", "contradicts": "tab:red", "inconclusive": "tab:gray"}
+VERDICT_COLOURS = {
+    "supports": "tab:green",
+    "contradicts": "tab:red",
+    "inconclusive": "tab:gray",
+    "not testable here": "tab:purple",
+}
 
 
 # ------------------------------------------------------------------ labelled profiles
@@ -147,8 +152,9 @@ def _verdicts_panel(ax, verdicts: Sequence[tuple[str, str, str]]) -> None:
             color=VERDICT_COLOURS.get(verdict.split(" (")[0], "black"),
             weight="bold",
         )
-        short = textwrap.shorten(reason, 56, placeholder="...")
-        ax.text(0.42, y, short, fontsize=8, va="top", transform=ax.transAxes)
+        why = reason.removeprefix("not testable here: ")
+        short = textwrap.shorten(why, 46, placeholder="...")
+        ax.text(0.53, y, short, fontsize=8, va="top", transform=ax.transAxes)
         y -= step
 
 

@@ -220,8 +220,8 @@ FINDING_RULE = (
     "**mixed** when claims speak both ways, **not testable here** when every claim that "
     "could speak is not testable, and **inconclusive** otherwise. A claim speaks *for* the "
     "finding when it supports a claim the finding predicts (or contradicts one the finding "
-    "rules out) and *against* it the other way round; context claims (accuracies, the line "
-    "barrier that RQ1.2 needs) speak neither way."
+    "rules out) and *against* it the other way round; context claims (accuracies, "
+    "warmup's stabilising, the line barrier that RQ1.2 needs) speak neither way."
 )
 
 

@@ -79,6 +79,22 @@ def loss_spike(df: pd.DataFrame, w: Window) -> tuple[float, int | None]:
     return (worst, at) if at is not None else (math.nan, None)
 
 
+def spike_onset(df: pd.DataFrame, w: Window, threshold: float) -> int | None:
+    """The first epoch of the window whose validation loss rises above its best earlier
+    value by more than `threshold` (relative, as in `loss_spike`), or None."""
+    df = df.sort_values("epoch")
+    best = math.inf
+    for e, x in zip(
+        df["epoch"].to_numpy(dtype=int), df["val_loss"].to_numpy(dtype=float), strict=True
+    ):
+        if w.start < e <= w.end and math.isfinite(best):
+            if not math.isfinite(x) or x / best - 1.0 > threshold:
+                return int(e)
+        if math.isfinite(x):
+            best = min(best, x)
+    return None
+
+
 def resolve_window(config: Mapping[str, Any]) -> list[int] | None:
     """RQ2's window [start, end] from the config: after the warmup run's warmup period (or
     the frozen run's freezing) up to `findings.instability.window` of the no-warmup run's

@@ -77,8 +77,13 @@ def _line_barrier(ev: Evidence, s: Settings, check: str, name: str | None, what:
         value,
         s.error_barrier,
         value > s.error_barrier,
-        f"{each([100 * x for x in b], '{:.2f}')} points (curve '{name}')",
+        f"{each([100 * x for x in b], '{:.2f}')} points on curve '{name}'",
     )
+
+
+def _points(fraction: float) -> str:
+    n = 100 * fraction
+    return f"{n:g} percentage point{'' if n == 1 else 's'}"
 
 
 @precondition("restart_line_barrier", "rq1")
@@ -134,12 +139,35 @@ def no_warmup_unstable(ev: Evidence, s: Settings) -> Check:
     )
 
 
+@precondition("warmup_stable", "rq2")
+def warmup_stable(ev: Evidence, s: Settings) -> Check:
+    """The manipulation worked: with warmup the validation loss does not spike in the
+    window (a claim about *how* warmup prevents instability presupposes that it does)."""
+    q = ev.questions["rq2"]
+    run, w = q["warmup"]["run"], q.get("window")
+    if run not in ev.metrics or not w:
+        raise NotMeasured(f"run '{run}' or RQ2's window is not configured")
+    window = instability.Window(*w)
+    spikes = _spikes(ev, run, window)
+    value = float(np.mean([x for x, _ in spikes]))
+    shown = ", ".join(f"{'∞' if x == math.inf else f'{x:+.2f}'} (epoch {e})" for x, e in spikes)
+    return Check(
+        "warmup_stable",
+        f"with warmup the validation loss does not spike in {window.text()}: it rises above "
+        f"its best earlier value by at most {100 * s.spike:g}% of it",
+        value,
+        s.spike,
+        value <= s.spike,
+        f"largest relative rise of {run}: {shown}",
+    )
+
+
 @precondition("read_after_instability", "rq2")
 def read_after_instability(ev: Evidence, s: Settings) -> Check:
     q = ev.questions["rq2"]
     at = instability_epoch(ev, s)
     if at is None:
-        raise NotMeasured("no instability epoch of the run without warmup")
+        raise NotMeasured("the run without warmup has no spike in the window")
     read = read_point(ev, s, q["no_warmup"]["analysis"], None)
     epoch = read if isinstance(read, int) else math.nan
     return Check(
@@ -148,7 +176,7 @@ def read_after_instability(ev: Evidence, s: Settings) -> Check:
         float(epoch),
         float(at),
         bool(epoch >= at),
-        f"read at {points.label(read)}, the largest spike without warmup at epoch {at}",
+        f"read at {points.label(read)}; without warmup the loss first spikes at epoch {at}",
     )
 
 
@@ -165,7 +193,7 @@ def teacher_better(ev: Evidence, s: Settings) -> Check:
     return Check(
         "teacher_better",
         f"the teacher is more accurate than the plain student by more than the accuracy "
-        f"margin ({100 * s.accuracy_margin:g} percentage points)",
+        f"margin ({_points(s.accuracy_margin)})",
         gap,
         s.accuracy_margin,
         gap > s.accuracy_margin,

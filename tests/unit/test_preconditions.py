@@ -53,6 +53,16 @@ def test_the_spike_and_the_lowest_accuracy_by_hand():
     )
 
 
+def test_the_onset_is_the_first_epoch_past_the_threshold():
+    # best 0.5 after epoch 2; epoch 3 rises by 60%, epoch 4 by 300%: onset at 4 for a
+    # threshold of 100%, at 3 for 50%, none for 400%
+    df = frame([2.3, 1.0, 0.5, 0.8, 2.0, 0.4])
+    w = instability.Window(2, 5)
+    assert instability.spike_onset(df, w, 1.0) == 4
+    assert instability.spike_onset(df, w, 0.5) == 3
+    assert instability.spike_onset(df, w, 4.0) is None
+
+
 def test_the_window_follows_the_warmup_period():
     assert instability.window(30, 3, 0.25) == instability.Window(3, 7)
     assert instability.window(200, 20, 0.25) == instability.Window(20, 50)
@@ -85,6 +95,12 @@ def weak_teacher(ev):
     ev.metrics["teacher"] = {s: metrics(0.95 + JITTER[s]) for s in ev.seeds}
 
 
+def warmup_spikes_too(ev):
+    ev.metrics["large_batch_warmup"] = {
+        s: metrics(0.96 + JITTER[s], spike_at=SPIKE_AT) for s in ev.seeds
+    }
+
+
 def read_before_the_spike(ev):
     for analysis in ("init_large_batch", "init_large_batch_warmup"):
         for by_seed in ev.profiles[analysis].values():
@@ -95,6 +111,7 @@ def read_before_the_spike(ev):
 # precondition -> how to make it fail, and the claims that then are not testable
 FAILING = {
     "no_warmup_unstable": (stable, ["RQ2.1", "RQ2.2", "RQ2.3", "RQ2.4", "RQ2.5", "RQ2.6"]),
+    "warmup_stable": (warmup_spikes_too, ["RQ2.2", "RQ2.3", "RQ2.4", "RQ2.6"]),
     "read_after_instability": (read_before_the_spike, ["RQ2.2", "RQ2.3"]),
     "restart_line_barrier": (flat_restart_line, ["RQ1.2"]),
     "independent_line_barrier": (flat_independent_line, ["RQ4.3"]),
