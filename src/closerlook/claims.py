@@ -155,6 +155,18 @@ def _early_text(ev: Evidence) -> str:
     return f"lowest validation accuracy in {w.text()}: " + ", ".join(parts)
 
 
+def _early_gain(ev: Evidence, s: Settings, role: str, against: str) -> Measured:
+    """The lowest early validation accuracy of RQ2 setup `role` minus `against`'s, per seed."""
+    q = ev.questions["rq2"]
+    run, other = q[role]["run"], q[against]["run"]
+    numbers = _early_text(ev)
+    problem = run_problem(ev, [run, other], s, allow_diverged=True)
+    if problem:
+        raise NotMeasured(problem, numbers)
+    low, base = _early(ev, run), _early(ev, other)
+    return Measured({seed: low[seed][0] - base[seed][0] for seed in ev.seeds}, numbers)
+
+
 @claim(
     "RQ2.1",
     "b",
@@ -167,14 +179,7 @@ def _early_text(ev: Evidence) -> str:
     requires=("no_warmup_unstable",),
 )
 def warmup_stability(ev: Evidence, s: Settings, method: str | None) -> Measured:
-    q = ev.questions["rq2"]
-    nw, w = q["no_warmup"]["run"], q["warmup"]["run"]
-    numbers = _early_text(ev)
-    problem = run_problem(ev, [nw, w], s, allow_diverged=True)
-    if problem:
-        raise NotMeasured(problem, numbers)
-    lw, lnw = _early(ev, w), _early(ev, nw)
-    return Measured({seed: lw[seed][0] - lnw[seed][0] for seed in ev.seeds}, numbers)
+    return _early_gain(ev, s, "warmup", "no_warmup")
 
 
 @claim(
@@ -225,14 +230,7 @@ def warmup_deeper_gain(ev: Evidence, s: Settings, method: str | None) -> Measure
     requires=("no_warmup_unstable", "warmup_stable"),
 )
 def frozen_stability(ev: Evidence, s: Settings, method: str | None) -> Measured:
-    q = ev.questions["rq2"]
-    w, fr = q["warmup"]["run"], q["frozen"]["run"]
-    numbers = _early_text(ev)
-    problem = run_problem(ev, [w, fr], s, allow_diverged=True)
-    if problem:
-        raise NotMeasured(problem, numbers)
-    lf, lw = _early(ev, fr), _early(ev, w)
-    return Measured({seed: lf[seed][0] - lw[seed][0] for seed in ev.seeds}, numbers)
+    return _early_gain(ev, s, "frozen", "warmup")
 
 
 @claim(

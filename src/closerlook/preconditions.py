@@ -110,21 +110,26 @@ def _spikes(ev: Evidence, run: str, window: instability.Window) -> list[tuple[fl
     return out
 
 
-@precondition("no_warmup_unstable", "rq2")
-def no_warmup_unstable(ev: Evidence, s: Settings) -> Check:
+def _setup_spikes(ev: Evidence, role: str):
+    """(window, run, per-seed spikes, their mean) of RQ2 setup `role`."""
     q = ev.questions["rq2"]
-    run, w = q["no_warmup"]["run"], q.get("window")
+    run, w = q[role]["run"], q.get("window")
     if run not in ev.metrics or not w:
         raise NotMeasured(f"run '{run}' or RQ2's window is not configured")
     window = instability.Window(*w)
     spikes = _spikes(ev, run, window)
-    value = float(np.mean([x for x, _ in spikes]))
+    return window, run, spikes, float(np.mean([x for x, _ in spikes]))
+
+
+def _spike_text(spikes: list[tuple[float, int | None]]) -> str:
+    return ", ".join(f"{'∞' if x == math.inf else f'{x:+.2f}'} (epoch {e})" for x, e in spikes)
+
+
+@precondition("no_warmup_unstable", "rq2")
+def no_warmup_unstable(ev: Evidence, s: Settings) -> Check:
+    window, _, _, value = _setup_spikes(ev, "no_warmup")
     shown = "; ".join(
-        f"{r}: "
-        + ", ".join(
-            f"{'∞' if x == math.inf else f'{x:+.2f}'} (epoch {e})"
-            for x, e in _spikes(ev, r, window)
-        )
+        f"{r}: {_spike_text(_spikes(ev, r, window))}"
         for _, r, _ in ev.rq2_setups()
         if r in ev.metrics
     )
@@ -143,14 +148,7 @@ def no_warmup_unstable(ev: Evidence, s: Settings) -> Check:
 def warmup_stable(ev: Evidence, s: Settings) -> Check:
     """The manipulation worked: with warmup the validation loss does not spike in the
     window (a claim about *how* warmup prevents instability presupposes that it does)."""
-    q = ev.questions["rq2"]
-    run, w = q["warmup"]["run"], q.get("window")
-    if run not in ev.metrics or not w:
-        raise NotMeasured(f"run '{run}' or RQ2's window is not configured")
-    window = instability.Window(*w)
-    spikes = _spikes(ev, run, window)
-    value = float(np.mean([x for x, _ in spikes]))
-    shown = ", ".join(f"{'∞' if x == math.inf else f'{x:+.2f}'} (epoch {e})" for x, e in spikes)
+    window, run, spikes, value = _setup_spikes(ev, "warmup")
     return Check(
         "warmup_stable",
         f"with warmup the validation loss does not spike in {window.text()}: it rises above "
@@ -158,7 +156,7 @@ def warmup_stable(ev: Evidence, s: Settings) -> Check:
         value,
         s.spike,
         value <= s.spike,
-        f"largest relative rise of {run}: {shown}",
+        f"largest relative rise of {run}: {_spike_text(spikes)}",
     )
 
 
