@@ -144,6 +144,8 @@ def _early(ev: Evidence, run: str) -> dict[int, tuple[float, int | None]]:
 
 
 def _early_text(ev: Evidence) -> str:
+    if not ev.questions["rq2"].get("window"):
+        raise NotMeasured("RQ2's runs are not configured (questions.rq2), so it has no window")
     w = instability.Window(*ev.questions["rq2"]["window"])
     parts = []
     for _, run, _ in ev.rq2_setups():

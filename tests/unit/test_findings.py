@@ -227,6 +227,15 @@ def test_missing_artifacts_are_named_and_inconclusive(questions):
     findings_doc.render(found, "embedded", "svcca")  # renders without effects
 
 
+def test_a_study_without_rq2_runs_leaves_rq2_not_measured(questions, ev):
+    q = copy.deepcopy(questions)
+    q["rq2"]["window"] = None  # what resolve_window gives without the RQ2 runs
+    ev.questions = q
+    for cid in ("RQ2.1", "RQ2.4"):
+        f = decided(ev, cid)
+        assert f.verdict == INCONCLUSIVE and "has no window" in f.reason
+
+
 def test_the_summary_is_a_line_not_a_claim(ev):
     set_accuracy(ev, "sgdr", 0.80)
     found = findings.all_findings(ev, Settings())
