@@ -134,39 +134,32 @@ def sgdr_on_par(ev: Evidence, s: Settings, method: str | None) -> Measured:
 
 
 # ------------------------------------------------------------------------- RQ2: warmup
-def _early(ev: Evidence, run: str) -> dict[int, tuple[float, int | None]]:
-    """seed -> (lowest validation accuracy in RQ2's window, its epoch)."""
-    w = ev.questions["rq2"].get("window")
-    if not w:
-        raise NotMeasured("RQ2's window is not configured (questions.rq2.window)")
-    window = instability.Window(*w)
-    return {seed: instability.lowest_accuracy(ev.metrics[run][seed], window) for seed in ev.seeds}
-
-
-def _early_text(ev: Evidence) -> str:
+def _early_lows(ev: Evidence) -> tuple[str, dict[str, dict[int, float]]]:
+    """The lowest validation accuracy in RQ2's window of every configured RQ2 run, per seed,
+    and the same in words."""
     if not ev.questions["rq2"].get("window"):
         raise NotMeasured("RQ2's runs are not configured (questions.rq2), so it has no window")
     w = instability.Window(*ev.questions["rq2"]["window"])
-    parts = []
+    lows, parts = {}, []
     for _, run, _ in ev.rq2_setups():
         if run in ev.metrics:
-            low = _early(ev, run)
+            low = {seed: instability.lowest_accuracy(ev.metrics[run][seed], w) for seed in ev.seeds}
+            lows[run] = {seed: a for seed, (a, _) in low.items()}
             parts.append(
                 f"{run} " + " / ".join(f"{100 * a:.1f}% (epoch {e})" for a, e in low.values())
             )
-    return f"lowest validation accuracy in {w.text()}: " + ", ".join(parts)
+    return f"lowest validation accuracy in {w.text()}: " + ", ".join(parts), lows
 
 
 def _early_gain(ev: Evidence, s: Settings, role: str, against: str) -> Measured:
     """The lowest early validation accuracy of RQ2 setup `role` minus `against`'s, per seed."""
     q = ev.questions["rq2"]
     run, other = q[role]["run"], q[against]["run"]
-    numbers = _early_text(ev)
+    numbers, lows = _early_lows(ev)
     problem = run_problem(ev, [run, other], s, allow_diverged=True)
     if problem:
         raise NotMeasured(problem, numbers)
-    low, base = _early(ev, run), _early(ev, other)
-    return Measured({seed: low[seed][0] - base[seed][0] for seed in ev.seeds}, numbers)
+    return Measured({seed: lows[run][seed] - lows[other][seed] for seed in ev.seeds}, numbers)
 
 
 @claim(

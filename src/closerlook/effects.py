@@ -15,7 +15,7 @@ import numpy as np
 
 from closerlook.evidence import CurveEvaluation, Evidence, LayerProfile, diverged_epoch
 from closerlook.noise_floor import corrected, has_floor
-from closerlook.partitions import PRIMARY, Partition, partition_of
+from closerlook.partitions import PRIMARY, Partition, halves, partition_of, split
 
 
 @dataclass
@@ -34,10 +34,8 @@ class Settings:
 
     @classmethod
     def from_config(cls, f: Mapping[str, Any]) -> Settings:
-        """The settings of config `findings` (a number for `margin` serves both kinds)."""
-        m = f.get("margin", {})
-        m = {"accuracy": m, "similarity": m} if isinstance(m, int | float) else m
-        inst = f.get("instability", {})
+        """The settings of config `findings` (missing keys: the defaults)."""
+        m, inst = f.get("margin", {}), f.get("instability", {})
         return cls(
             accuracy_margin=m.get("accuracy", cls.accuracy_margin),
             similarity_margin=m.get("similarity", cls.similarity_margin),
@@ -86,17 +84,9 @@ def depth_means(
 ) -> tuple[float, float]:
     """(mean over the shallow layers, mean over the deeper layers): `deeper` names the
     deeper layers (the others are shallow); without it, the second half against the first
-    (the middle layer of an odd count is in neither)."""
-    v = np.asarray(values, dtype=float)
-    if deeper is not None:
-        deep = np.array([name in set(deeper) for name in layers])
-        if not deep.any() or deep.all():
-            return math.nan, math.nan
-        return float(np.mean(v[~deep])), float(np.mean(v[deep]))
-    half = len(v) // 2
-    if half == 0:
-        return math.nan, math.nan
-    return float(np.mean(v[:half])), float(np.mean(v[len(v) - half :]))
+    (the middle layer of an odd count is in neither). NaN where a side is empty."""
+    p = halves(layers, "") if deeper is None else split(layers, deeper, "")
+    return p.means(layers, values)
 
 
 def partition(ev: Evidence, question: str, layers: Sequence[str], s: Settings) -> Partition:
@@ -104,9 +94,9 @@ def partition(ev: Evidence, question: str, layers: Sequence[str], s: Settings) -
     return partition_of(ev.questions, question, layers, s.partition)
 
 
-def fmt_layers(p: LayerProfile, values: np.ndarray | None = None) -> str:
+def fmt_layers(p: LayerProfile) -> str:
     """ "conv1 0.812 (0.640), ...": raw values, and above the floor in brackets."""
-    above = corrected(p.values, p.baseline) if values is None else values
+    above = corrected(p.values, p.baseline)
     return ", ".join(
         f"{name} {v:.3f} ({c:.3f})" for name, v, c in zip(p.layers, p.values, above, strict=True)
     )

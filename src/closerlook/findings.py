@@ -155,17 +155,13 @@ def _not_testable(d: Decision, failed: Sequence[Check]) -> Decision:
 
 def _sensitivity(c: Claim, ev: Evidence, s: Settings, method: str | None) -> list[Sensitivity]:
     out = []
-    for variant in ev.questions.get("partitions", {}).get(_depth_question(c), {}):
+    for variant in ev.questions.get("partitions", {}).get(c.question.lower(), {}):
         if variant == PRIMARY:
             continue
         measured = _measure(c, ev, dataclasses.replace(s, partition=variant), method)
         if isinstance(measured, Measured) and measured.partition is not None:
             out.append(Sensitivity(variant, measured.partition, _decision(c, ev, s, measured)))
     return out
-
-
-def _depth_question(c: Claim) -> str:
-    return {"RQ2": "rq2", "RQ3": "rq3", "RQ4": "rq4"}.get(c.question, "")
 
 
 def evaluate(c: Claim, ev: Evidence, s: Settings) -> Finding:

@@ -60,39 +60,37 @@ def lowest_accuracy(df: pd.DataFrame, w: Window) -> tuple[float, int | None]:
     return float(acc[i]), int(rows["epoch"].iloc[i])
 
 
-def loss_spike(df: pd.DataFrame, w: Window) -> tuple[float, int | None]:
-    """(largest relative rise of the validation loss above its best earlier value within
-    the window, its epoch): +inf at the first non-finite loss."""
+def rises(df: pd.DataFrame, w: Window) -> list[tuple[int, float]]:
+    """(epoch, L(e) / min_{e' < e} L(e') − 1) for every epoch of the window, in order, up to
+    and including the first non-finite loss (+inf)."""
     df = df.sort_values("epoch")
-    loss = df["val_loss"].to_numpy(dtype=float)
-    epochs = df["epoch"].to_numpy(dtype=int)
-    best, worst, at = math.inf, -math.inf, None
-    for e, x in zip(epochs, loss, strict=True):
+    best, out = math.inf, []
+    for e, x in zip(
+        df["epoch"].to_numpy(dtype=int), df["val_loss"].to_numpy(dtype=float), strict=True
+    ):
         if w.start < e <= w.end and math.isfinite(best):
-            rise = math.inf if not math.isfinite(x) else x / best - 1.0
-            if rise > worst:
-                worst, at = rise, int(e)
-            if rise == math.inf:
+            out.append((int(e), math.inf if not math.isfinite(x) else x / best - 1.0))
+            if out[-1][1] == math.inf:
                 break
         if math.isfinite(x):
             best = min(best, x)
-    return (worst, at) if at is not None else (math.nan, None)
+    return out
+
+
+def loss_spike(df: pd.DataFrame, w: Window) -> tuple[float, int | None]:
+    """(largest relative rise of the validation loss above its best earlier value within
+    the window, its epoch): +inf at the first non-finite loss."""
+    r = rises(df, w)
+    if not r:
+        return math.nan, None
+    e, x = max(r, key=lambda ex: ex[1])  # the first of equal maxima
+    return x, e
 
 
 def spike_onset(df: pd.DataFrame, w: Window, threshold: float) -> int | None:
     """The first epoch of the window whose validation loss rises above its best earlier
     value by more than `threshold` (relative, as in `loss_spike`), or None."""
-    df = df.sort_values("epoch")
-    best = math.inf
-    for e, x in zip(
-        df["epoch"].to_numpy(dtype=int), df["val_loss"].to_numpy(dtype=float), strict=True
-    ):
-        if w.start < e <= w.end and math.isfinite(best):
-            if not math.isfinite(x) or x / best - 1.0 > threshold:
-                return int(e)
-        if math.isfinite(x):
-            best = min(best, x)
-    return None
+    return next((e for e, x in rises(df, w) if x > threshold), None)
 
 
 def resolve_window(config: Mapping[str, Any]) -> list[int] | None:

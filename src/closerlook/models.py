@@ -238,14 +238,8 @@ def last_stage(spec: Mapping[str, Any]) -> list[str]:
         return [n for n in features if n.startswith(f"block{len(RESNET18_BLOCKS)}_")]
     if arch in VGG_LAYOUTS:
         conv, _ = vgg_layout(spec)
-        stages: list[int] = [0]
-        for c in conv:
-            if c == "M":
-                stages.append(0) if stages[-1] else None
-            else:
-                stages[-1] += 1
-        n = next(k for k in reversed(stages) if k)
-        return features[-n:]
+        stages = "".join("M" if c == "M" else "c" for c in conv).split("M")
+        return features[-len([s for s in stages if s][-1]) :]
     return features[-1:]
 
 

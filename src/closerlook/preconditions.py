@@ -127,9 +127,9 @@ def _spike_text(spikes: list[tuple[float, int | None]]) -> str:
 
 @precondition("no_warmup_unstable", "rq2")
 def no_warmup_unstable(ev: Evidence, s: Settings) -> Check:
-    window, _, _, value = _setup_spikes(ev, "no_warmup")
+    window, run, spikes, value = _setup_spikes(ev, "no_warmup")
     shown = "; ".join(
-        f"{r}: {_spike_text(_spikes(ev, r, window))}"
+        f"{r}: {_spike_text(spikes if r == run else _spikes(ev, r, window))}"
         for _, r, _ in ev.rq2_setups()
         if r in ev.metrics
     )
