@@ -179,10 +179,13 @@ def metrics(
     diverged_at: int | None = None,
     spike_at: int | None = None,
     dip: float = 0.1,
+    restarts: Sequence[int] = (),
 ) -> pd.DataFrame:
     """Accuracy rising linearly from 0.1 to `final_acc`, losses falling geometrically; with
     `spike_at`, that epoch's validation accuracy falls to `dip` and its validation loss
-    rises to 3x the best earlier one (a relative spike of 2)."""
+    rises to 3x the best earlier one (a relative spike of 2); after each epoch of
+    `restarts` the learning rate rises from 0.0005 to 0.05 and the training loss to 3x
+    (a relative rise of 2)."""
     e = np.arange(epochs + 1)
     acc = np.linspace(0.1, final_acc, epochs + 1)
     val_loss = np.geomspace(2.3, 0.1, epochs + 1)
@@ -190,11 +193,15 @@ def metrics(
     if spike_at is not None:
         val_acc[spike_at] = dip
         val_loss[spike_at] = 3 * val_loss[:spike_at].min()
+    lr, train_loss = np.full(epochs + 1, 0.05), np.geomspace(2.3, 0.01, epochs + 1)
+    for r in restarts:
+        lr[r] = 0.0005
+        train_loss[r + 1] = 3 * train_loss[r]
     return pd.DataFrame(
         {
             "epoch": e,
-            "lr": 0.05,
-            "train_loss": np.geomspace(2.3, 0.01, epochs + 1),
+            "lr": lr,
+            "train_loss": train_loss,
             "train_acc": acc,
             "val_loss": val_loss,
             "val_acc": val_acc,
@@ -287,6 +294,12 @@ PAIRS = {
 }
 
 
+# the SGDR cycle ends after which paper-shaped metrics restart (T0 = 2, T_mult = 2)
+RESTARTS = (2, 6, 14)
+# the curves between optima trained differently (questions.rq4.robustness)
+ROBUSTNESS = ("sgdr_vs_step", "warmup_vs_small_batch")
+
+
 def paper_like(
     questions, seeds: Sequence[int] = (0,), methods: Sequence[str] = ("dft_svcca",)
 ) -> Evidence:
@@ -321,7 +334,11 @@ def paper_like(
         seeds=seeds,
         metrics={
             run: {
-                s: metrics(acc + JITTER[s], spike_at=SPIKE_AT if run == "large_batch" else None)
+                s: metrics(
+                    acc + JITTER[s],
+                    spike_at=SPIKE_AT if run == "large_batch" else None,
+                    restarts=RESTARTS if run == "sgdr" else (),
+                )
                 for s in seeds
             }
             for run, acc in ACCURACY.items()
@@ -331,9 +348,20 @@ def paper_like(
             "sgdr_restarts": {
                 s: curve(line_peak=1.5 + 10 * JITTER[s], curve_peak=0.012) for s in seeds
             },
+            "sgdr_restarts_early": {
+                s: curve(line_peak=1.2 + 10 * JITTER[s], curve_peak=0.011, epochs=(6, 14))
+                for s in seeds
+            },
             "seed_to_seed": {
                 s: curve(line_peak=3.0 + 10 * JITTER[s], curve_peak=0.013, epochs=(30, 30))
                 for s in seeds
+            },
+            **{
+                name: {
+                    s: curve(line_peak=2.5 + 10 * JITTER[s], curve_peak=0.014, epochs=(30, 30))
+                    for s in seeds
+                }
+                for name in ROBUSTNESS
             },
         },
     )

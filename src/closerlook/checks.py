@@ -21,13 +21,14 @@ from closerlook.plan import (
     checkpoint_epochs,
     checkpoint_steps,
     curve_endpoints,
-    curve_seed_offsets,
+    curve_replicates,
     cycle_ends,
     run_settings,
     steps_per_epoch,
     teacher,
 )
 from closerlook.questions import check_question_names, check_questions
+from closerlook.replicates import check_seeds, trained_run
 
 # Parameters each schedule kind needs (schema keys of `$defs/schedule`).
 SCHEDULE_PARAMETERS: dict[str, tuple[str, ...]] = {
@@ -132,6 +133,7 @@ def check_references(config: dict[str, Any], given_questions: dict[str, Any]) ->
     for name in config["runs"]:
         _check_run(config, name)
     _check_teachers(config)
+    check_seeds(config)
     _check_probe(config)
     for name in config["similarity"]["analyses"]:
         check_analysis(config, name)
@@ -256,11 +258,12 @@ def _check_curve(config: dict[str, Any], name: str, c: Mapping[str, Any]) -> Non
                 f"'{key}' has {epoch}, which run {run_name!r} does not save; "
                 f"saved epochs: {', '.join(map(str, saved))}"
             )
-    offsets = curve_seed_offsets(config, name)
-    if ends[0] == ends[1] and offsets[0] == offsets[1]:
+    seeds = curve_replicates(config, name, 0)
+    nets = [(trained_run(config, r), e, k) for (r, e), k in zip(ends, seeds, strict=True)]
+    if nets[0] == nets[1]:
         raise ConfigError(
             f"'{where}' has the same endpoint twice ({ends[0][0]}, epoch {ends[0][1]}); "
-            f"give two epochs, or a seed_offset to one endpoint"
+            f"give two epochs, or 'partner: true' to one endpoint"
         )
     model_a, model_b = (run_settings(config, r).model for r, _ in ends)
     if model_a != model_b:

@@ -56,6 +56,12 @@ class Claim:
 CLAIMS: dict[str, Claim] = {}
 
 
+def claim_order(cid: str) -> tuple[int, int]:
+    """RQ2.10 after RQ2.9: (question, number) of a claim id "RQq.n"."""
+    q, n = cid.removeprefix("RQ").split(".")
+    return int(q), int(n)
+
+
 def claim(cid: str, paper: str, statement: str, effect: str, what: str, opposite: str, **kw):
     """Register the decorated function as claim `cid` (keywords: Claim's fields)."""
     if kw.get("similarity"):
@@ -63,6 +69,9 @@ def claim(cid: str, paper: str, statement: str, effect: str, what: str, opposite
 
     def register(fn: Callable[[Evidence, Settings, str | None], Measured]):
         CLAIMS[cid] = Claim(cid, paper, statement, effect, what, opposite, fn, **kw)
+        ordered = sorted(CLAIMS.items(), key=lambda item: claim_order(item[0]))
+        CLAIMS.clear()
+        CLAIMS.update(ordered)  # in the claims' order, whichever module registered them
         return fn
 
     return register

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-from closerlook import instability
+from closerlook import connectivity_claims, instability
 from closerlook.claim_spec import (
     ACCURACY,
     AGAINST,
@@ -46,7 +46,6 @@ from closerlook.effects import (
     Settings,
     accuracies,
     accuracy_text,
-    barrier_effect,
     check_runs,
     read_epoch,
     run_problem,
@@ -54,44 +53,13 @@ from closerlook.effects import (
 from closerlook.evidence import Evidence, diverged_epoch
 
 __all__ = [
+    "connectivity_claims",  # registers the claims decided on barriers (RQ1.1, 1.2, 4.3, 4.4)
     "ACCURACY", "AGAINST", "CLAIMS", "CONTEXT", "FOR", "NONE", "PAPER_FINDINGS", "SIMILARITY",
     "Claim",
 ]  # fmt: skip
 
 
 # ------------------------------------------------------------------------- RQ1: restarts
-@claim(
-    "RQ1.1",
-    "a",
-    "The straight line between SGDR iterates at two restarts crosses a barrier: its training "
-    "error rises above the interpolation of the endpoints' errors.",
-    "line error barrier (train, a fraction) minus its threshold",
-    "the line has an error barrier",
-    "the line has no error barrier",
-    margin=NONE,
-    polarity=CONTEXT,
-)
-def line_barrier(ev: Evidence, s: Settings, method: str | None) -> Measured:
-    return barrier_effect(ev, s, ev.questions["rq1"]["curve"], "line")
-
-
-@claim(
-    "RQ1.2",
-    "e",
-    "A simple curve joins the same iterates without that barrier: the restarts stay in one "
-    "connected valley.",
-    "threshold minus the curve's error barrier (train, a fraction)",
-    "the curve has no error barrier",
-    "the curve has an error barrier too",
-    margin=NONE,
-    requires=("restart_line_barrier",),
-)
-def restart_curve(ev: Evidence, s: Settings, method: str | None) -> Measured:
-    m = barrier_effect(ev, s, ev.questions["rq1"]["curve"], "curve")
-    m.effects = {seed: -x for seed, x in m.effects.items()}
-    return m
-
-
 @claim(
     "RQ1.3",
     "a",
@@ -103,6 +71,7 @@ def restart_curve(ev: Evidence, s: Settings, method: str | None) -> Measured:
     "a restart moves the network farther than a drop",
     kind=NONINFERIOR,
     similarity=True,
+    requires=("restarts_move",),
 )
 def restart_vs_drop(ev: Evidence, s: Settings, method: str | None) -> Measured:
     return restart_against_drop(ev, s, method)
@@ -342,7 +311,7 @@ def distillation_accuracy(ev: Evidence, s: Settings, method: str | None) -> Meas
     "d",
     "Two independently trained networks are more alike in their shallow layers than in "
     "their deeper layers.",
-    "shallow minus deeper-layer CCA above the floor, seed k vs seed k+1",
+    "shallow minus deeper-layer CCA above the floor, replicate k vs its partner k + n",
     "the shallow layers are more alike",
     "the deeper layers are as alike",
     similarity=True,
@@ -365,24 +334,3 @@ def independent_shallow_alike(ev: Evidence, s: Settings, method: str | None) -> 
 )
 def heuristics_shallow_alike(ev: Evidence, s: Settings, method: str | None) -> Measured:
     return shallow_minus_deeper(ev, s, method, "heuristics", last=False)
-
-
-@claim(
-    "RQ4.3",
-    "e",
-    "A simple curve joins two independently trained optima (seed k and seed k+1) without an "
-    "error barrier, where the straight line between them meets one: the surface between "
-    "them is connected.",
-    "threshold minus the curve's error barrier (train, a fraction), seed k vs seed k+1",
-    "the curve between independent optima has no error barrier",
-    "the curve between independent optima has an error barrier",
-    margin=NONE,
-    requires=("independent_line_barrier",),
-)
-def independent_optima_connected(ev: Evidence, s: Settings, method: str | None) -> Measured:
-    name = ev.questions.get("rq4", {}).get("curve")
-    if not name:
-        raise NotMeasured("questions.rq4.curve names no curve")
-    m = barrier_effect(ev, s, name, "curve", " (seed k → seed k+1)")
-    m.effects = {seed: -x for seed, x in m.effects.items()}
-    return m

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from closerlook import __version__, config, plan
+from closerlook import __version__, config, plan, replicates
 from closerlook.plan import DATASET_SHAPES
 from closerlook.points import step_point
 
@@ -82,12 +82,15 @@ def plan_lines(settings: Mapping[str, Any]) -> list[str]:
     seeds = plan.replicates(settings)
     folders = f"seed{seeds[0]}" + (f" to seed{seeds[-1]}" if len(seeds) > 1 else "")
     lines = [f"seeds: {len(seeds)} replicate(s) of every run ({folders})"]
+    lines += [f"design: {line}" for line in replicates.design(settings)]
     for name in settings["runs"]:
         run = plan.run_settings(settings, name)
         epochs = ", ".join(map(str, plan.checkpoint_epochs(run)))
+        trained = replicates.trained_run(settings, name)
         lines.append(
             f"run {name}: {run.schedule['kind']}, {run.epochs} epochs, saves {epochs}"
             f"{_saved_steps(settings, name)}; model {run.model}"
+            + (f"; the network of run {trained} (trained once)" if trained != name else "")
         )
     for name in settings["similarity"]["analyses"]:
         lines.append(
@@ -96,7 +99,8 @@ def plan_lines(settings: Mapping[str, Any]) -> list[str]:
     for name, curve in settings["curves"]["connections"].items():
         (run_a, epoch_a), (run_b, epoch_b) = plan.curve_endpoints(settings, name)
         seed_a, seed_b = (
-            f" (seed k+{o})" if o else "" for o in plan.curve_seed_offsets(settings, name)
+            f" (replicate k + {k})" if k else ""
+            for k in plan.curve_replicates(settings, name, 0)
         )
         lines.append(
             f"curve {name}: {curve['kind']}, {curve['n_bends']} bends, "

@@ -175,12 +175,14 @@ def compare_pair(
     replicate: int = 0,
     replicate_b: int | None = None,
     minibatch_size: int = MINIBATCH_SIZE,
+    names: tuple[str, str] | None = None,
 ) -> PairComparison:
     """Similarity of every shared layer (by name, in `a`'s network order) of two activation
     files by every method, plus the shuffled baseline of each (rows permuted with
     `shuffle_seed`); `replicate` is the training seed k of `a` (the table's `seed` column)
-    and `replicate_b` that of `b` (`seed_b`; the same seed unless given). A pair with a
-    diverged side gets NaN rows and nothing computed."""
+    and `replicate_b` that of `b` (`seed_b`; the same seed unless given); `names` the runs
+    as the analysis names them (default: the runs that trained the checkpoints). A pair
+    with a diverged side gets NaN rows and nothing computed."""
     replicate_b = replicate if replicate_b is None else replicate_b
     labels = [*methods, *(m + SHUFFLED for m in methods if baseline)]
     options = {"keep": keep, "epsilon": epsilon, "device": device, "precision": precision,
@@ -195,9 +197,9 @@ def compare_pair(
         "analysis": analysis,
         "seed": replicate,
         "seed_b": replicate_b,
-        "run_a": pa["run"],
+        "run_a": names[0] if names else pa["run"],
         "epoch_a": parse_point(pa["epoch"]),
-        "run_b": pb["run"],
+        "run_b": names[1] if names else pb["run"],
         "epoch_b": parse_point(pb["epoch"]),
     }
     rows = []

@@ -13,13 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from closerlook import plan, study_figures
+from closerlook import plan, replicates, study_figures
 from closerlook.points import Point
 
 
 @dataclass(frozen=True)
 class Activation:
-    """One activation dump: a checkpoint of one replicate."""
+    """One activation dump: a checkpoint of one replicate of a trained run (the network of
+    every run identical to it: closerlook.replicates.trained_run)."""
 
     run: str
     seed: int
@@ -71,32 +72,35 @@ class StudyJobs:
 
 def analysis_pair_jobs(config: Mapping[str, Any], name: str) -> list[PairJob]:
     """An analysis' pairs in every seed, the second side from the partner seed."""
-    jobs = []
+    jobs, trained = [], {r: replicates.trained_run(config, r) for r in config["runs"]}
     for seed in plan.replicates(config):
         partner = plan.partner_seed(config, name, seed)
         for run_a, point_a, run_b, point_b in plan.analysis_pairs(config, name):
-            a, b = Activation(run_a, seed, point_a), Activation(run_b, partner, point_b)
+            a = Activation(trained[run_a], seed, point_a)
+            b = Activation(trained[run_b], partner, point_b)
             jobs.append(PairJob(name, seed, a, b))
     return jobs
 
 
 def trained_replicates(config: Mapping[str, Any], pairs: list[PairJob]) -> dict[str, list[int]]:
-    """The replicates each run trains: every seed (the learning curves read all), the
-    partner seeds of across-seeds pairs, the seeds curve endpoints are offset to, and the
-    teacher's seed of each distilled replicate."""
+    """The replicates each trained run (closerlook.replicates.trained_runs) trains: every
+    seed (the learning curves read all), the partner replicates of across-seeds pairs and
+    of curve endpoints, and the teacher's replicate of each distilled replicate."""
     seeds = plan.replicates(config)
-    wanted: dict[str, set[int]] = {run: set(seeds) for run in config["runs"]}
+    trained = {r: replicates.trained_run(config, r) for r in config["runs"]}
+    wanted: dict[str, set[int]] = {run: set(seeds) for run in trained.values()}
     for p in pairs:
         wanted[p.a.run].add(p.a.seed)
         wanted[p.b.run].add(p.b.seed)
     for curve in config["curves"]["connections"]:
         ends = plan.curve_endpoints(config, curve)
-        for (run, _), offset in zip(ends, plan.curve_seed_offsets(config, curve), strict=True):
-            wanted[run].update(s + offset for s in seeds)
+        for seed in seeds:
+            for (run, _), k in zip(ends, plan.curve_replicates(config, curve, seed), strict=True):
+                wanted[trained[run]].add(k)
     for run in config["runs"]:  # a teacher trains each seed its student trains
         t = plan.teacher(config, run)
         if t:
-            wanted[t[0]].update(wanted[run])
+            wanted[trained[t[0]]].update(wanted[trained[run]])
     return {run: sorted(s) for run, s in wanted.items()}
 
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from closerlook import replicates as design
 from closerlook import schedules
 from closerlook.config import ConfigError
 from closerlook.points import Point, step_point
@@ -39,7 +40,8 @@ STREAMED_MEASURES = ("cka_minibatch",)
 @dataclass
 class RunSettings:
     """One replicate of a run: the `training` defaults overridden by the run's own keys,
-    with its torch seed (the run's `seed` + the replicate index k)."""
+    with its torch seed (its seed group's base + the replicate index k:
+    closerlook.replicates)."""
 
     name: str
     model: str
@@ -94,12 +96,25 @@ class CurveEval:
 
 # --------------------------------------------------------------------------------- runs
 def run_settings(config: Mapping[str, Any], run: str, replicate: int = 0) -> RunSettings:
-    """Replicate k of a run: `training` overridden by the run's keys, torch seed `seed` + k."""
+    """Replicate k of a run: `training` overridden by the run's keys, torch seed its seed
+    group's base + k (closerlook.replicates.seed_base)."""
     if run not in config["runs"]:
         raise ConfigError(f"unknown run '{run}'; runs: {', '.join(config['runs'])}")
     keys = {**copy.deepcopy(config["training"]), **copy.deepcopy(config["runs"][run])}
-    keys["seed"] = int(keys.get("seed", 0)) + int(replicate)
+    keys.pop("pair_with", None)
+    keys["seed"] = design.seed_base(config, run) + int(replicate)
     return RunSettings(name=run, replicate=int(replicate), **keys)
+
+
+def trained_settings(config: Mapping[str, Any], run: str, replicate: int = 0) -> RunSettings:
+    """Replicate k of the network a trained run makes for itself and every run identical to
+    it (closerlook.replicates.trained_run): its settings, saving every checkpoint any of them
+    saves."""
+    settings = run_settings(config, run, replicate)
+    same = [run_settings(config, r) for r in design.aliases(config, run)]
+    settings.save_epochs = sorted({e for s in same for e in s.save_epochs})
+    settings.save_iterations = sorted({n for s in same for n in s.save_iterations})
+    return settings
 
 
 def replicates(config: Mapping[str, Any]) -> list[int]:
@@ -277,10 +292,13 @@ def analysis_pairs(config: Mapping[str, Any], name: str) -> list[Pair]:
 
 
 def partner_seed(config: Mapping[str, Any], name: str, seed: int) -> int:
-    """The seed of the second checkpoint of an analysis' pair in seed k: k itself (like
-    with like), or k + 1 for an across_seeds analysis (two independently trained networks)."""
+    """The replicate of the second checkpoint of an analysis' pair in replicate k: k itself
+    (like with like), or its independent partner k + n for an across_seeds analysis
+    (closerlook.replicates.partner: no two pairs share a network)."""
     kind = config["similarity"]["analyses"][name]["kind"]
-    return int(seed) + 1 if kind == "across_seeds" else int(seed)
+    if kind == "across_seeds":
+        return design.partner(seed, config["seeds"])
+    return int(seed)
 
 
 def measures(config: Mapping[str, Any]) -> list[str]:
@@ -318,12 +336,13 @@ def curve_endpoints(config: Mapping[str, Any], name: str) -> list[tuple[str, int
     return [(c["run"], int(e)) for e in epochs]
 
 
-def curve_seed_offsets(config: Mapping[str, Any], name: str) -> tuple[int, int]:
-    """How many seeds after the curve's own seed k each endpoint is read from: (0, 0) for
-    two checkpoints of one network, (0, 1) for optima of two independently trained
-    replicates (an endpoint's `seed_offset`; the replicate k + 1 is trained for it)."""
-    ends = config["curves"]["connections"][name].get("endpoints")
-    return (ends[0]["seed_offset"], ends[1]["seed_offset"]) if ends else (0, 0)
+def curve_replicates(config: Mapping[str, Any], name: str, seed: int) -> tuple[int, int]:
+    """The replicates a curve of replicate k joins: k for either endpoint, or its
+    independent partner k + n for an endpoint with `partner: true` (two independently
+    trained optima of one run; closerlook.replicates.partner)."""
+    ends = config["curves"]["connections"][name].get("endpoints") or [{}, {}]
+    n = config["seeds"]
+    return tuple(design.partner(seed, n) if e.get("partner") else int(seed) for e in ends)
 
 
 def curve_fit(config: Mapping[str, Any], name: str) -> CurveFit:

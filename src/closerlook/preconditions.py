@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from closerlook import instability, points
+from closerlook.connectivity_claims import configured_curves, restart_curves, robustness_curves
 from closerlook.contrasts import instability_epoch, read_point
 from closerlook.effects import NotMeasured, Settings, accuracies, curves_of, each
 from closerlook.evidence import Evidence, diverged_epoch
@@ -64,12 +65,13 @@ def measure(name: str, ev: Evidence, s: Settings) -> Check:
         return Check(name, name.replace("_", " "), math.nan, math.nan, None, reason)
 
 
-def _line_barrier(ev: Evidence, s: Settings, check: str, name: str | None, what: str) -> Check:
-    if not name:
+def _line_barrier(ev: Evidence, s: Settings, check: str, names: list[str], what: str) -> Check:
+    """Every curve of `names` has a line barrier (mean over seeds); its value is the
+    smallest of their means."""
+    if not names:
         raise NotMeasured(f"no curve between {what}")
-    curves = curves_of(ev, name)
-    b = [c.barriers["line"]["error_train"] for c in curves]
-    value = float(np.mean(b))
+    b = {name: [c.barriers["line"]["error_train"] for c in curves_of(ev, name)] for name in names}
+    value = float(min(np.mean(v) for v in b.values()))
     return Check(
         check,
         f"the straight line between {what} has an error barrier (train) above "
@@ -77,7 +79,9 @@ def _line_barrier(ev: Evidence, s: Settings, check: str, name: str | None, what:
         value,
         s.error_barrier,
         value > s.error_barrier,
-        f"{each([100 * x for x in b], '{:.2f}')} points on curve '{name}'",
+        "; ".join(
+            f"{each([100 * x for x in v], '{:.2f}')} points on curve '{n}'" for n, v in b.items()
+        ),
     )
 
 
@@ -88,14 +92,61 @@ def _points(fraction: float) -> str:
 
 @precondition("restart_line_barrier", "rq1")
 def restart_line_barrier(ev: Evidence, s: Settings) -> Check:
-    name = ev.questions.get("rq1", {}).get("curve")
-    return _line_barrier(ev, s, "restart_line_barrier", name, "the SGDR iterates")
+    return _line_barrier(ev, s, "restart_line_barrier", restart_curves(ev), "the SGDR iterates")
+
+
+@precondition("restarts_move", "rq1")
+def restarts_move(ev: Evidence, s: Settings) -> Check:
+    """SGDR's restarts move the network: the training loss of the epoch after each restart
+    rises above the restart's by more than `s.spike` of it (the spike of RQ2's
+    instability), in the mean over seeds; the smallest rise over the restarts decides."""
+    q = ev.questions.get("rq1", {})
+    run = (q.get("runs") or [None])[0]
+    if run not in ev.metrics:
+        raise NotMeasured("questions.rq1.runs names no SGDR run that is configured")
+    rises = [restart_rises(ev.metrics[run][seed]) for seed in ev.seeds]
+    if not rises[0]:
+        raise NotMeasured(f"run '{run}' has no restart (its learning rate never rises)")
+    mean = {e: float(np.mean([r[e] for r in rises if e in r])) for e in rises[0]}
+    value = min(mean.values())
+    return Check(
+        "restarts_move",
+        f"the training loss of the epoch after each SGDR restart rises above the restart's by "
+        f"more than {100 * s.spike:g}% of it",
+        value,
+        s.spike,
+        value > s.spike,
+        "relative rise after epoch "
+        + ", ".join(f"{e}: {each([r[e] for r in rises if e in r], '{:+.2f}')}" for e in mean),
+    )
+
+
+def restart_rises(df) -> dict[int, float]:
+    """epoch e of each restart -> train_loss(e + 1) / train_loss(e) − 1, where the learning
+    rate rises from epoch e to e + 1 (e ≥ 1: epoch 0 is the initial weights)."""
+    df = df.sort_values("epoch")
+    e, lr, loss = (df[c].to_numpy(dtype=float) for c in ("epoch", "lr", "train_loss"))
+    return {
+        int(e[i]): float(loss[i + 1] / loss[i] - 1.0)
+        for i in range(1, len(e) - 1)
+        if lr[i + 1] > lr[i] and loss[i] > 0
+    }
 
 
 @precondition("independent_line_barrier", "rq4")
 def independent_line_barrier(ev: Evidence, s: Settings) -> Check:
     name = ev.questions.get("rq4", {}).get("curve")
-    return _line_barrier(ev, s, "independent_line_barrier", name, "the independent optima")
+    names = configured_curves(ev, [name])
+    if name and not names:
+        curves_of(ev, name)  # says which curve is missing
+    return _line_barrier(ev, s, "independent_line_barrier", names, "the independent optima")
+
+
+@precondition("robust_line_barrier", "rq4")
+def robust_line_barrier(ev: Evidence, s: Settings) -> Check:
+    return _line_barrier(
+        ev, s, "robust_line_barrier", robustness_curves(ev), "the differently trained optima"
+    )
 
 
 def _spikes(ev: Evidence, run: str, window: instability.Window) -> list[tuple[float, int | None]]:

@@ -61,10 +61,12 @@ QUESTION_NAMES = {
     ("rq1", "reference"): "analyses",
     ("rq1", "control"): "analyses",
     ("rq1", "curve"): "curves",
+    ("rq1", "earlier"): "curves",
     ("rq3", "analysis"): "analyses",
     ("rq4", "independent"): "analyses",
     ("rq4", "heuristics"): "analyses",
     ("rq4", "curve"): "curves",
+    ("rq4", "robustness"): "curves",
 }
 
 

@@ -112,8 +112,8 @@ def pair_runs(config: Mapping[str, Any], parts: Parts) -> list[str]:
 
 def summary_parts(config: Mapping[str, Any]) -> Parts:
     """What the summary and findings.md read: every other figure's parts, RQ1's control
-    (the step-decay drops), RQ4's own analyses and curve (findings (d) and (e)), and the
-    runs of every analysis' pairs."""
+    (the step-decay drops) and its earlier restart curve, RQ4's own analyses and curves
+    (findings (d) and (e), and (e)'s robustness), and the runs of every analysis' pairs."""
     union: Parts = {"runs": [], "analyses": [], "curves": []}
     for f in FIGURES.values():
         if f.name != SUMMARY:
@@ -121,7 +121,8 @@ def summary_parts(config: Mapping[str, Any]) -> Parts:
     rq4 = config["questions"]["rq4"]
     _merge(union, configured(config, analyses=[_rq1(config).get("control", "")]))
     _merge(union, configured(config, analyses=[rq4["independent"], rq4["heuristics"]]))
-    _merge(union, configured(config, curves=[rq4["curve"]]))
+    rq1_curves = [_rq1(config).get("curve", ""), _rq1(config).get("earlier", "")]
+    _merge(union, configured(config, curves=[*rq1_curves, rq4["curve"], *rq4["robustness"]]))
     union["runs"] = pair_runs(config, union)
     return union
 

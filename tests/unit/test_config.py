@@ -411,7 +411,8 @@ def test_defaults_and_settings_inherited_from_the_run(embedded_config):
 def test_a_config_without_curves_gets_the_documented_defaults(embedded_config):
     cfg = copy.deepcopy(embedded_config)
     del cfg["curves"]
-    del cfg["questions"]["rq1"]["curve"], cfg["questions"]["rq4"]["curve"]  # name its curves
+    for q, key in (("rq1", "curve"), ("rq1", "earlier"), ("rq4", "curve"), ("rq4", "robustness")):
+        del cfg["questions"][q][key]  # they name its curves
     assert config.validate(cfg)["curves"] == {
         "points": 31,
         "bn_images": 0,
@@ -490,6 +491,7 @@ def test_endpoints_must_share_an_architecture(embedded_config):
     cfg = copy.deepcopy(embedded_config)
     cfg["models"]["wide"] = {"arch": "vgg", "conv": [32, "M"], "fc": [64]}
     cfg["runs"]["step"]["model"] = "wide"
+    del cfg["curves"]["connections"]["sgdr_vs_step"]
     cfg["curves"]["connections"]["x"] = {"endpoints": [{"run": "sgdr"}, {"run": "step"}]}
     msg = config_error(cfg)
     assert "'curves.connections.x'" in msg and "different models" in msg
@@ -690,12 +692,14 @@ def test_last_cycle_end_is_sgdrs_last_cycle_and_the_end_of_other_schedules(embed
     }
 
 
-def test_a_curve_between_seeds_needs_an_offset_to_differ(embedded_config):
+def test_a_curve_between_seeds_needs_a_partner_to_differ(embedded_config):
     cfg = copy.deepcopy(embedded_config)
     ends = cfg["curves"]["connections"]["seed_to_seed"]["endpoints"]
-    assert plan.curve_seed_offsets(config.validate(cfg), "seed_to_seed") == (0, 1)
-    del ends[1]["seed_offset"]
-    assert "has the same endpoint twice (sgdr, epoch 30); give two epochs, or a seed_offset" in (
+    # replicate k against its independent partner k + seeds (3)
+    valid = config.validate(cfg)
+    assert [plan.curve_replicates(valid, "seed_to_seed", k) for k in (0, 2)] == [(0, 3), (2, 5)]
+    del ends[1]["partner"]
+    assert "has the same endpoint twice (sgdr, epoch 30); give two epochs, or 'partner: true'" in (
         config_error(cfg)
     )
 
@@ -716,7 +720,8 @@ def test_cli_check_prints_the_plan(repo, capsys):
     assert main(["check", str(repo / "config.yaml")]) == 0
     out = capsys.readouterr().out
     assert "run sgdr: sgdr, 30 epochs, saves 0, 2, 3, 6, 7, 14, 15, 30" in out
-    assert "seeds: 1 replicate(s) of every run (seed0)" in out
+    assert "seeds: 3 replicate(s) of every run (seed0 to seed2)" in out
+    assert "design: across-seed pairs: replicate k against replicate k + 3 (disjoint pairs)" in out
     assert main(["check", str(PAPER)]) == 0
     assert "seeds: 3 replicate(s) of every run (seed0 to seed2)" in capsys.readouterr().out
 

@@ -14,9 +14,9 @@ from closerlook import config, findings, instability, resolved
 from closerlook.claims import CLAIMS
 from closerlook.decision import NOT_TESTABLE, SUPPORTS
 from closerlook.effects import Settings
-from closerlook.preconditions import PRECONDITIONS, measure
+from closerlook.preconditions import PRECONDITIONS, measure, restart_rises
 
-from support import JITTER, METHODS, SPIKE_AT, curve, metrics, paper_like
+from support import JITTER, METHODS, RESTARTS, ROBUSTNESS, SPIKE_AT, curve, metrics, paper_like
 
 SEEDS = (0, 1, 2)
 
@@ -87,6 +87,18 @@ def flat_restart_line(ev):
     ev.curve_sets["sgdr_restarts"] = {s: curve(0.0105, 0.0105) for s in ev.seeds}
 
 
+def flat_robust_line(ev):
+    """One of the robustness curves' lines has no barrier: the smallest decides."""
+    ev.curve_sets[ROBUSTNESS[0]] = {s: curve(0.0105, 0.0105, epochs=(30, 30)) for s in ev.seeds}
+
+
+def restarts_stay(ev):
+    """SGDR's learning rate restarts but its training loss keeps falling."""
+    ev.metrics["sgdr"] = {s: metrics(0.93 + JITTER[s]) for s in ev.seeds}
+    for df in ev.metrics["sgdr"].values():
+        df.loc[df["epoch"].isin(RESTARTS), "lr"] = 0.0005
+
+
 def flat_independent_line(ev):
     ev.curve_sets["seed_to_seed"] = {s: curve(0.0105, 0.0105, epochs=(30, 30)) for s in ev.seeds}
 
@@ -115,6 +127,8 @@ FAILING = {
     "read_after_instability": (read_before_the_spike, ["RQ2.2", "RQ2.3"]),
     "restart_line_barrier": (flat_restart_line, ["RQ1.2"]),
     "independent_line_barrier": (flat_independent_line, ["RQ4.3"]),
+    "robust_line_barrier": (flat_robust_line, ["RQ4.4"]),
+    "restarts_move": (restarts_stay, ["RQ1.3"]),
     "teacher_better": (weak_teacher, ["RQ3.1", "RQ3.2", "RQ3.3"]),
 }
 
@@ -164,3 +178,32 @@ def test_a_precondition_that_cannot_be_measured_leaves_the_claim_to_decide(quest
     assert check.holds is None and "not configured" in check.detail
     f = findings.evaluate(CLAIMS["RQ1.2"], ev, Settings())
     assert f.verdict == "inconclusive" and "not configured" in f.reason
+
+
+def test_the_restart_rise_by_hand():
+    # the learning rate rises after epochs 2 and 6; the training loss from 0.1 to 0.25 (a
+    # rise of 1.5) and from 0.05 to 0.06 (0.2): the smallest, 0.2, decides
+    df = pd.DataFrame(
+        {
+            "epoch": range(8),
+            "lr": [0.05, 0.03, 0.001, 0.05, 0.03, 0.01, 0.001, 0.05],
+            "train_loss": [2.3, 0.5, 0.1, 0.25, 0.2, 0.1, 0.05, 0.06],
+        }
+    )
+    rises = restart_rises(df)
+    assert rises == {2: pytest.approx(1.5), 6: pytest.approx(0.2)}
+
+
+def test_the_restarts_move_precondition_reads_the_smallest_rise(questions):
+    ev = paper_like(questions, seeds=SEEDS)
+    check = measure("restarts_move", ev, Settings())
+    assert check.value == pytest.approx(2.0) and check.holds is True  # support: 3x the loss
+    assert measure("restarts_move", ev, Settings(spike=2.01)).holds is False
+
+
+def test_every_restart_curve_needs_a_line_barrier(questions):
+    ev = paper_like(questions, seeds=SEEDS)
+    assert measure("restart_line_barrier", ev, Settings()).holds is True
+    ev.curve_sets["sgdr_restarts_early"] = {s: curve(0.0105, 0.0105) for s in ev.seeds}
+    check = measure("restart_line_barrier", ev, Settings())
+    assert check.holds is False and "sgdr_restarts_early" in check.detail

@@ -82,6 +82,7 @@ def own(tmp_path, embedded_config):
     cfg["runs"]["step"]["model"] = "mine"
     cfg["questions"].pop("rq4", None)  # its analyses compare sgdr (vgg_small) with step
     cfg["similarity"]["analyses"].pop("sgdr_vs_step")
+    cfg["curves"]["connections"].pop("sgdr_vs_step")  # joins sgdr and step too
     return tmp_path, module, cfg
 
 
@@ -204,7 +205,7 @@ def test_a_module_that_fails_to_import_is_one_line(own):
 def test_an_input_the_network_cannot_take_names_the_dataset_shape(embedded_config):
     cfg = copy.deepcopy(embedded_config)  # digits: 1-channel 8x8 images
     cfg["models"]["tv"] = {"arch": "torchvision", "name": "resnet18", "layers": TV_LAYERS}
-    cfg["runs"]["step"]["model"] = "tv"
+    cfg["runs"]["cosine"]["model"] = "tv"
     message = config_error(cfg)
     assert message.startswith("'models.tv' cannot take the digits images (1x8x8, C x H x W)")
     assert "3 channels" in message

@@ -6,7 +6,7 @@
 
 from dataclasses import asdict
 
-from closerlook import points, resources, study_figures
+from closerlook import points, replicates, resources, study_figures
 
 RESULTS = f"{config['results_dir']}/{config['preset']}"
 LOGS = f"{RESULTS}/logs"
@@ -16,6 +16,9 @@ CIFAR10_FILES = [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]
 
 
 SEEDS = plan.replicates(config)
+# The network each run reads (closerlook.replicates): runs with identical training are one
+# network, trained once under the first one's name; a run keeps its own name elsewhere.
+TRAINED = {run: replicates.trained_run(config, run) for run in config["runs"]}
 # runtime and mem_mb of each rule's jobs from the study's plan on the configured calibration
 # (closerlook.resources; without one, each rule's own fallback or the profile's defaults)
 REQUESTS = resources.rule_requests(config)
@@ -43,8 +46,8 @@ def run_settings(run):
 
 def train_settings(run, seed):
     """Exactly what one replicate's checkpoints depend on: its RunSettings (the torch seed
-    is the run's `seed` + the replicate index), its model and the data."""
-    settings = plan.run_settings(config, run, int(seed))
+    is its seed group's base + the replicate index), its model and the data."""
+    settings = plan.trained_settings(config, run, int(seed))
     return {
         "run": asdict(settings),
         "model": config["models"][settings.model],
@@ -86,8 +89,8 @@ def point_pair_tag(point):
 
 
 def run_dir(run, seed):
-    """One replicate's folder: runs/{run}/seed{k}."""
-    return f"{RESULTS}/runs/{run}/seed{seed}"
+    """One replicate's folder: runs/{run}/seed{k}, of the run that trains `run`'s network."""
+    return f"{RESULTS}/runs/{run if is_pattern(run) else TRAINED[run]}/seed{seed}"
 
 
 def checkpoint(run, seed, point):
@@ -100,8 +103,9 @@ def saved_epochs(run):
 
 
 def saved_points(run):
-    """Every checkpoint the run saves: its epochs, then its steps (save_iterations)."""
-    return plan.checkpoint_points(run_settings(run))
+    """Every checkpoint a trained run saves for itself and the runs identical to it: its
+    epochs, then its steps (save_iterations)."""
+    return plan.checkpoint_points(plan.trained_settings(config, run))
 
 
 def activation(run, seed, point):
@@ -119,7 +123,7 @@ def all_metrics(runs):
 
 def pair_table(analysis, seed, run_a, point_a, run_b, point_b):
     """One pair's table in seed k (e.g. run.e000--run.step000200.csv): run_a of
-    seed k against run_b of seed k (of seed k+1 for an across_seeds analysis:
+    seed k against run_b of seed k (of the partner k + seeds for an across_seeds analysis:
     `pair_activations`)."""
     return (
         f"{RESULTS}/similarity/{analysis}/seed{seed}/"
@@ -222,14 +226,13 @@ def all_curves():
 
 
 def curve_endpoint_checkpoints(wildcards):
-    """Input function: the checkpoints (a, b) a curve of seed k joins: of seed k, or of
-    seed k + seed_offset for an endpoint that has one (independently trained optima)."""
+    """Input function: the checkpoints (a, b) a curve of replicate k joins: of k, or of
+    its partner k + seeds for an endpoint with `partner: true` (independent optima)."""
     (run_a, epoch_a), (run_b, epoch_b) = plan.curve_endpoints(config, wildcards.curve)
-    off_a, off_b = plan.curve_seed_offsets(config, wildcards.curve)
-    seed = int(wildcards.seed)
+    seed_a, seed_b = plan.curve_replicates(config, wildcards.curve, wildcards.seed)
     return {
-        "a": checkpoint(run_a, seed + off_a, epoch_a),
-        "b": checkpoint(run_b, seed + off_b, epoch_b),
+        "a": checkpoint(run_a, seed_a, epoch_a),
+        "b": checkpoint(run_b, seed_b, epoch_b),
     }
 
 
@@ -250,7 +253,7 @@ def curve_fit_settings(wildcards):
     """Exactly what a curve's bends depend on: its endpoints, their seeds, its CurveFit."""
     return {
         "endpoints": plan.curve_endpoints(config, wildcards.curve),
-        "seed_offsets": plan.curve_seed_offsets(config, wildcards.curve),
+        "replicates": plan.curve_replicates(config, wildcards.curve, wildcards.seed),
         "replicate": int(wildcards.seed),
         "fit": asdict(plan.curve_fit(config, wildcards.curve)),
         "data": config["data"],

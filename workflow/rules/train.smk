@@ -37,7 +37,7 @@ else:
             "../scripts/download.py"
 
 
-for run in config["runs"]:
+for run in replicates.trained_runs(config):
 
     rule:
         name:

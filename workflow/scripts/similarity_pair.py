@@ -22,6 +22,8 @@ pair = compare.compare_pair(
     precision=sim["precision"],
     replicate=int(snakemake.wildcards.seed),
     replicate_b=s["replicate_b"],
+    # the analysis' names: a run identical to another reads that run's network
+    names=(snakemake.wildcards.run_a, snakemake.wildcards.run_b),
     minibatch_size=sim["minibatch_size"],
 )
 if s["matrix"]:

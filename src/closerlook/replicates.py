@@ -1,0 +1,156 @@
+"""The study's design of replicates: which torch seed each replicate of a run trains with,
+which runs are paired on purpose, which runs are one network, and which replicate is the
+independent partner of another.
+
+- **Independent by default.** Every run is its own *seed group* and trains seeds
+  base + k (k = 0, 1, ... the replicate), with base = `training.seed` + 1000 · g for the
+  g-th group in config order, or the run's own `seed`. Two groups never share a seed, so
+  runs compared across heuristics share neither initialisation nor data order (their
+  similarity is not inflated where the shared initialisation lingers: the shallow layers).
+- **Paired on purpose.** A run with `pair_with: <run>` joins that run's group and trains
+  its seeds: a paired design (same initialisation and data order in replicate k), the
+  right one for a contrast of one change (warmup or not; distillation or not).
+- **One network.** Runs whose training is identical (settings, model, seed) are one
+  network: it is trained once, under the first such run's name (`trained_run`), saving
+  every checkpoint any of them needs; each run keeps its own name in tables, figures and
+  findings.
+- **Independent partners.** An across-seeds comparison or curve of replicate k reads its
+  second network from replicate k + n (n = `seeds`), trained for it and used by no other
+  pair, so that no two pairs share a network (Student-t intervals assume independent pairs).
+
+See docs/architecture.md, "replicates".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from closerlook.config import ConfigError
+
+# Seeds between two groups' bases: a group trains at most this many replicates.
+STRIDE = 1000
+# A run's keys that say how it is saved or designed, not what it trains.
+NOT_TRAINING = ("save_epochs", "save_iterations", "pair_with", "seed")
+
+
+def paired_root(config: Mapping[str, Any], run: str) -> str:
+    """The run whose seeds `run` trains: follow `pair_with` to a run without one."""
+    runs, seen = config["runs"], [run]
+    while runs[seen[-1]].get("pair_with"):
+        nxt = runs[seen[-1]]["pair_with"]
+        if nxt not in runs:
+            raise ConfigError(
+                f"'runs.{seen[-1]}.pair_with' is {nxt!r}; allowed values: {', '.join(runs)}"
+            )
+        if nxt in seen:
+            raise ConfigError(
+                f"'runs.{run}.pair_with' goes round in a circle ({' -> '.join([*seen, nxt])}); "
+                "pair each run with a run that has no pair_with"
+            )
+        seen.append(nxt)
+    return seen[-1]
+
+
+def groups(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Seed groups in config order: root -> its runs (the root first)."""
+    out: dict[str, list[str]] = {}
+    for run in config["runs"]:
+        out.setdefault(paired_root(config, run), []).append(run)
+    return {root: sorted(runs, key=lambda r: r != root) for root, runs in out.items()}
+
+
+def seed_base(config: Mapping[str, Any], run: str) -> int:
+    """The torch seed of replicate 0 of `run`: its group root's own `seed`, else
+    `training.seed` + STRIDE · (the group's index in config order)."""
+    root = paired_root(config, run)
+    own = config["runs"][root].get("seed")
+    if own is not None:
+        return int(own)
+    return int(config["training"].get("seed", 0)) + STRIDE * list(groups(config)).index(root)
+
+
+def partner(replicate: int, seeds: int) -> int:
+    """The replicate an independent comparison of replicate k reads its second network from:
+    k + n, trained for it; pairs (0, n), (1, n+1), ... share no network."""
+    return int(replicate) + int(seeds)
+
+
+def replicate_count(config: Mapping[str, Any]) -> int:
+    """The most replicates one run can train: its seeds and their independent partners."""
+    return 2 * int(config["seeds"])
+
+
+def training_key(config: Mapping[str, Any], run: str) -> str:
+    """What a run's checkpoints depend on, as text: its settings without how they are saved,
+    its model, its seed base and its teacher's own training (teachers form no cycle:
+    closerlook.checks)."""
+    keys = {**config["training"], **config["runs"][run]}
+    keys = {k: v for k, v in keys.items() if k not in NOT_TRAINING}
+    keys["model_spec"] = config["models"].get(keys.get("model"), {})
+    keys["seed_base"] = seed_base(config, run)
+    teacher = (keys.get("distill") or {}).get("teacher")
+    if teacher and teacher.get("run") in config["runs"]:
+        keys["distill"] = {
+            **keys["distill"],
+            "teacher": {**teacher, "run": training_key(config, teacher["run"])},
+        }
+    return json.dumps(keys, sort_keys=True, default=str)
+
+
+def trained_run(config: Mapping[str, Any], run: str) -> str:
+    """The run whose training makes `run`'s network: the first run in config order whose
+    training is identical (`training_key`), often `run` itself."""
+    key = training_key(config, run)
+    return next(r for r in config["runs"] if r == run or training_key(config, r) == key)
+
+
+def trained_runs(config: Mapping[str, Any]) -> list[str]:
+    """The distinct networks of the study, by the name they are trained under."""
+    return list(dict.fromkeys(trained_run(config, r) for r in config["runs"]))
+
+
+def aliases(config: Mapping[str, Any], trained: str) -> list[str]:
+    """Every run whose network `trained` makes (itself first)."""
+    return [r for r in config["runs"] if trained_run(config, r) == trained]
+
+
+def check_seeds(config: Mapping[str, Any]) -> None:
+    """Raise ConfigError where two groups of runs would train the same seed, or a run paired
+    with another also sets its own seed."""
+    for run, keys in config["runs"].items():
+        if keys.get("pair_with") and "seed" in keys:
+            raise ConfigError(
+                f"'runs.{run}' has both pair_with and seed; a paired run trains the seeds of "
+                f"'{keys['pair_with']}': remove its seed"
+            )
+    n = replicate_count(config)
+    if n > STRIDE:
+        raise ConfigError(f"'seeds' is {config['seeds']}; allowed: 1 to {STRIDE // 2}")
+    spans = sorted((seed_base(config, root), root) for root in groups(config))
+    for (a, ra), (b, rb) in zip(spans, spans[1:], strict=False):
+        if b < a + n:
+            raise ConfigError(
+                f"'runs.{ra}' and 'runs.{rb}' would train the same seeds ({b} to "
+                f"{a + n - 1}): pair them on purpose with 'runs.{rb}.pair_with: {ra}', or "
+                f"give their 'seed' values at least {n} apart"
+            )
+
+
+def design(config: Mapping[str, Any]) -> list[str]:
+    """The design in words, one line per seed group (findings.md and `closerlook plan`)."""
+    n = int(config["seeds"])
+    lines = []
+    for root, runs in groups(config).items():
+        base = seed_base(config, root)
+        what = "paired (same initialisation and data order)" if len(runs) > 1 else "independent"
+        lines.append(f"{', '.join(runs)}: {what}, torch seeds {base} + k for replicate k")
+    for trained in trained_runs(config):
+        same = aliases(config, trained)
+        if len(same) > 1:
+            lines.append(f"{', '.join(same)}: identical training, one network (trained once)")
+    lines.append(
+        f"across-seed pairs: replicate k against replicate k + {n} (disjoint pairs)"
+    )
+    return lines
