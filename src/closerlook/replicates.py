@@ -100,9 +100,12 @@ def training_key(config: Mapping[str, Any], run: str) -> str:
 
 
 def trained_run(config: Mapping[str, Any], run: str) -> str:
-    """The run whose training makes `run`'s network: the first run in config order whose
-    training is identical (`training_key`), often `run` itself."""
-    key = training_key(config, run)
+    """The run whose training makes `run`'s network, often `run` itself: among the runs whose
+    training is identical (`training_key`), the one its seed group pairs with, else the
+    first in config order."""
+    key, root = training_key(config, run), paired_root(config, run)
+    if training_key(config, root) == key:  # identical runs share a seed group, so its root
+        return root
     return next(r for r in config["runs"] if r == run or training_key(config, r) == key)
 
 
@@ -113,7 +116,8 @@ def trained_runs(config: Mapping[str, Any]) -> list[str]:
 
 def aliases(config: Mapping[str, Any], trained: str) -> list[str]:
     """Every run whose network `trained` makes (itself first)."""
-    return [r for r in config["runs"] if trained_run(config, r) == trained]
+    others = [r for r in config["runs"] if r != trained and trained_run(config, r) == trained]
+    return [trained, *others]
 
 
 def check_seeds(config: Mapping[str, Any]) -> None:

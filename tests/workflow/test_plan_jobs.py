@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
-from closerlook import config, cost, jobs
+from closerlook import config, cost, jobs, replicates
 from closerlook.calibration import DEFAULT_CALIBRATION, load
 
 from support import BIN, PAPER, REPO, planned_jobs, run_snakemake
@@ -51,6 +51,18 @@ def test_the_plan_counts_the_jobs_of_the_embedded_dry_run(tmp_path, snakemake_en
 
 def test_the_plan_counts_the_jobs_of_the_paper_dry_run(paper_dry_run):
     assert jobs.study_jobs(config.load(PAPER)).counts() == planned_jobs(paper_dry_run)
+
+
+def test_the_paper_preset_trains_each_network_once_and_its_robustness_curves(paper_dry_run):
+    """The plain student is the step-decay run (trained once); finding (e)'s robustness
+    curves join SGDR with step decay and the large batch with warmup with the small batch."""
+    planned = planned_jobs(paper_dry_run)
+    trained = replicates.trained_runs(config.load(PAPER))
+    assert {r for r in planned if r.startswith("train_")} == {f"train_{r}" for r in trained}
+    assert "train_student_plain" not in planned
+    text = paper_dry_run.stdout
+    for curve in ("sgdr_vs_step", "warmup_vs_small_batch", "sgdr_restarts_early"):
+        assert all(f"curves/{curve}/seed{k}.h5" in text for k in range(3)), curve
 
 
 # values per image of the registered layers on 32 x 32 images, from the layer tables:

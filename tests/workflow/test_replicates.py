@@ -1,5 +1,7 @@
 """Seeds fan the DAG out: every run, dump, comparison and curve once per seed, each pairing
-like with like (seed k with seed k), and the aggregates once over all seeds."""
+like with like (replicate k with replicate k), and the aggregates once over all seeds. The
+design (closerlook.replicates): identical runs are trained once, across-seed pairs are
+disjoint (k against k + seeds), and runs compared across heuristics share no seed."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import re
 import pytest
 import yaml
 
-from closerlook import config, plan
+from closerlook import config, plan, replicates
 
 from support import BIN, planned_jobs, run_snakemake, trim_questions
 
@@ -41,7 +43,7 @@ def without_across_seeds(base: dict) -> dict:
         del analyses[name]
     curves = cfg["curves"]["connections"]
     for name in [n for n, c in curves.items() if "endpoints" in c]:
-        if any(e.get("seed_offset") for e in curves[name]["endpoints"]):
+        if any(e.get("partner") for e in curves[name]["endpoints"]):
             del curves[name]
     return trim_questions(cfg)
 
@@ -49,13 +51,13 @@ def without_across_seeds(base: dict) -> dict:
 @pytest.fixture(scope="module")
 def plans(tmp_path_factory, embedded_config):
     """Dry runs of the embedded preset (without its seed-to-seed reference) with one, two
-    and three seeds, and of the whole preset with two seeds (key "full")."""
+    and three seeds, and of the whole preset with three seeds (key "full")."""
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     out = {}
     for n in (1, 2, 3):
         cfg = {**without_across_seeds(embedded_config), "seeds": n}
         out[n] = dry_run(tmp_path_factory.mktemp(f"seeds{n}"), env, cfg)
-    out["full"] = dry_run(tmp_path_factory.mktemp("full"), env, {**embedded_config, "seeds": 2})
+    out["full"] = dry_run(tmp_path_factory.mktemp("full"), env, {**embedded_config, "seeds": 3})
     return out
 
 
@@ -63,12 +65,12 @@ def test_per_seed_jobs_scale_with_seeds_and_aggregates_do_not(plans, embedded_co
     one = planned_jobs(plans[1])
     cfg = config.validate(without_across_seeds(embedded_config))
     compared = {
-        end
+        (replicates.trained_run(cfg, run), point)
         for a in cfg["similarity"]["analyses"]
         for p in plan.analysis_pairs(cfg, a)
-        for end in ((p[0], p[1]), (p[2], p[3]))
+        for run, point in ((p[0], p[1]), (p[2], p[3]))
     }
-    assert one["activations"] == len(compared)  # one dump per compared checkpoint
+    assert one["activations"] == len(compared)  # one dump per compared network checkpoint
     for n in (2, 3):
         jobs = planned_jobs(plans[n])
         assert set(jobs) == set(one)
@@ -101,9 +103,10 @@ def test_a_student_learns_from_the_teacher_of_its_own_seed(plans):
         assert "/runs/teacher/" in teacher and seed_of(teacher) == seed_of(output)
 
 
-def test_curves_join_checkpoints_of_one_seed(plans):
+def test_curves_join_checkpoints_of_one_seed(plans, embedded_config):
     blocks = job_blocks(plans[2], "curve_fit")
-    assert len(blocks) == 2
+    curves = without_across_seeds(embedded_config)["curves"]["connections"]
+    assert len(blocks) == 2 * len(curves)
     for block in blocks:
         paths = re.search(r"input: (.*)", block).group(1).split(", ")
         out = re.search(r"output: (\S+)", block).group(1)
@@ -113,34 +116,54 @@ def test_curves_join_checkpoints_of_one_seed(plans):
 def test_findings_read_every_seed_of_every_run(plans, embedded_config):
     (block,) = job_blocks(plans[3], "findings")
     inputs = re.search(r"input: (.*)", block).group(1).split(", ")
-    metrics = [p for p in inputs if p.endswith("metrics.csv")]
+    metrics = {p for p in inputs if p.endswith("metrics.csv")}
     runs = {p.split("/runs/")[1].split("/")[0] for p in metrics}
+    cfg = config.validate(without_across_seeds(embedded_config))
+    assert runs == set(replicates.trained_runs(cfg))  # identical runs read one network
     assert len(metrics) == 3 * len(runs) and {seed_of(p) for p in metrics} == {"0", "1", "2"}
 
 
-def test_across_seeds_compares_seed_k_with_seed_k_plus_1(plans, embedded_config):
-    cfg = config.validate({**embedded_config, "seeds": 2})
+def test_across_seeds_compares_replicate_k_with_its_partner_k_plus_seeds(plans, embedded_config):
+    cfg = config.validate({**embedded_config, "seeds": 3})
     (name,) = [n for n, a in cfg["similarity"]["analyses"].items() if a["kind"] == "across_seeds"]
     run = cfg["similarity"]["analyses"][name]["run"]
-    assert [plan.partner_seed(cfg, name, k) for k in (0, 1)] == [1, 2]
+    assert [plan.partner_seed(cfg, name, k) for k in (0, 1, 2)] == [3, 4, 5]
     jobs = planned_jobs(plans["full"])
-    assert jobs[f"train_{run}"] == 3  # seeds 0 and 1, and seed 2 as seed 1's partner
-    assert all(n == 2 for rule, n in jobs.items() if rule.startswith("train_") and run not in rule)
+    assert jobs[f"train_{run}"] == 6  # replicates 0-2, and 3-5 as their partners
+    assert all(n == 3 for rule, n in jobs.items() if rule.startswith("train_") and run not in rule)
     blocks = [b for b in job_blocks(plans["full"], "similarity_pair") if f"/{name}/" in b]
-    assert len(blocks) == 2 * len(plan.analysis_pairs(cfg, name))
+    assert len(blocks) == 3 * len(plan.analysis_pairs(cfg, name))
     for block in blocks:
         a, b = re.search(r"input: (.*)", block).group(1).split(", ")
-        assert int(seed_of(b)) == int(seed_of(a)) + 1 and f"/runs/{run}/" in a + b
+        assert int(seed_of(b)) == int(seed_of(a)) + 3 and f"/runs/{run}/" in a + b
 
 
-def test_the_curve_between_independent_optima_joins_seed_k_and_seed_k_plus_1(plans):
+def test_no_replicate_is_in_two_across_seed_pairs(plans):
+    """Each independent pair has networks of its own: no replicate of a run appears in two
+    across-seed pairs (comparisons or curves), so their effects are independent."""
+    inputs = {}
+    for rule, marker in (
+        ("similarity_pair", "/seed_to_seed/"),
+        ("curve_fit", "curve=seed_to_seed"),
+    ):
+        for block in job_blocks(plans["full"], rule):
+            if marker in block:
+                a, b = re.search(r"input: (.*)", block).group(1).split(", ")[:2]
+                inputs.setdefault(rule, set()).add((seed_of(a), seed_of(b)))
+    for rule, pairs in inputs.items():
+        assert pairs == {("0", "3"), ("1", "4"), ("2", "5")}, rule
+        used = [k for pair in pairs for k in pair]
+        assert len(used) == len(set(used)), rule
+
+
+def test_the_curve_between_independent_optima_joins_replicate_k_and_its_partner(plans):
     """Finding (e): the curve's endpoints are two independently trained replicates."""
     blocks = [b for b in job_blocks(plans["full"], "curve_fit") if "curve=seed_to_seed" in b]
-    assert len(blocks) == 2  # one curve per seed
+    assert len(blocks) == 3  # one curve per seed
     for block in blocks:
         a, b = re.search(r"input: (.*)", block).group(1).split(", ")
         out = re.search(r"output: (\S+)", block).group(1)
-        assert int(seed_of(a)) == int(seed_of(out)) and int(seed_of(b)) == int(seed_of(a)) + 1
+        assert int(seed_of(a)) == int(seed_of(out)) and int(seed_of(b)) == int(seed_of(a)) + 3
         assert a.split("/seed")[1][2:] == b.split("/seed")[1][2:]  # the same epoch
 
 
@@ -155,3 +178,38 @@ def test_replicate_k_trains_with_the_runs_seed_plus_k(embedded_config):
     cfg["runs"]["teacher"]["seed"] = 7
     assert [plan.run_settings(cfg, "teacher", k).seed for k in (0, 1, 2)] == [7, 8, 9]
     assert [plan.run_settings(cfg, "sgdr", k).seed for k in (0, 1, 2)] == [0, 1, 2]
+    # the second run without pair_with: seeds of its own, 1000 on
+    assert [plan.run_settings(cfg, "step", k).seed for k in (0, 1, 2)] == [1000, 1001, 1002]
+
+
+def test_identical_runs_are_trained_once(plans, embedded_config):
+    """The embedded preset's small-batch baseline and plain student are the step-decay run
+    (same settings, paired): one network, trained once, saving what each needs."""
+    jobs = planned_jobs(plans["full"])
+    cfg = config.validate(embedded_config)
+    trained = replicates.trained_runs(cfg)
+    assert {r for r in jobs if r.startswith("train_")} == {f"train_{r}" for r in trained}
+    assert "small_batch" not in trained and "student_plain" not in trained
+    (block,) = [b for b in job_blocks(plans["full"], "train_step") if "seed=0" in b]
+    assert "step000009.pt" in block and "epoch016.pt" in block  # small_batch's, step's
+    pairs = [b for b in job_blocks(plans["full"], "similarity_pair") if "/init_small_batch/" in b]
+    assert pairs and all("/runs/step/" in b and "small_batch.e000--" in b for b in pairs)
+
+
+def test_runs_compared_across_heuristics_share_no_seed(embedded_config):
+    """SGDR against step decay (finding (d)'s across_runs analysis and (e)'s robustness
+    curves): the two sides train disjoint torch seeds, so share no initialisation or data
+    order; RQ2's and RQ3's contrasts are paired on purpose."""
+    cfg = config.validate(embedded_config)
+    n = replicates.replicate_count(cfg)
+
+    def seeds(run):
+        return {plan.run_settings(cfg, run, k).seed for k in range(n)}
+
+    assert not seeds("sgdr") & seeds("step")
+    for curve in cfg["questions"]["rq4"]["robustness"]:
+        (a, _), (b, _) = plan.curve_endpoints(cfg, curve)
+        assert not seeds(a) & seeds(b), curve
+    assert seeds("large_batch") == seeds("large_batch_warmup") == seeds("large_batch_frozen")
+    assert seeds("student_distill") == seeds("student_plain")
+    assert not seeds("teacher") & seeds("student_plain")
