@@ -99,8 +99,7 @@ def plan_lines(settings: Mapping[str, Any]) -> list[str]:
     for name, curve in settings["curves"]["connections"].items():
         (run_a, epoch_a), (run_b, epoch_b) = plan.curve_endpoints(settings, name)
         seed_a, seed_b = (
-            f" (replicate k + {k})" if k else ""
-            for k in plan.curve_replicates(settings, name, 0)
+            f" (replicate k + {k})" if k else "" for k in plan.curve_replicates(settings, name, 0)
         )
         lines.append(
             f"curve {name}: {curve['kind']}, {curve['n_bends']} bends, "

@@ -154,7 +154,5 @@ def design(config: Mapping[str, Any]) -> list[str]:
         same = aliases(config, trained)
         if len(same) > 1:
             lines.append(f"{', '.join(same)}: identical training, one network (trained once)")
-    lines.append(
-        f"across-seed pairs: replicate k against replicate k + {n} (disjoint pairs)"
-    )
+    lines.append(f"across-seed pairs: replicate k against replicate k + {n} (disjoint pairs)")
     return lines
