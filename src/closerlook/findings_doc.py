@@ -152,12 +152,17 @@ def _preconditions(findings: Sequence[Finding], question: str) -> list[str]:
 
 
 def render(
-    findings: Sequence[Finding], preset: str, method: str, synthetic_data: bool = False
+    findings: Sequence[Finding],
+    preset: str,
+    method: str,
+    synthetic_data: bool = False,
+    design: Sequence[str] = (),
 ) -> str:
-    """findings.md: the rule, a verdict table, the summary line, each paper finding's
-    combined verdict, then per research question its preconditions and per claim its
-    effect, the verdict under every measure, its partition and sensitivity rows, the power
-    statement and the numbers measured; on synthetic data, first a warning that says so."""
+    """findings.md: the rule, a verdict table, the summary line, the design of replicates
+    (closerlook.replicates.design), each paper finding's combined verdict, then per research
+    question its preconditions and per claim its effect, the verdict under every measure,
+    its partition and sensitivity rows, the power statement and the numbers measured; on
+    synthetic data, first a warning that says so."""
     n_seeds = max((f.n_seeds for f in findings), default=1)
     methods = list(dict.fromkeys([method, *(m for f in findings for m in f.by_method)]))
     lines = [
@@ -179,6 +184,7 @@ def render(
         "",
         f"Summary: {summary(findings)}.",
         "",
+        *(["## Design", "", *(f"- {line}" for line in design), ""] if design else []),
         "## The paper's findings",
         "",
         FINDING_RULE,
@@ -257,15 +263,21 @@ def claim_record(f: Finding, s: Settings) -> dict[str, Any]:
 
 
 def as_json(
-    findings: Sequence[Finding], s: Settings, preset: str, method: str, synthetic_data: bool = False
+    findings: Sequence[Finding],
+    s: Settings,
+    preset: str,
+    method: str,
+    synthetic_data: bool = False,
+    design: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """findings.json's content: the settings, every claim, every paper finding."""
+    """findings.json's content: the settings, the design, every claim, every paper finding."""
     return {
         "kind": "findings",
         "schema_version": SCHEMA_VERSION,
         "preset": preset,
         "measure": method,
         "synthetic_data": synthetic_data,
+        "design": list(design),
         "settings": {
             "margin": {"accuracy": s.accuracy_margin, "similarity": s.similarity_margin},
             "error_barrier": s.error_barrier,
@@ -295,12 +307,13 @@ def write(
     preset: str,
     method: str,
     synthetic_data: bool = False,
+    design: Sequence[str] = (),
 ) -> None:
     """findings.md (and findings.json beside it), each written atomically."""
     with atomic_path(md_path) as tmp:
-        Path(tmp).write_text(render(findings, preset, method, synthetic_data))
+        Path(tmp).write_text(render(findings, preset, method, synthetic_data, design))
     if json_path is not None:
-        content = as_json(findings, s, preset, method, synthetic_data)
+        content = as_json(findings, s, preset, method, synthetic_data, design)
         with atomic_path(json_path) as tmp:
             Path(tmp).write_text(json.dumps(content, indent=2, allow_nan=False) + "\n")
 

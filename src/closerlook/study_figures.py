@@ -20,7 +20,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from closerlook import figures, path_plots, plan, plots, resolved
+from closerlook import figures, path_plots, plan, plots, replicates, resolved
 from closerlook.evidence import Evidence, final_accuracies
 from closerlook.stats import mean_interval
 
@@ -173,6 +173,7 @@ def findings_settings(config: Mapping[str, Any]) -> dict[str, Any]:
         "findings": config["findings"],
         "preset": config["preset"],
         "synthetic_data": bool(config["data"].get("synthetic")),
+        "design": replicates.design(config),
     }
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from closerlook import config, findings, findings_doc, resolved
+from closerlook import config, findings, findings_doc, replicates, resolved
 from closerlook.claims import AGAINST, CLAIMS, CONTEXT, FOR, PAPER_FINDINGS
 from closerlook.decision import CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, SUPPORTS, VERDICTS
 from closerlook.effects import Settings
@@ -28,16 +28,24 @@ BARRIER_KEYS = {
 
 
 @pytest.fixture
+def design(embedded_config) -> list[str]:
+    return replicates.design(config.validate(embedded_config))
+
+
+@pytest.fixture
 def found(embedded_config):
     q = resolved.resolved_questions(config.validate(embedded_config))
     return findings.all_findings(paper_like(q, seeds=(0, 1, 2), methods=METHODS), Settings())
 
 
-def test_the_json_has_every_claim_with_the_schema_s_keys(found, tmp_path):
+def test_the_json_has_every_claim_with_the_schema_s_keys(found, design, tmp_path):
     md, js = tmp_path / "findings.md", tmp_path / "findings.json"
-    findings_doc.write(found, md, js, Settings(), "embedded", "dft_svcca")
+    findings_doc.write(found, md, js, Settings(), "embedded", "dft_svcca", design=design)
     doc = findings_doc.load(js)
     assert doc["kind"] == "findings" and doc["schema_version"] == findings_doc.SCHEMA_VERSION
+    # the design of replicates, in both renderings: which runs are paired, which independent
+    assert doc["design"] == design and any("paired" in line for line in design)
+    assert "## Design" in md.read_text() and all(line in md.read_text() for line in design)
     assert doc["settings"]["margin"] == {"accuracy": 0.01, "similarity": 0.02}
     assert [c["id"] for c in doc["claims"]] == list(CLAIMS)
     for c in doc["claims"]:
