@@ -311,7 +311,7 @@ def distillation_accuracy(ev: Evidence, s: Settings, method: str | None) -> Meas
     "d",
     "Two independently trained networks are more alike in their shallow layers than in "
     "their deeper layers.",
-    "shallow minus deeper-layer CCA above the floor, replicate k vs its partner k + n",
+    "shallow minus deeper-layer CCA above the floor, replicate k vs its partner k + 500",
     "the shallow layers are more alike",
     "the deeper layers are as alike",
     similarity=True,

@@ -97,9 +97,9 @@ def restart_curve(ev: Evidence, s: Settings, method: str | None) -> Measured:
     "RQ4.3",
     "e",
     "A simple curve joins two independently trained optima (replicate k and its partner "
-    "k + n) without an error barrier, where the straight line between them meets one: the "
+    "k + 500) without an error barrier, where the straight line between them meets one: the "
     "surface between them is connected.",
-    "threshold minus the curve's error barrier (train, a fraction), replicate k vs k + n",
+    "threshold minus the curve's error barrier (train, a fraction), replicate k vs k + 500",
     "the curve between independent optima has no error barrier",
     "the curve between independent optima has an error barrier",
     margin=NONE,
@@ -109,7 +109,7 @@ def independent_optima_connected(ev: Evidence, s: Settings, method: str | None) 
     name = ev.questions.get("rq4", {}).get("curve")
     if not name:
         raise NotMeasured("questions.rq4.curve names no curve")
-    return negated(barrier_effect(ev, s, name, "curve", " (replicate k → k + n)"))
+    return negated(barrier_effect(ev, s, name, "curve", " (replicate k → k + 500)"))
 
 
 @claim(

@@ -72,7 +72,7 @@ class LayerProfile:
     def label(self) -> str:
         a, b = point_label(self.epoch_a), point_label(self.epoch_b)
         if self.across_seeds:
-            return f"{self.run_a} ({a}): replicate k vs k + n"
+            return f"{self.run_a} ({a}): replicate k vs k + 500"
         if self.run_a == self.run_b:
             return f"{self.run_a}: {pair_label(self.epoch_a, self.epoch_b)}"
         return f"{self.run_a} ({a}) vs {self.run_b} ({b})"

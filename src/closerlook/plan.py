@@ -293,11 +293,11 @@ def analysis_pairs(config: Mapping[str, Any], name: str) -> list[Pair]:
 
 def partner_seed(config: Mapping[str, Any], name: str, seed: int) -> int:
     """The replicate of the second checkpoint of an analysis' pair in replicate k: k itself
-    (like with like), or its independent partner k + n for an across_seeds analysis
+    (like with like), or its independent partner k + 500 for an across_seeds analysis
     (closerlook.replicates.partner: no two pairs share a network)."""
     kind = config["similarity"]["analyses"][name]["kind"]
     if kind == "across_seeds":
-        return design.partner(seed, config["seeds"])
+        return design.partner(seed)
     return int(seed)
 
 
@@ -338,11 +338,10 @@ def curve_endpoints(config: Mapping[str, Any], name: str) -> list[tuple[str, int
 
 def curve_replicates(config: Mapping[str, Any], name: str, seed: int) -> tuple[int, int]:
     """The replicates a curve of replicate k joins: k for either endpoint, or its
-    independent partner k + n for an endpoint with `partner: true` (two independently
+    independent partner k + 500 for an endpoint with `partner: true` (two independently
     trained optima of one run; closerlook.replicates.partner)."""
     ends = config["curves"]["connections"][name].get("endpoints") or [{}, {}]
-    n = config["seeds"]
-    return tuple(design.partner(seed, n) if e.get("partner") else int(seed) for e in ends)
+    return tuple(design.partner(seed) if e.get("partner") else int(seed) for e in ends)
 
 
 def curve_fit(config: Mapping[str, Any], name: str) -> CurveFit:

@@ -15,8 +15,9 @@ independent partner of another.
   every checkpoint any of them needs; each run keeps its own name in tables, figures and
   findings.
 - **Independent partners.** An across-seeds comparison or curve of replicate k reads its
-  second network from replicate k + n (n = `seeds`), trained for it and used by no other
-  pair, so that no two pairs share a network (Student-t intervals assume independent pairs).
+  second network from its partner, replicate k + 500 (folder seed{500+k}), trained for it
+  and used by no other pair, so that no two pairs share a network (Student-t intervals
+  assume independent pairs); raising `seeds` later adds pairs without re-pairing old ones.
 
 See docs/architecture.md, "replicates".
 """
@@ -31,6 +32,8 @@ from closerlook.config import ConfigError
 
 # Seeds between two groups' bases: a group trains at most this many replicates.
 STRIDE = 1000
+# The replicate index of replicate k's independent partner is k + PARTNER.
+PARTNER = 500
 # A run's keys that say how it is saved or designed, not what it trains.
 NOT_TRAINING = ("save_epochs", "save_iterations", "pair_with", "seed")
 
@@ -71,15 +74,17 @@ def seed_base(config: Mapping[str, Any], run: str) -> int:
     return int(config["training"].get("seed", 0)) + STRIDE * list(groups(config)).index(root)
 
 
-def partner(replicate: int, seeds: int) -> int:
+def partner(replicate: int) -> int:
     """The replicate an independent comparison of replicate k reads its second network from:
-    k + n, trained for it; pairs (0, n), (1, n+1), ... share no network."""
-    return int(replicate) + int(seeds)
+    k + PARTNER, trained for it; pairs (0, 500), (1, 501), ... share no network, and do not
+    change when `seeds` grows."""
+    return int(replicate) + PARTNER
 
 
-def replicate_count(config: Mapping[str, Any]) -> int:
-    """The most replicates one run can train: its seeds and their independent partners."""
-    return 2 * int(config["seeds"])
+def replicate_indices(config: Mapping[str, Any]) -> list[int]:
+    """Every replicate a run may train: 0 .. seeds−1 and their independent partners."""
+    n = int(config["seeds"])
+    return [*range(n), *(partner(k) for k in range(n))]
 
 
 def training_key(config: Mapping[str, Any], run: str) -> str:
@@ -129,17 +134,19 @@ def check_seeds(config: Mapping[str, Any]) -> None:
                 f"'runs.{run}' has both pair_with and seed; a paired run trains the seeds of "
                 f"'{keys['pair_with']}': remove its seed"
             )
-    n = replicate_count(config)
-    if n > STRIDE:
-        raise ConfigError(f"'seeds' is {config['seeds']}; allowed: 1 to {STRIDE // 2}")
-    spans = sorted((seed_base(config, root), root) for root in groups(config))
-    for (a, ra), (b, rb) in zip(spans, spans[1:], strict=False):
-        if b < a + n:
-            raise ConfigError(
-                f"'runs.{ra}' and 'runs.{rb}' would train the same seeds ({b} to "
-                f"{a + n - 1}): pair them on purpose with 'runs.{rb}.pair_with: {ra}', or "
-                f"give their 'seed' values at least {n} apart"
-            )
+    if int(config["seeds"]) > PARTNER:
+        raise ConfigError(f"'seeds' is {config['seeds']}; allowed: 1 to {PARTNER}")
+    taken: dict[int, str] = {}
+    for root in groups(config):
+        base = seed_base(config, root)
+        for seed in (base + k for k in replicate_indices(config)):
+            other = taken.setdefault(seed, root)
+            if other != root:
+                raise ConfigError(
+                    f"'runs.{other}' and 'runs.{root}' would both train torch seed {seed}: "
+                    f"pair them on purpose with 'runs.{root}.pair_with: {other}', or give "
+                    f"their 'seed' values at least {STRIDE} apart"
+                )
 
 
 def design(config: Mapping[str, Any]) -> list[str]:
@@ -154,5 +161,8 @@ def design(config: Mapping[str, Any]) -> list[str]:
         same = aliases(config, trained)
         if len(same) > 1:
             lines.append(f"{', '.join(same)}: identical training, one network (trained once)")
-    lines.append(f"across-seed pairs: replicate k against replicate k + {n} (disjoint pairs)")
+    lines.append(
+        f"across-seed pairs: replicate k against its partner, replicate k + {PARTNER} "
+        f"(k = 0 to {n - 1}; disjoint pairs)"
+    )
     return lines

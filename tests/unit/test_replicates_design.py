@@ -37,11 +37,13 @@ def test_pairing_follows_the_chain_to_its_root():
     assert {replicates.paired_root(cfg, r) for r in "abc"} == {"a"}
 
 
-def test_the_partner_of_replicate_k_is_k_plus_seeds():
-    # pairs (0, 3), (1, 4), (2, 5): no replicate in two pairs
-    pairs = [(k, replicates.partner(k, 3)) for k in range(3)]
-    assert pairs == [(0, 3), (1, 4), (2, 5)]
+def test_the_partner_of_replicate_k_is_k_plus_500():
+    # pairs (0, 500), (1, 501), (2, 502): no replicate in two pairs, and a fourth seed adds
+    # (3, 503) without re-pairing the others
+    pairs = [(k, replicates.partner(k)) for k in range(3)]
+    assert pairs == [(0, 500), (1, 501), (2, 502)]
     assert len({k for p in pairs for k in p}) == 6
+    assert replicates.replicate_indices({"seeds": 4}) == [0, 1, 2, 3, 500, 501, 502, 503]
 
 
 def test_identical_runs_are_one_network_under_the_paired_runs_name():
@@ -78,10 +80,10 @@ def test_a_distilled_run_is_identical_only_with_the_same_teachers_network():
     ("change", "message"),
     [
         (
-            lambda r: r["teacher"].update(seed=1001),
-            "'runs.step' and 'runs.teacher' would train the same seeds (1001 to 1005): pair "
-            "them on purpose with 'runs.teacher.pair_with: step', or give their 'seed' "
-            "values at least 6 apart",
+            lambda r: r["teacher"].update(seed=1002),
+            "'runs.step' and 'runs.teacher' would both train torch seed 1002: pair them on "
+            "purpose with 'runs.teacher.pair_with: step', or give their 'seed' values at "
+            "least 1000 apart",
         ),
         (
             lambda r: r["student_plain"].update(seed=3),

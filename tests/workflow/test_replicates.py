@@ -1,7 +1,7 @@
 """Seeds fan the DAG out: every run, dump, comparison and curve once per seed, each pairing
 like with like (replicate k with replicate k), and the aggregates once over all seeds. The
 design (closerlook.replicates): identical runs are trained once, across-seed pairs are
-disjoint (k against k + seeds), and runs compared across heuristics share no seed."""
+disjoint (k against k + 500), and runs compared across heuristics share no seed."""
 
 from __future__ import annotations
 
@@ -127,15 +127,15 @@ def test_across_seeds_compares_replicate_k_with_its_partner_k_plus_seeds(plans, 
     cfg = config.validate({**embedded_config, "seeds": 3})
     (name,) = [n for n, a in cfg["similarity"]["analyses"].items() if a["kind"] == "across_seeds"]
     run = cfg["similarity"]["analyses"][name]["run"]
-    assert [plan.partner_seed(cfg, name, k) for k in (0, 1, 2)] == [3, 4, 5]
+    assert [plan.partner_seed(cfg, name, k) for k in (0, 1, 2)] == [500, 501, 502]
     jobs = planned_jobs(plans["full"])
-    assert jobs[f"train_{run}"] == 6  # replicates 0-2, and 3-5 as their partners
+    assert jobs[f"train_{run}"] == 6  # replicates 0-2, and 500-502 as their partners
     assert all(n == 3 for rule, n in jobs.items() if rule.startswith("train_") and run not in rule)
     blocks = [b for b in job_blocks(plans["full"], "similarity_pair") if f"/{name}/" in b]
     assert len(blocks) == 3 * len(plan.analysis_pairs(cfg, name))
     for block in blocks:
         a, b = re.search(r"input: (.*)", block).group(1).split(", ")
-        assert int(seed_of(b)) == int(seed_of(a)) + 3 and f"/runs/{run}/" in a + b
+        assert int(seed_of(b)) == int(seed_of(a)) + 500 and f"/runs/{run}/" in a + b
 
 
 def test_no_replicate_is_in_two_across_seed_pairs(plans):
@@ -151,7 +151,7 @@ def test_no_replicate_is_in_two_across_seed_pairs(plans):
                 a, b = re.search(r"input: (.*)", block).group(1).split(", ")[:2]
                 inputs.setdefault(rule, set()).add((seed_of(a), seed_of(b)))
     for rule, pairs in inputs.items():
-        assert pairs == {("0", "3"), ("1", "4"), ("2", "5")}, rule
+        assert pairs == {("0", "500"), ("1", "501"), ("2", "502")}, rule
         used = [k for pair in pairs for k in pair]
         assert len(used) == len(set(used)), rule
 
@@ -163,8 +163,8 @@ def test_the_curve_between_independent_optima_joins_replicate_k_and_its_partner(
     for block in blocks:
         a, b = re.search(r"input: (.*)", block).group(1).split(", ")
         out = re.search(r"output: (\S+)", block).group(1)
-        assert int(seed_of(a)) == int(seed_of(out)) and int(seed_of(b)) == int(seed_of(a)) + 3
-        assert a.split("/seed")[1][2:] == b.split("/seed")[1][2:]  # the same epoch
+        assert int(seed_of(a)) == int(seed_of(out)) and int(seed_of(b)) == int(seed_of(a)) + 500
+        assert a.split("/checkpoints/")[1] == b.split("/checkpoints/")[1]  # the same epoch
 
 
 def test_seeds_must_be_a_positive_count(embedded_config):
@@ -201,10 +201,9 @@ def test_runs_compared_across_heuristics_share_no_seed(embedded_config):
     curves): the two sides train disjoint torch seeds, so share no initialisation or data
     order; RQ2's and RQ3's contrasts are paired on purpose."""
     cfg = config.validate(embedded_config)
-    n = replicates.replicate_count(cfg)
 
     def seeds(run):
-        return {plan.run_settings(cfg, run, k).seed for k in range(n)}
+        return {plan.run_settings(cfg, run, k).seed for k in replicates.replicate_indices(cfg)}
 
     assert not seeds("sgdr") & seeds("step")
     for curve in cfg["questions"]["rq4"]["robustness"]:

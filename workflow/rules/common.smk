@@ -123,7 +123,7 @@ def all_metrics(runs):
 
 def pair_table(analysis, seed, run_a, point_a, run_b, point_b):
     """One pair's table in seed k (e.g. run.e000--run.step000200.csv): run_a of
-    seed k against run_b of seed k (of the partner k + seeds for an across_seeds analysis:
+    seed k against run_b of seed k (of the partner k + 500 for an across_seeds analysis:
     `pair_activations`)."""
     return (
         f"{RESULTS}/similarity/{analysis}/seed{seed}/"
@@ -227,7 +227,7 @@ def all_curves():
 
 def curve_endpoint_checkpoints(wildcards):
     """Input function: the checkpoints (a, b) a curve of replicate k joins: of k, or of
-    its partner k + seeds for an endpoint with `partner: true` (independent optima)."""
+    its partner k + 500 for an endpoint with `partner: true` (independent optima)."""
     (run_a, epoch_a), (run_b, epoch_b) = plan.curve_endpoints(config, wildcards.curve)
     seed_a, seed_b = plan.curve_replicates(config, wildcards.curve, wildcards.seed)
     return {

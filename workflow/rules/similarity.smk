@@ -1,5 +1,5 @@
 # Similarity: one job per pair of activation files of the same seed, or of seeds k and
-# its partner k + seeds for an across_seeds analysis (a tidy table and an HDF5 file of coefficient vectors),
+# its partner k + 500 for an across_seeds analysis (a tidy table and an HDF5 file of coefficient vectors),
 # then one tidy table per analysis holding every seed. An analysis with `matrix: true`
 # also gets a layer x layer matrix per pair (in its HDF5 file) and one tidy table of them.
 
