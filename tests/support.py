@@ -91,7 +91,11 @@ def reduced_config(base: dict) -> dict:
     """The embedded preset scaled down for tests: same rules and code paths, fewer epochs."""
     cfg = copy.deepcopy(base)
     cfg["training"]["epochs"] = 6
-    cfg["runs"]["step"]["schedule"]["milestones"] = [3, 5]
+    for run in ("step", "small_batch", "student_distill", "student_plain"):  # still one network
+        cfg["runs"][run]["schedule"]["milestones"] = [3, 5]
+    # six epochs hold two SGDR cycles (ends 2 and 6): no earlier restart pair
+    del cfg["curves"]["connections"]["sgdr_restarts_early"]
+    cfg["questions"]["rq1"].pop("earlier", None)
     cfg["runs"]["step"]["save_epochs"] = [3, 4, 5]  # the drops at 3 and 5, one epoch on
     cfg["runs"]["sgdr"]["save_epochs"] = [3]  # one epoch after the restart at epoch 2
     cfg["probe"]["size"] = 200

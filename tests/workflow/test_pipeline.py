@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from closerlook import config, plan, study_figures
+from closerlook import config, plan, replicates, study_figures
 from closerlook.findings import CLAIMS
 
 from support import BIN, STUDY_FIGURES, planned_jobs, reduced_config, run_snakemake
@@ -36,8 +36,9 @@ def finished(repo, tmp_path_factory, embedded_config):
 def test_artifacts_land_where_the_design_says(finished):
     workdir, cfg, _ = finished
     results = workdir / "results" / cfg["preset"]
-    for run in cfg["runs"]:
-        epochs = plan.checkpoint_epochs(plan.run_settings(cfg, run))
+    assert not (results / "runs" / "small_batch").exists()  # the step run's network
+    for run in replicates.trained_runs(cfg):
+        epochs = plan.checkpoint_epochs(plan.trained_settings(cfg, run))
         for k in (0, 1):
             folder = results / "runs" / run / f"seed{k}"
             for e in epochs:
@@ -199,6 +200,8 @@ def test_a_similarity_setting_reruns_similarity_and_figures_but_no_training(repo
 def test_a_third_seed_trains_only_the_third_replicates(repo, finished):
     cfg = finished[1]
     jobs = dry_run_with(repo, finished, lambda c: c.update(seeds=3))
+    # replicate 2 of every network, and of SGDR also 502, replicate 2's partner
+    assert jobs.pop("train_sgdr") == 2
     assert all(n == 1 for rule, n in jobs.items() if rule.startswith("train_"))
     curves = len(cfg["curves"]["connections"])  # one job per curve for the new seed
     assert all(n == curves for rule, n in jobs.items() if rule.startswith("curve_"))
