@@ -88,8 +88,10 @@ def tool(name: str) -> str:
 
 
 def reduced_config(base: dict) -> dict:
-    """The embedded preset scaled down for tests: same rules and code paths, fewer epochs."""
+    """The embedded preset scaled down for tests: same rules and code paths, fewer epochs,
+    one seed (tests that need more set `seeds`)."""
     cfg = copy.deepcopy(base)
+    cfg["seeds"] = 1
     cfg["training"]["epochs"] = 6
     for run in ("step", "small_batch", "student_distill", "student_plain"):  # still one network
         cfg["runs"][run]["schedule"]["milestones"] = [3, 5]

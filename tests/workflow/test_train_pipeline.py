@@ -15,6 +15,7 @@ def test_divergence_and_distillation_through_the_pipeline(
     repo, tmp_path, embedded_config, snakemake_env
 ):
     cfg = copy.deepcopy(embedded_config)
+    cfg["seeds"] = 1
     cfg["training"]["epochs"] = 3
     cfg["runs"] = {
         "sgdr": {"schedule": {"kind": "sgdr", "lr_max": 0.05, "lr_min": 0.0, "T0": 1, "T_mult": 2}},
