@@ -225,7 +225,7 @@ def curve_fit_cost(ctx: Context, curve: str) -> JobCost:
 def curve_evaluate_cost(ctx: Context, curve: str) -> JobCost:
     """Line and curve at `points` values of t and the plane's grid² points, each a BN
     recomputation on its images and an evaluation of both splits."""
-    ev, model = plan.curve_eval(ctx.config), plan.curve_model(ctx.config, curve)
+    ev, model = plan.curve_eval(ctx.config, curve), plan.curve_model(ctx.config, curve)
     shapes, cal = net_shapes(ctx.config, model), ctx.cal
     weights = 2 * ev.points + ev.grid**2
     bn = ev.bn_images or ctx.sizes["train"]

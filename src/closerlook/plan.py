@@ -84,7 +84,7 @@ class CurveFit:
 @dataclass
 class CurveEval:
     """Settings of a curve's evaluation: points along line and curve, the BatchNorm
-    recomputation subset, the loss plane's grid and margin."""
+    recomputation subset, the loss plane's grid (0: no plane) and margin."""
 
     points: int = 31
     bn_images: int = 0
@@ -367,14 +367,16 @@ def curve_model(config: Mapping[str, Any], name: str) -> str:
     return run_settings(config, curve_endpoints(config, name)[0][0]).model
 
 
-def curve_eval(config: Mapping[str, Any]) -> CurveEval:
-    """The evaluation settings every curve shares (`curves` without `connections`)."""
+def curve_eval(config: Mapping[str, Any], name: str | None = None) -> CurveEval:
+    """The evaluation settings every curve shares (`curves` without `connections`); of
+    curve `name`, a grid of 0 (no loss plane) where it says `plane: false`."""
     c = config["curves"]
+    plane = c["connections"][name].get("plane", True) if name else True
     return CurveEval(
         points=c["points"],
         bn_images=c["bn_images"],
         bn_batch_size=c["bn_batch_size"],
-        grid=c["plane"]["grid"],
+        grid=c["plane"]["grid"] if plane else 0,
         margin=c["plane"]["margin"],
         seed=c["eval_seed"],
     )

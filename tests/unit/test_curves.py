@@ -13,7 +13,10 @@ import torch.nn.functional as F
 
 from closerlook import (
     barriers,
+    calibration,
     checkpoints,
+    config,
+    cost,
     curve_eval,
     curve_file,
     curve_fit,
@@ -371,3 +374,29 @@ def test_fit_and_evaluate_write_the_curve_file(tmp_path, small):
         np.testing.assert_allclose(xyz[2, 1:], [0, 0], atol=1e-4)
         assert xyz[0, 2] > 0  # the initialisation lies off the plane
         assert f["fit/train_loss"].shape == (1,)
+
+    # without the plane (a curve's `plane: false`): line, curve and barriers the same, an
+    # empty grid, the projections still on the plane
+    flat = curve_eval.evaluate_curve_file(
+        tmp_path / "c.pt",
+        tmp_path / "flat.h5",
+        small,
+        plan.CurveEval(points=5, grid=0),
+        projections={k: paths[k] for k in ("init", "a", "b")},
+        device="cpu",
+    )
+    with h5py.File(out) as f, h5py.File(flat) as g:
+        assert g["plane/train_loss"].shape == (0, 0) and g["plane/x"].shape == (0,)
+        np.testing.assert_allclose(g["curve/train_loss"][:], f["curve/train_loss"][:])
+        np.testing.assert_allclose(g["plane/checkpoints_xyz"][:], xyz)
+
+
+def test_a_curve_without_its_plane_costs_the_line_and_curve_only(embedded_config):
+    cfg = config.validate(embedded_config)
+    assert plan.curve_eval(cfg, "sgdr_restarts").grid == 9  # RQ1's loss-plane figure
+    assert plan.curve_eval(cfg, "seed_to_seed").grid == 0
+    cal = calibration.load(calibration.DEFAULT_CALIBRATION)
+    ctx = cost.Context(cfg, cal, (1, 8, 8), data.split_sizes(cfg["data"]))
+    with_plane = cost.curve_evaluate_cost(ctx, "sgdr_restarts").seconds
+    without = cost.curve_evaluate_cost(ctx, "seed_to_seed").seconds
+    assert without < with_plane * (2 * 31) / (2 * 31 + 9**2) * 1.5

@@ -264,7 +264,7 @@ def curve_eval_settings(wildcards):
     """Exactly what a curve's evaluation depends on (not the fit's settings): its CurveEval
     and the labels of the projected checkpoints."""
     return {
-        "eval": asdict(plan.curve_eval(config)),
+        "eval": asdict(plan.curve_eval(config, wildcards.curve)),
         "data": config["data"],
         "labels": [label for label, _, _ in curve_projected(wildcards.curve)],
     }
