@@ -95,6 +95,15 @@ def reduced_config(base: dict) -> dict:
     cfg["training"]["epochs"] = 6
     for run in ("step", "small_batch", "student_distill", "student_plain"):  # still one network
         cfg["runs"][run]["schedule"]["milestones"] = [3, 5]
+    # RQ2 in six epochs: warmup and freezing for 2 (6 steps at batch 512), compared at 2
+    # and 3; the small batch after as many steps
+    for run in ("large_batch", "large_batch_warmup", "large_batch_frozen"):
+        cfg["runs"][run]["save_epochs"] = [2, 3]
+        cfg["similarity"]["analyses"][f"init_{run}"]["epochs"] = [0, 2, 3]
+    cfg["runs"]["large_batch_warmup"]["warmup_epochs"] = 2
+    cfg["runs"]["large_batch_frozen"]["freeze"]["epochs"] = 2
+    cfg["runs"]["small_batch"]["save_iterations"] = [6, 9]
+    cfg["similarity"]["analyses"]["init_small_batch"]["epochs"] = [0, "step6", "step9"]
     # six epochs hold two SGDR cycles (ends 2 and 6): no earlier restart pair
     del cfg["curves"]["connections"]["sgdr_restarts_early"]
     cfg["questions"]["rq1"].pop("earlier", None)
@@ -270,7 +279,7 @@ ACCURACY = {
     "student_distill": 0.975,
     "student_plain": 0.95,
 }
-SPIKE_AT = 4  # the run without warmup spikes in RQ2's window (epochs 4-7 of 30)
+SPIKE_AT = 6  # the run without warmup spikes in RQ2's window (epochs 6-7 of 30)
 FALLING = [0.95, 0.9, 0.8, 0.7, 0.4, 0.3]  # deeper layers move most without warmup
 STEADY = [0.97, 0.95, 0.93, 0.92, 0.9, 0.88]
 INDEPENDENT = [0.9, 0.8, 0.7, 0.5, 0.4, 0.3]  # two seeds: alike in the shallow layers
@@ -281,10 +290,10 @@ PAIRS = {
         ("sgdr", 6, "sgdr", 7, [0.97, 0.95, 0.9, 0.85, 0.8, 0.85]),
         ("sgdr", 14, "sgdr", 15, [0.98, 0.96, 0.92, 0.88, 0.85, 0.9]),
     ],
-    # read at epoch 5, after the spike of the run without warmup (SPIKE_AT)
-    "init_large_batch": [("large_batch", 0, "large_batch", e, FALLING) for e in (3, 5)],
+    # read at epoch 7, after the spike of the run without warmup (SPIKE_AT)
+    "init_large_batch": [("large_batch", 0, "large_batch", e, FALLING) for e in (5, 7)],
     "init_large_batch_warmup": [
-        ("large_batch_warmup", 0, "large_batch_warmup", e, STEADY) for e in (3, 5)
+        ("large_batch_warmup", 0, "large_batch_warmup", e, STEADY) for e in (5, 7)
     ],
     # the control of RQ1.3: step decay across its drops, windows as long as the restarts'
     "step_decay": [

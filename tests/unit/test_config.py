@@ -293,7 +293,7 @@ def test_an_unsaved_epoch_keeps_its_message(embedded_config):
     cfg["similarity"]["analyses"]["init_large_batch"]["epochs"] = [0, 4]
     with pytest.raises(config.ConfigError, match=r"has 4, which run 'large_batch' does not save; "):
         config.validate(cfg)
-    assert config_error(cfg).endswith("saved epochs: 0, 3, 5, 30")  # save_epochs, the last
+    assert config_error(cfg).endswith("saved epochs: 0, 5, 7, 30")  # save_epochs, the last
 
 
 def test_a_step_beyond_the_run_is_a_config_error(with_steps):
@@ -588,17 +588,17 @@ def test_after_drop_pairs_each_drop_with_a_later_saved_epoch(embedded_config):
 
 def test_from_first_pairs_the_first_point_with_each_later_one(embedded_config):
     cfg = config.validate(embedded_config)
-    assert epoch_pairs(cfg, "init_large_batch") == [(0, 3), (0, 5)]
-    assert epoch_pairs(cfg, "init_small_batch") == [(0, "step9"), (0, "step15")]
-    # 1347 training digits in batches of 512: 3 steps an epoch, so steps 9 and 15 of the
-    # small batch are as many updates as epochs 3 and 5 of the large ones
+    assert epoch_pairs(cfg, "init_large_batch") == [(0, 5), (0, 7)]
+    assert epoch_pairs(cfg, "init_small_batch") == [(0, "step15"), (0, "step21")]
+    # 1347 training digits in batches of 512: 3 steps an epoch, so steps 15 and 21 of the
+    # small batch are as many updates as epochs 5 and 7 of the large ones
     assert plan.steps_per_epoch(cfg, "large_batch") == 3
     # the default pairs consecutive points; from_first works on cycle_ends and windows too
     sgdr = copy.deepcopy(embedded_config)
     sgdr["similarity"]["analyses"]["init_large_batch"]["pairs"] = "consecutive"
     sgdr["similarity"]["analyses"]["sgdr_restarts"]["pairs"] = "from_first"
     cfg = config.validate(sgdr)
-    assert epoch_pairs(cfg, "init_large_batch") == [(0, 3), (3, 5)]
+    assert epoch_pairs(cfg, "init_large_batch") == [(0, 5), (5, 7)]
     assert epoch_pairs(cfg, "sgdr_restarts") == [
         (2, 6),
         (2, 14),

@@ -71,7 +71,7 @@ def test_the_window_follows_the_warmup_period():
 
 
 def test_the_embedded_window(questions):
-    assert questions["rq2"]["window"] == [3, 7]
+    assert questions["rq2"]["window"] == [5, 7]
 
 
 def test_every_precondition_is_named_by_a_claim_and_every_claim_names_known_ones():
@@ -117,7 +117,7 @@ def read_before_the_spike(ev):
     for analysis in ("init_large_batch", "init_large_batch_warmup"):
         for by_seed in ev.profiles[analysis].values():
             for s, ps in by_seed.items():
-                by_seed[s] = [p for p in ps if p.epoch_b == 3]
+                by_seed[s] = [p for p in ps if p.epoch_b == 5]
 
 
 # precondition -> how to make it fail, and the claims that then are not testable
@@ -161,7 +161,7 @@ def test_the_spike_threshold_decides_the_precondition(questions):
     assert measure("no_warmup_unstable", ev, Settings()).value == pytest.approx(2.0)
     assert measure("no_warmup_unstable", ev, Settings(spike=1.99)).holds is True
     assert measure("no_warmup_unstable", ev, Settings(spike=2.01)).holds is False
-    assert SPIKE_AT == 4
+    assert SPIKE_AT == 6
 
 
 def test_a_diverged_run_without_warmup_is_unstable(questions):
