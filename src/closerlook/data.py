@@ -84,13 +84,28 @@ def _normalise(train: np.ndarray, *others: np.ndarray) -> list[torch.Tensor]:
     return [torch.from_numpy(((x - mean) / std).astype(np.float32)) for x in (train, *others)]
 
 
+@functools.cache
+def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """(images (1797, 8, 8) with values 0-16, labels) of scikit-learn's bundled digits,
+    read from the package's `datasets/data/digits.csv.gz` (64 pixels and the label per
+    row, as `sklearn.datasets.load_digits` reads it) without importing scikit-learn, whose
+    import costs every job that loads the digits about a second."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")  # finds the package, runs none of it
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(
+            "scikit-learn is not installed; it ships the digits (pip install scikit-learn)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "datasets/data/digits.csv.gz"
+    table = np.loadtxt(path, delimiter=",")
+    return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(np.int64)
+
+
 def load_digits(val_fraction: float = 0.25, split_seed: int = 0) -> Dataset:
     """scikit-learn's 1,797 8×8 handwritten digits (bundled, no download), 1 channel."""
-    from sklearn.datasets import load_digits as sk_digits
-
-    bunch = sk_digits()
-    images = (bunch.images / 16.0).astype(np.float32)[:, None]  # (N, 1, 8, 8) in [0, 1]
-    labels = bunch.target.astype(np.int64)
+    pixels, labels = digits_arrays()
+    images = (pixels / 16.0).astype(np.float32)[:, None]  # (N, 1, 8, 8) in [0, 1]
     tr, va = stratified_split(labels, val_fraction, split_seed)
     x_tr, x_va = _normalise(images[tr], images[va])
     return Dataset(
@@ -235,11 +250,8 @@ def load(data_config: dict[str, Any]) -> Dataset:
     return dataset
 
 
-@functools.cache
 def _digits_labels() -> np.ndarray:
-    from sklearn.datasets import load_digits as sk_digits
-
-    return sk_digits().target
+    return digits_arrays()[1]
 
 
 def split_sizes(data_config: dict[str, Any]) -> dict[str, int]:

@@ -105,3 +105,13 @@ def test_load_dispatches_on_the_dataset(tmp_path):
     assert data.load(cfg).name == "cifar10"
     digits = data.load({**cfg, "dataset": "digits"})
     assert digits.image_shape == (1, 8, 8) and len(digits.train) + len(digits.val) == 1797
+
+
+def test_the_digits_are_scikit_learns_read_without_importing_it():
+    from sklearn.datasets import load_digits as sk_digits
+
+    images, labels = data.digits_arrays()
+    bunch = sk_digits()
+    np.testing.assert_array_equal(images, bunch.images)
+    np.testing.assert_array_equal(labels, bunch.target)
+    assert images.shape == (1797, 8, 8) and images.max() == 16
