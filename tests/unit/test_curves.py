@@ -346,14 +346,14 @@ def test_fit_and_evaluate_write_the_curve_file(tmp_path, small):
     assert torch.equal(curve.end, curves.flat_parameters(b))
     assert obj["provenance"]["source_sha256_a"] != obj["provenance"]["source_sha256_b"]
 
-    out = curve_eval.evaluate_curve_file(
-        tmp_path / "c.pt",
-        tmp_path / "c.h5",
-        small,
-        plan.CurveEval(points=5, grid=3),
-        projections={k: paths[k] for k in ("init", "a", "b")},
-        device="cpu",
-    )
+    def evaluate(name: str, grid: int):
+        projections = {k: paths[k] for k in ("init", "a", "b")}
+        settings = plan.CurveEval(points=5, grid=grid)
+        return curve_eval.evaluate_curve_file(
+            tmp_path / "c.pt", tmp_path / name, small, settings, projections, device="cpu"
+        )
+
+    out = evaluate("c.h5", 3)
     with h5py.File(out) as f:
         assert f.attrs["kind"] == "curve"
         assert len(f.attrs["source_sha256_a"]) == 64 and len(f.attrs["source_sha256_b"]) == 64
@@ -377,14 +377,7 @@ def test_fit_and_evaluate_write_the_curve_file(tmp_path, small):
 
     # without the plane (a curve's `plane: false`): line, curve and barriers the same, an
     # empty grid, the projections still on the plane
-    flat = curve_eval.evaluate_curve_file(
-        tmp_path / "c.pt",
-        tmp_path / "flat.h5",
-        small,
-        plan.CurveEval(points=5, grid=0),
-        projections={k: paths[k] for k in ("init", "a", "b")},
-        device="cpu",
-    )
+    flat = evaluate("flat.h5", 0)
     with h5py.File(out) as f, h5py.File(flat) as g:
         assert g["plane/train_loss"].shape == (0, 0) and g["plane/x"].shape == (0,)
         np.testing.assert_allclose(g["curve/train_loss"][:], f["curve/train_loss"][:])
