@@ -171,7 +171,7 @@ def test_an_analysis_of_several_pairs_draws_a_heatmap_per_pair():
 def test_matrix_is_a_within_run_key_for_the_primary_measure(embedded_config):
     cfg = copy.deepcopy(embedded_config)
     analyses = cfg["similarity"]["analyses"]
-    analyses["init_large_batch"] = {"run": "large_batch", "epochs": [0, 3], "matrix": True}
+    analyses["init_large_batch"] = {"run": "large_batch", "epochs": [0, 5], "matrix": True}
     cfg["figures"]["method"] = "svcca"
     checked = config.validate(cfg)
     assert plan.matrix_method(checked, "init_large_batch") == "svcca"

@@ -45,6 +45,8 @@ def curve_study(repo, tmp_path_factory, embedded_config):
     cfg = reduced_config(embedded_config)
     cfg["runs"] = {"sgdr": cfg["runs"]["sgdr"]}
     cfg["similarity"]["analyses"] = {}
+    curves = cfg["curves"]["connections"]  # the SGDR run's own curves
+    cfg["curves"]["connections"] = {c: curves[c] for c in ("sgdr_restarts", "seed_to_seed")}
     trim_questions(cfg)
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
     result = snakemake(repo, workdir, "curves")

@@ -183,15 +183,15 @@ def test_replicate_k_trains_with_the_runs_seed_plus_k(embedded_config):
 
 
 def test_identical_runs_are_trained_once(plans, embedded_config):
-    """The embedded preset's small-batch baseline and plain student are the step-decay run
-    (same settings, paired): one network, trained once, saving what each needs."""
+    """The embedded preset's small-batch baseline is the step-decay run (same settings,
+    paired): one network, trained once, saving what each needs."""
     jobs = planned_jobs(plans["full"])
     cfg = config.validate(embedded_config)
     trained = replicates.trained_runs(cfg)
     assert {r for r in jobs if r.startswith("train_")} == {f"train_{r}" for r in trained}
-    assert "small_batch" not in trained and "student_plain" not in trained
+    assert "small_batch" not in trained
     (block,) = [b for b in job_blocks(plans["full"], "train_step") if "seed=0" in b]
-    assert "step000009.pt" in block and "epoch016.pt" in block  # small_batch's, step's
+    assert "step000015.pt" in block and "epoch016.pt" in block  # small_batch's, step's
     pairs = [b for b in job_blocks(plans["full"], "similarity_pair") if "/init_small_batch/" in b]
     assert pairs and all("/runs/step/" in b and "small_batch.e000--" in b for b in pairs)
 

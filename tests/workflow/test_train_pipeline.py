@@ -26,6 +26,8 @@ def test_divergence_and_distillation_through_the_pipeline(
         },
     }
     cfg["probe"]["size"] = 100
+    curves = cfg["curves"]["connections"]  # the SGDR run's own curves
+    cfg["curves"]["connections"] = {c: curves[c] for c in ("sgdr_restarts", "seed_to_seed")}
     cfg["similarity"]["analyses"] = {
         "sgdr_restarts": {"run": "sgdr", "epochs": "cycle_ends"},
         "blowup": {"run": "blowup", "epochs": "saved"},
