@@ -16,7 +16,7 @@ import pytest
 import torch
 import yaml
 
-from closerlook import checkpoints, config, resources
+from closerlook import checkpoints, config, replicates, resources
 
 import cluster
 from support import reduced_config, snakemake_command
@@ -107,7 +107,8 @@ def test_paper_preset_requests_with_the_slurm_profile(embedded_config, tmp_path,
     gpu_rules = submitted - cpu_rules
 
     # Training (one rule per run), activation dumps and curve fitting ask for a GPU ...
-    assert {f"train_{run}" for run in cfg["runs"]} | {"activations"} <= gpu_rules
+    trained = replicates.trained_runs(config.validate(cfg))  # identical runs train once
+    assert {f"train_{run}" for run in trained} | {"activations"} <= gpu_rules
     assert not {rule for rule in submitted if "curve" in rule} - gpu_rules
     # ... SVCCA asks for CPUs, and figures and tables run locally.
     assert "similarity_pair" in submitted - gpu_rules
