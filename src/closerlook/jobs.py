@@ -72,7 +72,7 @@ class StudyJobs:
 
 def analysis_pair_jobs(config: Mapping[str, Any], name: str) -> list[PairJob]:
     """An analysis' pairs in every seed, the second side from the partner seed."""
-    jobs, trained = [], {r: replicates.trained_run(config, r) for r in config["runs"]}
+    jobs, trained = [], replicates.trained_map(config)
     for seed in plan.replicates(config):
         partner = plan.partner_seed(config, name, seed)
         for run_a, point_a, run_b, point_b in plan.analysis_pairs(config, name):
@@ -87,7 +87,7 @@ def trained_replicates(config: Mapping[str, Any], pairs: list[PairJob]) -> dict[
     seed (the learning curves read all), the partner replicates of across-seeds pairs and
     of curve endpoints, and the teacher's replicate of each distilled replicate."""
     seeds = plan.replicates(config)
-    trained = {r: replicates.trained_run(config, r) for r in config["runs"]}
+    trained = replicates.trained_map(config)
     wanted: dict[str, set[int]] = {run: set(seeds) for run in trained.values()}
     for p in pairs:
         wanted[p.a.run].add(p.a.seed)

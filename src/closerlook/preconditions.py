@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from closerlook import instability, points
-from closerlook.connectivity_claims import configured_curves, restart_curves, robustness_curves
+from closerlook.connectivity_claims import restart_curves, robustness_curves
 from closerlook.contrasts import instability_epoch, read_point
 from closerlook.effects import NotMeasured, Settings, accuracies, curves_of, each
 from closerlook.evidence import Evidence, diverged_epoch
@@ -136,9 +136,7 @@ def restart_rises(df) -> dict[int, float]:
 @precondition("independent_line_barrier", "rq4")
 def independent_line_barrier(ev: Evidence, s: Settings) -> Check:
     name = ev.questions.get("rq4", {}).get("curve")
-    names = configured_curves(ev, [name])
-    if name and not names:
-        curves_of(ev, name)  # says which curve is missing
+    names = [name] if name else []  # a missing curve: curves_of says which
     return _line_barrier(ev, s, "independent_line_barrier", names, "the independent optima")
 
 

@@ -104,24 +104,34 @@ def training_key(config: Mapping[str, Any], run: str) -> str:
     return json.dumps(keys, sort_keys=True, default=str)
 
 
+def trained_map(config: Mapping[str, Any]) -> dict[str, str]:
+    """run -> the run whose training makes its network, often itself: among the runs whose
+    training is identical (`training_key`, computed once per run), the one their seed group
+    pairs with, else the first in config order."""
+    keys = {r: training_key(config, r) for r in config["runs"]}
+    out = {}
+    for run, key in keys.items():
+        root = paired_root(config, run)
+        if keys[root] == key:  # identical runs share a seed group, so its root
+            out[run] = root
+        else:
+            out[run] = next(r for r in keys if keys[r] == key)
+    return out
+
+
 def trained_run(config: Mapping[str, Any], run: str) -> str:
-    """The run whose training makes `run`'s network, often `run` itself: among the runs whose
-    training is identical (`training_key`), the one its seed group pairs with, else the
-    first in config order."""
-    key, root = training_key(config, run), paired_root(config, run)
-    if training_key(config, root) == key:  # identical runs share a seed group, so its root
-        return root
-    return next(r for r in config["runs"] if r == run or training_key(config, r) == key)
+    """The run whose training makes `run`'s network (`trained_map`)."""
+    return trained_map(config)[run]
 
 
 def trained_runs(config: Mapping[str, Any]) -> list[str]:
     """The distinct networks of the study, by the name they are trained under."""
-    return list(dict.fromkeys(trained_run(config, r) for r in config["runs"]))
+    return list(dict.fromkeys(trained_map(config).values()))
 
 
 def aliases(config: Mapping[str, Any], trained: str) -> list[str]:
     """Every run whose network `trained` makes (itself first)."""
-    others = [r for r in config["runs"] if r != trained and trained_run(config, r) == trained]
+    others = [r for r, t in trained_map(config).items() if r != trained and t == trained]
     return [trained, *others]
 
 

@@ -18,7 +18,7 @@ CIFAR10_FILES = [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]
 SEEDS = plan.replicates(config)
 # The network each run reads (closerlook.replicates): runs with identical training are one
 # network, trained once under the first one's name; a run keeps its own name elsewhere.
-TRAINED = {run: replicates.trained_run(config, run) for run in config["runs"]}
+TRAINED = replicates.trained_map(config)
 # runtime and mem_mb of each rule's jobs from the study's plan on the configured calibration
 # (closerlook.resources; without one, each rule's own fallback or the profile's defaults)
 REQUESTS = resources.rule_requests(config)
