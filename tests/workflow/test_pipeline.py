@@ -166,13 +166,22 @@ def test_every_study_figure_and_findings_exist(finished):
     assert "Preconditions:" in text
 
 
-def test_the_report_holds_every_figure(repo, finished):
-    workdir, _, env = finished
+def test_the_report_holds_every_figure_and_the_findings(repo, finished):
+    workdir, cfg, env = finished
     result = run_snakemake(workdir, env, "figures", "--report", "report.html")
     assert result.returncode == 0, result.stderr[-3000:]
     html = (workdir / "report.html").read_text(errors="replace")
-    for name in study_figure_names():
-        assert f"{name}.png" in html, name
+    figures = sorted((workdir / "results" / cfg["preset"] / "figures").glob("*.png"))
+    shown = [f.name for f in figures if f.name in html]
+    expected = len(STUDY_FIGURES) + 1 + len(cfg["similarity"]["analyses"])
+    expected += sum(bool(a.get("matrix")) for a in cfg["similarity"]["analyses"].values())
+    assert len(figures) == len(shown) == expected, sorted({f.name for f in figures} - set(shown))
+    assert "findings.html" in html and "findings.md" in html
+    # every entry has its caption; per-analysis captions name their analysis
+    assert html.count("The verdict on every claim") >= 1
+    assert "Every run." in html
+    for analysis in cfg["similarity"]["analyses"]:
+        assert f"Analysis {analysis}" in html, analysis
 
 
 def test_a_figure_setting_reruns_only_figures(repo, finished):

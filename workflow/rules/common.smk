@@ -284,7 +284,7 @@ def all_figures():
         files
         + all_curves()
         + study_figures_drawn()
-        + [findings_file(), findings_json()]
+        + [findings_file(), findings_json(), findings_html()]
     )
 
 
@@ -323,6 +323,11 @@ def findings_json():
     return f"{RESULTS}/findings.json"
 
 
+def findings_html():
+    """findings.md rendered for the report (closerlook.findings_html)."""
+    return f"{RESULTS}/findings.html"
+
+
 def learning_curves_settings():
     """Exactly what the learning curves depend on: the runs, their colours, the seeds."""
     return {
@@ -340,11 +345,9 @@ def matrix_figure_settings(analysis):
     }
 
 
-def study_figure_files(name):
-    """A figure of the study in every format, the raster/vector ones shown in the report
-    under its research question with its registry entry's caption."""
-    figure = study_figures.FIGURES[name]
-    caption = figure.caption
+def reported_figure(name, caption, category, subcategory=None):
+    """A figure in every format, the raster/vector ones shown in the report with `caption`
+    (a file under workflow/report/) under `category`; `name` may hold wildcards."""
     if not Path(caption).is_absolute():
         caption = f"{FIGURE_CAPTIONS}/{caption}"
     files = []
@@ -354,11 +357,18 @@ def study_figure_files(name):
             path = report(
                 path,
                 caption=caption,
-                category=figure.category,
+                category=category,
+                subcategory=subcategory,
                 labels={"figure": name, "format": fmt},
             )
         files.append(path)
     return files
+
+
+def study_figure_files(name):
+    """A figure of the study's registry, under its research question with its caption."""
+    figure = study_figures.FIGURES[name]
+    return reported_figure(name, figure.caption, figure.category)
 
 
 def study_inputs(name):

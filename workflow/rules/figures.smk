@@ -7,7 +7,7 @@ rule learning_curves:
     input:
         metrics=all_metrics(config["runs"]),
     output:
-        figure_files("learning_curves"),
+        reported_figure("learning_curves", "learning_curves.rst", "Runs"),
     log:
         f"{LOGS}/figures/learning_curves.log",
     localrule: True
@@ -23,7 +23,9 @@ rule similarity_figure:
     input:
         table=similarity_table("{analysis}"),
     output:
-        figure_files("similarity_{analysis}"),
+        reported_figure(
+            "similarity_{analysis}", "similarity.rst", "Analyses", "{analysis}"
+        ),
     log:
         f"{LOGS}/figures/similarity_{{analysis}}.log",
     wildcard_constraints:
@@ -42,7 +44,12 @@ rule similarity_matrix_figure:
     input:
         table=similarity_matrix_table("{analysis}"),
     output:
-        figure_files("similarity_{analysis}_matrix"),
+        reported_figure(
+            "similarity_{analysis}_matrix",
+            "similarity_matrix.rst",
+            "Analyses",
+            "{analysis}",
+        ),
     log:
         f"{LOGS}/figures/similarity_{{analysis}}_matrix.log",
     wildcard_constraints:
@@ -81,8 +88,17 @@ rule findings:
         # what the summary reads (its parts are every figure's)
         unpack(study_inputs(study_figures.SUMMARY)),
     output:
-        md=findings_file(),
+        md=report(
+            findings_file(),
+            caption=f"{FIGURE_CAPTIONS}/findings.rst",
+            category="Findings",
+        ),
         json=findings_json(),
+        html=report(
+            findings_html(),
+            caption=f"{FIGURE_CAPTIONS}/findings.rst",
+            category="Findings",
+        ),
     log:
         f"{LOGS}/findings.log",
     localrule: True

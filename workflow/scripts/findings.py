@@ -1,7 +1,7 @@
 """findings.md and findings.json: every claim of the study with its preconditions, its
 effect across seeds and its verdict under every similarity measure."""
 
-from closerlook import evidence, findings, findings_doc, logs
+from closerlook import evidence, findings, findings_doc, findings_html, logs
 
 log = logs.setup(snakemake.log[0])
 s = snakemake.params.settings
@@ -13,5 +13,6 @@ o = snakemake.output
 findings_doc.write(
     found, o.md, o.json, settings, s["preset"], ev.method, s["synthetic_data"], s["design"]
 )
+findings_html.write(o.md, o.html, f"closerlook findings: {s['preset']}")
 for f in found:
     log.info("%s %s: %s", f.claim_id, f.verdict, f.reason)
