@@ -1,5 +1,5 @@
 """The embedded pipeline end to end, through a real Snakemake DAG in a temporary folder,
-with two seeds per run."""
+with two seeds per run (the session's finished study, conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,26 +12,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from closerlook import config, plan, replicates, study_figures
+from closerlook import plan, replicates, study_figures
 from closerlook.findings import CLAIMS
 from closerlook.jobs import study_jobs
 
-from support import BIN, STUDY_FIGURES, planned_jobs, reduced_config, run_snakemake
+from support import STUDY_FIGURES, planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def finished(repo, tmp_path_factory, embedded_config):
-    """A reduced embedded study, run to completion once for the whole module."""
-    workdir = tmp_path_factory.mktemp("pipeline")
-    cfg = reduced_config(embedded_config)
-    cfg["seeds"] = 2
-    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    result = run_snakemake(workdir, env, "figures")
-    assert result.returncode == 0, result.stderr[-4000:]
-    return workdir, config.validate(cfg), env
 
 
 def test_artifacts_land_where_the_design_says(finished):
