@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ import numpy as np
 
 from closerlook.activation_file import ATTRIBUTES_DIGEST, KIND, attributes_digest
 from closerlook.disk import DiskSpaceError, check_room
+from closerlook.logs import Progress
 from closerlook.provenance import atomic_path, write_attrs
 
 if TYPE_CHECKING:  # torch loads only for capture, so reading files (and inspect) stays quick
@@ -38,6 +40,7 @@ if TYPE_CHECKING:  # torch loads only for capture, so reading files (and inspect
 
 DTYPES = ("float32", "float16")
 COMPRESSIONS = ("none", "gzip", "lzf")
+log = logging.getLogger("closerlook.activations")
 CHUNK_BYTES = 1 << 20  # target size of one stored chunk (HDF5 reads whole chunks)
 
 
@@ -95,9 +98,11 @@ def capture(
     images: Images,
     batch_size: int,
     sink: Callable[[str, int, torch.Tensor], None],
+    on_batch: Callable[[int], None] | None = None,
 ) -> None:
     """Run `model` (eval mode, no gradients) over `images` batch by batch and call
-    `sink(layer, first_row, output)` for every registered layer of every batch.
+    `sink(layer, first_row, output)` for every registered layer of every batch, then
+    `on_batch(rows done)`.
 
     The sink runs inside the forward hook, before later layers run, so it sees each output
     exactly as the layer produced it and may keep nothing once it returns.
@@ -122,6 +127,8 @@ def capture(
         with torch.no_grad():
             for row in range(0, len(images), batch_size):  # noqa: B007 - the hooks read `row`
                 model(images[row : row + batch_size].to(device))
+                if on_batch is not None:
+                    on_batch(min(row + batch_size, len(images)))
     finally:
         for h in handles:
             h.remove()
@@ -268,7 +275,14 @@ def dump(
             group = f.create_group("layers", track_order=True)
             group.attrs["layer_order"] = json.dumps(model.layer_names())
             write = _layer_writer(group, n, storage, min(batch_size, n))
-            capture(model, images, batch_size, write)
+            batches = Progress("activation batch", math.ceil(n / batch_size), log)
+            capture(
+                model,
+                images,
+                batch_size,
+                write,
+                lambda done: batches.step(f"{done} of {n} probe images"),
+            )
             missing = [name for name in model.layer_names() if name not in group]
             if missing:
                 raise RuntimeError(f"layers {missing} produced no output")

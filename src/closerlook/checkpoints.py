@@ -306,10 +306,18 @@ class ResumeFolder:
         )
 
     def save_epoch(self, snap: dict[str, Any], epoch: int) -> None:
-        """Save the resume state, and the snapshot if `epoch` is one to keep."""
+        """Save the resume state, and the snapshot if `epoch` is one to keep; the metrics
+        so far go to the folder's metrics.csv, to follow a run while it trains (the run's
+        own metrics.csv is written last, when the run is done)."""
         if epoch in self.epochs:
             save(snap, self.snapshot_path(epoch))
         save(snap, self.path / "last.pt")
+        write_metrics(snap["metrics"], self.live_metrics)
+
+    @property
+    def live_metrics(self) -> Path:
+        """The metrics of the epochs done so far, rewritten after every epoch."""
+        return self.path / "metrics.csv"
 
     def publish(
         self,

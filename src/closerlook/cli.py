@@ -4,7 +4,7 @@
                                  validate a config and print the plan: models (parameters,
                                  layers and their shapes), runs, analyses, curves
     closerlook inspect FILE [LAYER] [--json]
-                                 show what an HDF5 file of the pipeline holds
+                                 show what an HDF5, .pt or CSV file of the pipeline holds
     closerlook plan [CONFIG ...] [--calibration FILE] [--json]
                                  what the study costs before it runs: per rule jobs,
                                  time, memory and bytes; GPU/CPU-hours and disk in total
@@ -121,6 +121,16 @@ def _inspect(args: argparse.Namespace) -> int:
                 )
             report = torch_inspection.describe_torch(args.file)
             text = torch_inspection.render_torch(report)
+        elif args.file.endswith(".csv"):
+            from closerlook import inspect_tables
+
+            if args.layer is not None:
+                raise inspection.InspectError(
+                    f"{args.file}: a CSV table has no layers to pick; inspect it without "
+                    f"{args.layer!r}"
+                )
+            report = inspect_tables.describe_table(args.file)
+            text = inspect_tables.render_table(report)
         elif args.layer is None:
             report = inspection.describe(args.file)
             text = inspection.render(report)
@@ -276,18 +286,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_plan_commands(sub)
     inspect = sub.add_parser(
         "inspect",
-        help="show what an HDF5 file or a checkpoint (.pt) of the pipeline holds",
+        help="show what an HDF5 file, a checkpoint (.pt) or a CSV table of the pipeline holds",
         description=(
             "Show what an HDF5 file of the pipeline holds: its kind (activations, similarity, "
             "curve, ...), provenance, probe set, and a table of layers or datasets with shape, "
-            "dtype, size on disk, mean, std and fraction of zeros. For a checkpoint or a "
+            "dtype, size on disk, mean, std and fraction of zeros; a curve file's barriers; a "
+            "similarity file's values per layer and measure. For a checkpoint or a "
             "curve's bends (.pt): run, replicate, point, seal status, schedule position, "
             "provenance and the layers with their parameter counts, read without running "
-            "anything from the file. Exit status 2 if the file is missing, unreadable, unsafe "
+            "anything from the file. A CSV table (metrics.csv, similarity tables): its "
+            "summary and columns. Exit status 2 if the file is missing, unreadable, unsafe "
             "or not written by closerlook."
         ),
     )
-    inspect.add_argument("file", help="an .h5 or .pt file written by the pipeline")
+    inspect.add_argument("file", help="an .h5, .pt or .csv file written by the pipeline")
     inspect.add_argument(
         "layer", nargs="?", help="one layer (or dataset path) to show statistics of"
     )

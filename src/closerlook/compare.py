@@ -27,6 +27,7 @@ Layout of the HDF5 file of one pair::
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,11 +39,14 @@ import pandas as pd
 
 from closerlook.activation_file import ActivationFile
 from closerlook.layer_matrix import write_matrix
+from closerlook.logs import Progress
 from closerlook.plan import STREAMED_MEASURES
 from closerlook.points import parse as parse_point
 from closerlook.provenance import atomic_path, record, sha256, verify_source, write_attrs
 from closerlook.similarity import MINIBATCH_SIZE, Similarity, layer_similarity, minibatch_cka
 from closerlook.tables import PAIR_COLUMNS, SHUFFLED
+
+log = logging.getLogger("closerlook.similarity")
 
 KIND = "similarity"
 STREAMED = STREAMED_MEASURES  # computed from the files minibatch by minibatch
@@ -120,6 +124,7 @@ def compare_layers(
     epsilon, device, precision (closerlook.similarity.layer_similarity)."""
     results = {}
     in_memory = [label for label in labels if label.removesuffix(SHUFFLED) not in STREAMED]
+    progress = Progress("similarity", len(shared) * len(labels), log)
     for layer in shared:
         if in_memory:
             a, b = finite(fa, layer, fa.read(layer)), finite(fb, layer, fb.read(layer))
@@ -127,10 +132,11 @@ def compare_layers(
             method = label.removesuffix(SHUFFLED)
             order = perm if is_baseline(label) else None
             if method in STREAMED:
-                results[(layer, label)] = streamed_similarity(fa, fb, layer, order, options)
-                continue
-            partner = b if order is None else b[order]
-            results[(layer, label)] = layer_similarity(a, partner, method, **options)
+                r = streamed_similarity(fa, fb, layer, order, options)
+            else:
+                r = layer_similarity(a, b if order is None else b[order], method, **options)
+            results[(layer, label)] = r
+            progress.step(f"{layer} {label} {r.value:.4f}")
     return results
 
 

@@ -25,6 +25,7 @@ from closerlook.checkpoints import load_checkpoint, model_from_checkpoint
 from closerlook.curve_file import METRICS, PATHS, Bends, CurveEvaluation, write_curve
 from closerlook.curves import Curve, flat_parameters, load_curve, load_flat_parameters, segment
 from closerlook.data import Dataset, Split
+from closerlook.logs import Progress
 from closerlook.plan import CurveEval
 from closerlook.plane import Plane, plane_grid
 from closerlook.provenance import record, sha256, verify_source
@@ -88,12 +89,16 @@ def evaluate_path(
     val_split: Split,
     bn_images: torch.Tensor,
     bn_batch_size: int = 512,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Loss and accuracy at every t of `ts` along the path t ↦ weights_at(t)."""
-    rows = [
-        evaluate_weights(net, weights_at(t), train_split, val_split, bn_images, bn_batch_size)
-        for t in ts
-    ]
+    """Loss and accuracy at every t of `ts` along the path t ↦ weights_at(t), each point
+    reported to `progress` (a line of detail)."""
+    rows = []
+    for t in ts:
+        w = weights_at(t)
+        rows.append(evaluate_weights(net, w, train_split, val_split, bn_images, bn_batch_size))
+        if progress is not None:
+            progress(f"t {t:.3f} val_loss {rows[-1]['val_loss']:.4f}")
     return {k: np.array([r[k] for r in rows]) for k in METRICS}
 
 
@@ -107,8 +112,10 @@ def evaluate_plane(
     val_split: Split,
     bn_images: torch.Tensor,
     bn_batch_size: int = 512,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Loss and accuracy at every grid point, arrays of shape (len(xs), len(ys))."""
+    """Loss and accuracy at every grid point, arrays of shape (len(xs), len(ys)), each
+    point reported to `progress` (a line of detail)."""
     dev = train_split.images.device
     out = {k: np.zeros((len(xs), len(ys))) for k in METRICS}
     for i, x in enumerate(xs):
@@ -118,6 +125,8 @@ def evaluate_plane(
             )
             for k in METRICS:
                 out[k][i, j] = r[k]
+            if progress is not None:
+                progress(f"plane ({i}, {j}) val_loss {r['val_loss']:.4f}")
     return out
 
 
@@ -150,13 +159,19 @@ def evaluate_curve(
         "line": lambda t: segment(curve.start, curve.end, float(t)),
         "curve": lambda t: curve.flat_weights(float(t)).detach(),
     }
-    along = {p: evaluate_path(w, net, ts, tr, va, bn, s.bn_batch_size) for p, w in paths.items()}
+    progress = Progress("curve evaluation point", 2 * s.points + s.grid**2, log)
+    along = {
+        p: evaluate_path(
+            w, net, ts, tr, va, bn, s.bn_batch_size, lambda d, p=p: progress.step(f"{p} {d}")
+        )
+        for p, w in paths.items()
+    }
     log.info("line and curve at %d points in %.1fs", s.points, time.perf_counter() - t0)
     plane = Plane.through(curve.start, curve.end, curve.middle_bend())
     bends_xyz = np.array([plane.coordinates(b) for b in curve.bends()])
     xs, ys = plane_grid(bends_xyz[:, :2], s.grid, s.margin)
     t0 = time.perf_counter()
-    surface = evaluate_plane(plane, xs, ys, net, tr, va, bn, s.bn_batch_size)
+    surface = evaluate_plane(plane, xs, ys, net, tr, va, bn, s.bn_batch_size, progress.step)
     log.info("loss plane %dx%d in %.1fs", s.grid, s.grid, time.perf_counter() - t0)
     curve_xyz = np.array([plane.coordinates(paths["curve"](t)) for t in ts])
     barriers = {p: path_barriers(ts, v) for p, v in along.items()}

@@ -27,6 +27,7 @@ from closerlook.checkpoints import load_checkpoint, save
 from closerlook.config import config_hash
 from closerlook.curves import Curve, curve_from_checkpoints, save_curve, unflatten
 from closerlook.data import Dataset, Split
+from closerlook.logs import Progress
 from closerlook.plan import CurveFit
 from closerlook.provenance import IntegrityError, load_sealed, record, sha256
 from closerlook.sgd import Augment, Precision, crop_padding, train_epoch
@@ -133,6 +134,7 @@ def fit_curve(
     at_t, history, n = CurveAtT(curve, fit.weight_decay), FitHistory(), len(train_split)
     done = progress.restore(curve, optimizer, generator, history) if progress else 0
     curve.net.train()
+    epochs = Progress("curve epoch", fit.epochs, log, done=done)
     for epoch in range(done, fit.epochs):
         t0 = time.perf_counter()
         result = train_epoch(
@@ -143,11 +145,10 @@ def fit_curve(
         history.train_loss.append(result.loss_sum / n)
         history.train_acc.append(result.correct / n)
         history.seconds.append(time.perf_counter() - t0)
-        log.info(
-            "curve epoch %d/%d train_loss %.4f train_acc %.4f (%.2fs)",
-            epoch + 1, fit.epochs, history.train_loss[-1], history.train_acc[-1],
-            history.seconds[-1],
-        )  # fmt: skip
+        epochs.step(
+            f"train_loss {history.train_loss[-1]:.4f} train_acc {history.train_acc[-1]:.4f} "
+            f"({history.seconds[-1]:.2f}s)"
+        )
         if result.diverged:
             log.warning("curve fit DIVERGED in epoch %d; stopping", epoch + 1)
             break

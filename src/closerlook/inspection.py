@@ -2,9 +2,11 @@
 
 Every closerlook HDF5 file says what it is in its root attribute `kind` ("activations",
 "similarity", "curve", ...) and carries provenance attributes (docs/architecture.md,
-artifacts). Activation files are shown as a table of layers in network order; files of any
-other kind as a table of all their datasets. Statistics are computed block by block, so inspecting a
-layer larger than memory is fine.
+artifacts). Activation files are shown as a table of layers in network order; similarity
+files as their values per layer and measure; curve files with their barriers; every file
+with a table of its datasets (a similarity file's outside /layers). Statistics are computed
+block by block, so inspecting a layer larger than memory is fine. CSV tables:
+closerlook.inspect_tables.
 
 Anything that is not such a file — missing, a folder, a text file, a truncated or corrupt
 HDF5 file, an HDF5 file closerlook did not write — raises :class:`InspectError` with a
@@ -25,6 +27,15 @@ import numpy as np
 from closerlook.activation_file import KIND as ACTIVATIONS
 from closerlook.activation_file import ActivationFile, ActivationFileError, attribute_value
 from closerlook.disk import size
+from closerlook.inspect_views import (
+    curve_barriers,
+    render_barriers,
+    render_layer,
+    render_values,
+    similarity_layer,
+    similarity_values,
+    table,
+)
 
 BLOCK_BYTES = 64 << 20  # rows read at a time when computing statistics
 READ_ERRORS = (OSError, KeyError, ValueError, RuntimeError, TypeError, IndexError)
@@ -229,13 +240,29 @@ def describe(path: str | Path, with_stats: bool = True) -> dict[str, Any]:
                     for i, n in enumerate(names)
                 ]
         else:
-            report["table"] = "datasets"
-            report["datasets"] = [_dataset_row(n, ds, with_stats) for n, ds in _datasets(f)]
+            report.update(_views(f, kind, with_stats))
         return report
     except READ_ERRORS as exc:
         raise InspectError(f"{path}: corrupt HDF5 file ({_one_line(exc)})") from exc
     finally:
         f.close()
+
+
+def _views(f: h5py.File, kind: str, with_stats: bool) -> dict[str, Any]:
+    """The table of a file that is not an activation file: its datasets, or for a
+    similarity file its values per layer (and the datasets outside /layers); a curve
+    file's barriers besides."""
+    out: dict[str, Any] = {"table": "datasets"}
+    datasets = _datasets(f)
+    values = similarity_values(f) if kind == "similarity" else None
+    if values is not None:
+        out.update(table="values", values=values)
+        datasets = [(n, ds) for n, ds in datasets if not n.startswith("layers/")]
+    barriers = curve_barriers(f) if kind == "curve" else None
+    if barriers is not None:
+        out["barriers"] = barriers
+    out["datasets"] = [_dataset_row(n, ds, with_stats) for n, ds in datasets]
+    return out
 
 
 def describe_dataset(path: str | Path, name: str) -> dict[str, Any]:
@@ -246,16 +273,17 @@ def describe_dataset(path: str | Path, name: str) -> dict[str, Any]:
     try:
         kind = attribute_value(f.attrs["kind"])
         report: dict[str, Any] = {"file": str(path), "kind": kind}
+        by_layer = kind in (ACTIVATIONS, "similarity") and isinstance(f.get("layers"), h5py.Group)
+        if kind == "similarity" and by_layer and name in f["layers"]:
+            return {**report, "layer": name, "measures": similarity_layer(f, name)}
         if kind == ACTIVATIONS and name in f.get("layers", {}):
             ds = f["layers"][name]
         elif name.strip("/") in f and isinstance(f[name.strip("/")], h5py.Dataset):
             ds = f[name.strip("/")]
         else:
-            names = [n for n, _ in _datasets(f)]
-            if kind == ACTIVATIONS and "layers" in f:
-                names = list(f["layers"])
-            what = "layer" if kind == ACTIVATIONS else "dataset"
-            raise InspectError(f"{path}: no {what} {name!r}; {what}s: {', '.join(names)}")
+            names = list(f["layers"]) if by_layer else [n for n, _ in _datasets(f)]
+            what = "layer" if by_layer else "dataset"
+            raise InspectError(f"no {what} {name!r}; {what}s: {', '.join(names)}")
         row = _dataset_row(name, ds, with_stats=True)
         row["chunks"] = list(ds.chunks) if ds.chunks else None
         row["compression"] = ds.compression
@@ -265,6 +293,8 @@ def describe_dataset(path: str | Path, name: str) -> dict[str, Any]:
                 row["dead_units"], row["units"] = dead
         report["dataset"] = row
         return report
+    except InspectError as exc:
+        raise InspectError(f"{path}: {exc}") from None
     except READ_ERRORS as exc:
         raise InspectError(f"{path}: corrupt HDF5 file ({_one_line(exc)})") from exc
     finally:
@@ -311,8 +341,15 @@ def render(report: dict[str, Any]) -> str:
         if "label_counts" in probe:
             counts = " ".join(f"{c}:{k}" for c, k in probe["label_counts"].items())
             lines.append(f"  labels (class:count): {counts}")
-    title = "layers, in network order" if report["table"] == "layers" else "datasets"
-    lines.append(f"{title}:")
+    if "barriers" in report:
+        lines += render_barriers(report["barriers"])
+    if report["table"] == "values":
+        title = "values per layer (shuffled baseline in brackets), in network order:"
+        lines += render_values(report["values"], title)
+        if not report["datasets"]:
+            return "\n".join(lines)
+    title = {"layers": "layers, in network order", "values": "other datasets"}
+    lines.append(f"{title.get(report['table'], 'datasets')}:")
     header = ("name", "shape", "dtype", "on disk", "mean", "std", "zeros")
     rows = [
         (
@@ -332,6 +369,8 @@ def render(report: dict[str, Any]) -> str:
 
 def render_dataset(report: dict[str, Any]) -> str:
     """The text of `closerlook inspect FILE LAYER`."""
+    if "measures" in report:  # a layer of a similarity file
+        return render_layer(report)
     d = report["dataset"]
     what = "layer" if report["kind"] == ACTIVATIONS else "dataset"
     fields = [
@@ -357,19 +396,3 @@ def render_dataset(report: dict[str, Any]) -> str:
     lines = [f"{report['file']}: closerlook {report['kind']} file, {what} {d['name']}"]
     lines += [f"  {k:<10}  {v}" for k, v in fields]
     return "\n".join(lines)
-
-
-def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    left = {0, 1, 2}
-
-    def line(r: tuple[str, ...]) -> str:
-        return (
-            "  "
-            + "  ".join(
-                c.ljust(w) if i in left else c.rjust(w)
-                for i, (c, w) in enumerate(zip(r, widths, strict=True))
-            ).rstrip()
-        )
-
-    return [line(header), *(line(r) for r in rows)]

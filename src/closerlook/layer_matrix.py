@@ -25,6 +25,7 @@ with columns MATRIX_COLUMNS.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ import pandas as pd
 import torch
 
 from closerlook.activation_file import ActivationFile
+from closerlook.logs import Progress
 from closerlook.similarity import Similarity, as_layer, layer_similarity
 from closerlook.tables import PAIR_COLUMNS
 
@@ -91,6 +93,8 @@ def layer_matrix(
     n = len(layers)
     m = np.full((n, n), np.nan)
     diagonal = diagonal or {}
+    log = logging.getLogger("closerlook.similarity")
+    progress = Progress(f"layer matrix ({method}) cells", n * (n + 1) // 2, log)
     for i, name_a in enumerate(layers):
         a = fa.read(name_a)
         for j in range(i, n):
@@ -99,6 +103,7 @@ def layer_matrix(
                 continue
             x, y = aligned(a, fb.read(layers[j]), method)
             m[i, j] = layer_similarity(x, y, method, **options).value
+        progress.step(f"{name_a} against {n - i} layers", units=n - i)
     return m
 
 

@@ -1,6 +1,7 @@
 """What each rule's jobs ask a scheduler for, from the plan (closerlook.cost): the longest
 job's predicted time and the largest job's host memory, times a safety factor
 (`resources.safety`, default 2), on the machine `resources.calibration` describes.
+A retried job asks for more time: the runtime grows with the attempt (`attempt_runtime`).
 Without a calibration the rules ask nothing and the profile's requests stand; a profile's
 `set-resources` overrides both (docs/architecture.md, "the plan").
 """
@@ -46,6 +47,12 @@ def requests(seconds: float, host_bytes: int, safety: float) -> dict[str, int]:
         "runtime": max(MIN_RUNTIME_MIN, math.ceil(safety * seconds / 60)),
         "mem_mb": max(MIN_MEM_MB, math.ceil(safety * host_bytes / 1e6)),
     }
+
+
+def attempt_runtime(minutes: int, attempt: int) -> int:
+    """The runtime (minutes) a job asks for on its `attempt`-th try (1, 2, ...): the first
+    try's times the attempt, so a retry after a time-out gets more time, not the same."""
+    return minutes * max(1, attempt)
 
 
 def rule_requests(config: Mapping[str, Any]) -> dict[str, dict[str, int]]:

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from closerlook import device as devices
-from closerlook import distill, models, points, schedules
+from closerlook import distill, logs, models, points, schedules
 from closerlook.checkpoints import (
     ResumeFolder,
     TrainState,
@@ -256,13 +256,12 @@ def run_epoch(run: Training, state: TrainState) -> float:
 def log_progress(settings: RunSettings, row: Mapping[str, Any], images: int) -> None:
     """One line per epoch: the metrics row, images per second and the ETA of the run."""
     seconds, left = row["seconds"], settings.epochs - row["epoch"]
-    s = int(seconds * left)
     log.info(
         "%s epoch %d/%d lr %.4g train_loss %.4f train_acc %.4f val_loss %.4f "
         "val_acc %.4f %.0f img/s ETA %s",
         settings.name, row["epoch"], settings.epochs, row["lr"], row["train_loss"],
         row["train_acc"], row["val_loss"], row["val_acc"], images / seconds,
-        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}",
+        logs.eta(seconds, left),
     )  # fmt: skip
 
 

@@ -147,6 +147,53 @@ UNCALIBRATED = {
 }
 
 
+def profile_requests(workdir: Path, profile: Path, env: dict, attempt: int) -> dict:
+    """(rule, outputs) -> resolved resources of every job a SLURM dry run at `attempt`
+    submits (the localrules left out)."""
+    cmd = snakemake_command(
+        workdir, "--profile", str(profile), "--dry-run", "--attempt", str(attempt)
+    )
+    done = cluster.run(cmd, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    local = cluster.local_rules(workdir / "config.yaml", workdir, env)
+    jobs = {}
+    for block in re.split(r"\n(?=\[[A-Z][a-z]{2} )", done.stdout):
+        (rule, res), *_ = cluster.dry_run_jobs(block) or [(None, None)]
+        if rule and rule not in local:
+            jobs[(rule, re.search(r"^\s+output: (.*)$", block, re.M).group(1))] = res
+    return jobs
+
+
+def test_a_retry_asks_for_more_time(embedded_config, tmp_path, snakemake_env):
+    """The profile retries a failed or timed-out job (retries: 3); the second try asks for
+    twice the first one's runtime, memory unchanged: the rules' fallbacks and the
+    profile's default (without a calibration) and the plan's requests (with one) alike."""
+    paper, calibrated = cluster.paper_config(embedded_config), reduced_config(embedded_config)
+    paper["resources"] = {"calibration": None}
+    assert yaml.safe_load(cluster.PROFILE.read_text())["retries"] >= 2
+    default = 720  # the profile's default-resources runtime: "720 * attempt"
+    env = dict(snakemake_env, SBATCH_PARTITION="gpu", SBATCH_ACCOUNT="lab")
+    for name, cfg in (("paper", paper), ("calibrated", calibrated)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.yaml").write_text(yaml.safe_dump(cfg))
+        tries = [
+            profile_requests(tmp_path / name, cluster.PROFILE.parent, env, attempt)
+            for attempt in (1, 2)
+        ]
+        assert tries[0].keys() == tries[1].keys()
+        rules = {rule for rule, _ in tries[0]}
+        assert {"activations", "similarity_pair"} <= rules and any("train_" in r for r in rules)
+        for job, first in tries[0].items():
+            res = tries[1][job]
+            assert int(res["runtime"]) == 2 * int(first["runtime"]), (name, job, res)
+            assert f"-t {res['runtime']}" in cluster.sbatch_flags(res), (name, job, res)
+            assert res["mem_mb"] == first["mem_mb"], (name, job, res)
+        if name == "paper":  # the first try: the rules' fallbacks, else the profile's
+            for (rule, _), res in tries[0].items():
+                want = UNCALIBRATED.get(rule, {}).get("runtime", default)
+                assert int(res["runtime"]) == want, (rule, res)
+
+
 def test_calibrated_requests_are_the_plans_and_the_profile_overrides_them(
     embedded_config, tmp_path, snakemake_env
 ):

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from closerlook import activations as act
-from closerlook import inspection, models
+from closerlook import barriers, curve_file, inspection, models
 from closerlook.activation_file import ActivationFile
 from closerlook.cli import main
 from closerlook.provenance import record, write_attrs
@@ -245,3 +246,163 @@ def test_reading_does_not_load_torch():
     env["PYTHONPATH"] = str(Path(act.__file__).parents[1])
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.stdout.strip() == "False", done.stderr
+
+
+# ------------------------------------------------------------------------- headline numbers
+def curve_like(path: Path, stored: bool) -> Path:
+    """A curve file's line and curve over t, with its barriers stored or (older files)
+    left to compute."""
+    t = np.linspace(0, 1, 5)
+    paths = {
+        "line": {"train_loss": [0.1, 0.6, 1.1, 0.6, 0.1], "val_acc": [0.9, 0.7, 0.5, 0.7, 0.9]},
+        "curve": {"train_loss": [0.1, 0.1, 0.1, 0.1, 0.1], "val_acc": [0.9, 0.9, 0.9, 0.9, 0.9]},
+    }
+    with h5py.File(path, "w") as f:
+        f.attrs["kind"] = "curve"
+        write_attrs(f, record(curve="c", run_a="sgdr", epoch_a=14, run_b="sgdr", epoch_b=30))
+        f["t"] = t
+        for name, p in paths.items():
+            g = f.create_group(name)
+            g["train_loss"], g["val_loss"] = p["train_loss"], p["train_loss"]
+            g["train_acc"], g["val_acc"] = p["val_acc"], p["val_acc"]
+            b = barriers.path_barriers(t, {k: g[k][()] for k in curve_file.METRICS})
+            if stored:
+                g.attrs.update({curve_file.barrier_attr(k): v for k, v in b.items()})
+    return path
+
+
+@pytest.mark.parametrize("stored", [True, False])
+def test_a_curve_file_shows_its_barriers(tmp_path, capsys, stored):
+    path = curve_like(tmp_path / "c.h5", stored)
+    code, out, _ = run_cli(capsys, path, "--json")
+    assert code == 0
+    b = json.loads(out)["barriers"]
+    assert b["line"]["error_val"] == pytest.approx(0.4) and b["line"]["loss_val"] == 1.0
+    assert b["curve"] == {"error_train": 0.0, "error_val": 0.0, "loss_train": 0.0, "loss_val": 0.0}
+    code, out, _ = run_cli(capsys, path)
+    lines = out.splitlines()
+    at = lines.index("barriers (the path's maximum above the endpoints' interpolation):")
+    assert lines[at + 1].split() == ["path", "error", "train", "error", "val", "loss", "train",
+                                     "loss", "val"]  # fmt: skip
+    assert lines[at + 2].split() == ["line", "40.00", "pt", "40.00", "pt", "1.0000", "1.0000"]
+    assert lines[at + 3].split()[0] == "curve"
+
+
+@pytest.fixture(scope="module")
+def similarity_file(tmp_path_factory) -> Path:
+    """A pair's similarity file as compare.write_coefficients writes it."""
+    from closerlook import compare
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path_factory.mktemp("similarity")
+    files = []
+    for name, shift in (("a", 0.0), ("b", 0.2)):
+        path = folder / f"{name}.h5"
+        with h5py.File(path, "w") as f:
+            f.attrs.update(kind="activations", run="sgdr", epoch=2, diverged=False)
+            f["probe/indices"], f["probe/labels"] = np.arange(50), np.zeros(50, dtype=np.int64)
+            g = f.create_group("layers")
+            g.attrs["layer_order"] = json.dumps(["conv1", "fc1"])
+            g["conv1"] = (rng.standard_normal((50, 3, 2, 2)) + shift).astype(np.float32)
+            g["fc1"] = (rng.standard_normal((50, 4)) + shift).astype(np.float32)
+        files.append(path)
+    pair = compare.compare_pair(*files, "x", ["svcca", "cka"], device="cpu")
+    compare.write_coefficients(pair, folder / "pair.h5")
+    compare.write_table(pair.table, folder / "pair.csv")
+    return folder / "pair.h5"
+
+
+def test_a_similarity_file_shows_its_values_per_layer_and_measure(similarity_file, capsys):
+    code, out, _ = run_cli(capsys, similarity_file, "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["table"] == "values" and report["datasets"] == []  # no empty coefficients
+    values = report["values"]
+    assert values["measures"] == ["svcca", "cka"]
+    assert [r["layer"] for r in values["layers"]] == ["conv1", "fc1"]
+    table = pd.read_csv(similarity_file.with_suffix(".csv")).set_index(["layer", "method"])
+    for row in values["layers"]:
+        for m in ("svcca", "cka"):
+            assert row["values"][m] == pytest.approx(table.loc[(row["layer"], m), "value"])
+            shuffled = table.loc[(row["layer"], m + "_shuffled"), "value"]
+            assert row["baselines"][m] == pytest.approx(shuffled)
+    code, out, _ = run_cli(capsys, similarity_file)
+    assert code == 0 and "values per layer (shuffled baseline in brackets)" in out
+    fc1 = next(line for line in out.splitlines() if line.split()[:1] == ["fc1"])
+    assert f"{table.loc[('fc1', 'cka'), 'value']:.4f}" in fc1
+    assert "coefficients" not in out  # no listing of /layers' datasets
+    code, out, _ = run_cli(capsys, similarity_file, "fc1")
+    assert code == 0 and "layer fc1" in out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[2:]}
+    assert set(rows) == {"svcca", "cka", "svcca_shuffled", "cka_shuffled"}
+    assert float(rows["cka"][0]) == pytest.approx(table.loc[("fc1", "cka"), "value"], abs=1e-4)
+
+
+def test_a_wrong_layer_name_is_named_with_the_layers_not_called_corrupt(
+    similarity_file, activation_file, tmp_path, capsys
+):
+    layers = "layers: conv1, fc1"
+    assert_bad(capsys, similarity_file, "conv9", problem=f"no layer 'conv9'; {layers}")
+    code, _, err = run_cli(capsys, activation_file, "conv9")
+    assert code == 2 and "corrupt" not in err
+    assert f"{activation_file}: no layer 'conv9'; layers: conv1, conv2, fc1, logits" in err
+    curve = curve_like(tmp_path / "c.h5", True)
+    assert_bad(capsys, curve, "nope", problem="no dataset 'nope'; datasets: curve/train_acc")
+    assert "corrupt" not in capsys.readouterr().err
+
+
+def test_a_metrics_table_is_summarised(tmp_path, capsys):
+    rows = [
+        "epoch,lr,train_loss,train_acc,val_loss,val_acc,seconds,diverged",
+        "0,0.1,nan,nan,2.3,0.1,0.0,False",
+        "1,0.1,1.0,0.7,0.5,0.85,1.5,False",
+        "2,0.05,0.4,0.9,0.4,0.9,1.5,False",
+        "3,0.01,0.3,0.95,0.45,0.88,1.0,False",
+    ]
+    path = tmp_path / "metrics.csv"
+    path.write_text("\n".join(rows) + "\n")
+    code, out, _ = run_cli(capsys, path, "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["kind"] == "metrics" and report["format"] == "csv" and report["rows"] == 4
+    s = report["summary"]
+    assert (s["epochs"], s["best_epoch"], s["best_val_acc"], s["diverged"]) == (3, 2, 0.9, False)
+    assert s["last"]["val_acc"] == 0.88 and s["seconds"] == 4.0
+    loss = next(c for c in report["columns"] if c["name"] == "train_loss")
+    assert (loss["count"], loss["min"], loss["max"]) == (3, 0.3, 1.0)
+    code, out, _ = run_cli(capsys, path)
+    assert code == 0 and out.startswith(f"{path}: closerlook metrics table")
+    assert "epochs: 3; last: val_acc 0.88" in out and "best val_acc 0.9 at epoch 2" in out
+
+
+def test_a_similarity_table_is_summarised_per_layer_and_measure(similarity_file, capsys):
+    one = pd.read_csv(similarity_file.with_suffix(".csv"))
+    other = one.assign(seed=1, seed_b=1, value=one["value"] / 2)
+    path = similarity_file.parent / "analysis.csv"
+    pd.concat([one, other]).to_csv(path, index=False)
+    code, out, _ = run_cli(capsys, path, "--json")
+    assert code == 0
+    s = json.loads(out)["summary"]
+    assert json.loads(out)["kind"] == "similarity" and (s["pairs"], s["seeds"]) == (2, [0, 1])
+    mean = one.set_index(["layer", "method"])["value"] * 0.75
+    conv1 = s["layers"][0]
+    assert conv1["layer"] == "conv1"
+    assert conv1["values"]["svcca"] == pytest.approx(mean[("conv1", "svcca")])
+    assert conv1["baselines"]["cka"] == pytest.approx(mean[("conv1", "cka_shuffled")])
+    code, out, _ = run_cli(capsys, path)
+    assert code == 0 and "2 pairs, seeds 0, 1" in out and "mean value per layer" in out
+
+
+def test_bad_csv_tables_are_one_line(tmp_path, capsys):
+    assert_bad(capsys, tmp_path / "nope.csv", problem="no such file")
+    empty = tmp_path / "empty.csv"
+    empty.touch()
+    assert_bad(capsys, empty, problem="not a CSV table")
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text('a,b\n1,2\n"3,4\n')
+    assert_bad(capsys, ragged, problem="not a CSV table")
+    table = tmp_path / "t.csv"
+    table.write_text("a,b\n1,x\n")
+    assert_bad(capsys, table, "conv1", problem="a CSV table has no layers")
+    code, out, _ = run_cli(capsys, table)
+    assert code == 0 and "closerlook CSV table" in out and "2 rows" not in out

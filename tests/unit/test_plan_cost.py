@@ -218,6 +218,11 @@ def test_requests_are_the_prediction_times_the_safety_factor():
     assert resources.requests(1.0, 1000, 3.0) == {"runtime": 5, "mem_mb": 1000}
 
 
+def test_a_retry_asks_for_the_first_tries_runtime_times_the_attempt():
+    assert [resources.attempt_runtime(240, a) for a in (1, 2, 3, 4)] == [240, 480, 720, 960]
+    assert resources.attempt_runtime(5, 0) == 5  # never less than a first try
+
+
 def test_rule_requests_follow_the_configured_calibration(embedded_config, capsys):
     cfg = config.validate(embedded_config)
     assert resources.calibration_path("cpu-2core") == calibration.DEFAULT_CALIBRATION

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -231,3 +232,29 @@ def test_flips_are_about_half_and_crops_keep_the_shape():
     assert 900 < int(flipped.sum()) < 1100
     assert torch.equal(random_crop_flip(x, 0, False, torch.Generator()), x)
     assert random_crop_flip(x, 2, True, torch.Generator()).shape == x.shape
+
+
+# ------------------------------------------------------------------------- progress
+def test_metrics_are_written_after_every_epoch_and_each_epoch_logs_its_eta(
+    tmp_path, digits, monkeypatch, caplog
+):
+    """While a run trains, resume/metrics.csv holds every epoch done so far (rewritten
+    after each); its own metrics.csv comes last, when the run is done."""
+    seen: list[tuple[list[str], bool]] = []
+    save_epoch = checkpoints.ResumeFolder.save_epoch
+
+    def watched(folder, snap, epoch):
+        save_epoch(folder, snap, epoch)
+        rows = checkpoints.read_metrics(folder.live_metrics)
+        seen.append(([r["epoch"] for r in rows], (tmp_path / "metrics.csv").exists()))
+
+    monkeypatch.setattr(checkpoints.ResumeFolder, "save_epoch", watched)
+    with caplog.at_level("INFO", logger="closerlook.train"):
+        state, _ = fit(tmp_path, digits, run_settings(epochs=3), saved=(0, 3))
+    assert seen == [([str(e) for e in range(k + 1)], False) for k in range(4)]
+    final = checkpoints.read_metrics(tmp_path / "metrics.csv")
+    assert [r["epoch"] for r in final] == ["0", "1", "2", "3"]
+    lines = [r.getMessage() for r in caplog.records if " epoch " in r.getMessage()]
+    assert [line.split(" epoch ")[1].split()[0] for line in lines] == ["1/3", "2/3", "3/3"]
+    assert all(re.search(r"img/s ETA \d+:\d\d:\d\d$", line) for line in lines), lines
+    assert lines[-1].endswith("ETA 0:00:00")

@@ -26,8 +26,21 @@ REQUESTS = resources.rule_requests(config)
 
 def planned_resources(rule, **uncalibrated):
     """What a rule's jobs ask the scheduler for: runtime and mem_mb from the plan, else
-    `uncalibrated` (else the profile's default-resources)."""
-    return REQUESTS.get(rule, uncalibrated)
+    `uncalibrated` (else the profile's default-resources). The runtime is that of a first
+    try, times Snakemake's `attempt` on a retry (resources.attempt_runtime)."""
+    requests = dict(REQUESTS.get(rule, uncalibrated))
+    if "runtime" in requests:
+        requests["runtime"] = retried_runtime(requests["runtime"])
+    return requests
+
+
+def retried_runtime(minutes):
+    """A runtime resource that grows with the job's attempt."""
+
+    def runtime(wildcards, attempt):
+        return resources.attempt_runtime(minutes, attempt)
+
+    return runtime
 
 
 wildcard_constraints:
