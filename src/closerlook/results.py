@@ -43,7 +43,7 @@ class ResultsError(LookupError):
         super().__init__(" ".join(message.split()))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Checkpoint:
     """A point of a run's training: after `epoch` epochs (0: the initialisation), or right
     after optimizer step `step` (1-based; closerlook.points). Exactly one is set."""
@@ -75,6 +75,13 @@ class Checkpoint:
 
     def __str__(self) -> str:
         return points.label(self.point)
+
+    def __repr__(self) -> str:
+        return (
+            f"Checkpoint(epoch={self.epoch})"
+            if self.step is None
+            else f"Checkpoint(step={self.step})"
+        )
 
 
 def _sort_key(c: Checkpoint) -> tuple[int, int]:

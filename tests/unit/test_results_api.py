@@ -4,6 +4,10 @@ study of tests/small_study.py), and a hand-made table for the network order."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -15,6 +19,7 @@ from closerlook.curve_file import read_curve
 from closerlook.results import Checkpoint, ResultsError
 
 import small_study as spec
+from support import REPO
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +166,14 @@ def test_a_missing_folder_or_findings_file_is_one_line(tmp_path):
     with pytest.raises(ResultsError, match="no findings.json .*make figures"):
         results.open(tmp_path).findings()
     assert results.open(tmp_path).runs() == [] and results.open(tmp_path).analyses() == []
+
+
+def test_the_example_of_docs_results_md_runs_on_a_finished_study(small_study):
+    text = (REPO / "docs" / "results.md").read_text()
+    (example,) = re.findall(r"```python\n(.*?)```", text, re.S)
+    done = subprocess.run(
+        [sys.executable, "-c", example], cwd=small_study.parents[1], capture_output=True,
+        text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "rows are probe examples" in done.stdout and "baseline" in done.stdout
