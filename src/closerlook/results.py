@@ -356,6 +356,6 @@ def _wide_table(table: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
     return out[[*columns[:where], "baseline", *columns[where:]]].reset_index(drop=True)
 
 
-def open(path: str | Path) -> Results:  # noqa: A001 (closerlook.results.open, by design)
+def open(path: str | Path) -> Results:
     """Open a results folder (results/{preset}) for reading; see :class:`Results`."""
     return Results(path)
