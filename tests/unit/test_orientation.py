@@ -32,6 +32,7 @@ def related(n: int = 500, d: int = 64, seed: int = 0) -> tuple[np.ndarray, np.nd
     return a, a @ rng.standard_normal((d, d)) + 2.0 * rng.standard_normal((n, d))
 
 
+@pytest.mark.filterwarnings("ignore::closerlook.dimensions.DimensionWarning")  # 64 rows
 @pytest.mark.parametrize("name", CCA_MEASURES)
 def test_a_transposed_pair_warns_and_the_normal_layout_does_not(name):
     measure, (a, b) = CCA_MEASURES[name], related()
