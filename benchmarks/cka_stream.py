@@ -58,14 +58,14 @@ print(json.dumps({{"value": value, "seconds": seconds, "peak_bytes": peak}}))
 
 def write_pair(folder: Path, n: int, shape: tuple[int, int, int]) -> tuple[Path, Path]:
     """Two activation files of one layer "conv", written a slice at a time."""
-    import h5py
     import numpy as np
 
     sys.path.insert(0, str(SRC))
+    from closerlook import hdf5_format
     from closerlook.activations import write_header
 
     paths = folder / "a.h5", folder / "b.h5"
-    files = [h5py.File(p, "w", libver="latest") for p in paths]
+    files = [hdf5_format.create(p) for p in paths]
     sets = []
     for f in files:
         write_header(f, {"run": "bench", "epoch": 0}, np.arange(n), np.zeros(n))

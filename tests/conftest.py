@@ -47,3 +47,16 @@ def one_thread():
 def digits():
     """A quarter of the digits training set (support.small_digits), once per module."""
     return small_digits()
+
+
+@pytest.fixture(scope="session")
+def small_study(tmp_path_factory, embedded_config) -> Path:
+    """A small finished study's results folder (tests/small_study.py), built once: read
+    only (copy it to change it)."""
+    from closerlook import config, resolved
+
+    import small_study as study
+
+    questions = resolved.resolved_questions(config.validate(embedded_config))
+    with single_thread():
+        return study.build(tmp_path_factory.mktemp("small_study"), questions)

@@ -10,8 +10,9 @@ Layout::
     /layers/<name>        (N, C, H, W) conv maps or (N, F) features, in network order
                           (attribute `layer_order` on /layers lists them)
 
-The root attributes carry a SHA-256 of their own (:data:`ATTRIBUTES_DIGEST`): HDF5's latest
-format checksums object headers and chunks, but not attributes kept in a heap.
+The root attributes carry a SHA-256 of their own (:data:`ATTRIBUTES_DIGEST`): HDF5 1.10's
+format (closerlook.hdf5_format) checksums object headers and chunk indexes, but not
+attributes kept in a heap.
 """
 
 from __future__ import annotations

@@ -7,10 +7,9 @@ its layer's output for the current batch straight to the file, so memory holds o
 of activations, never the whole probe set. Datasets are chunked along the rows (whole
 images per chunk, about :data:`CHUNK_BYTES` each), so one layer — or a few rows of it —
 reads without touching the others. Every chunk carries a Fletcher-32 checksum and the
-file's metadata the checksums of HDF5's latest format, both checked on read, so an altered
-file fails instead of giving wrong numbers. The file is
-written under a temporary name and renamed when complete
-(:func:`closerlook.provenance.atomic_path`).
+file's metadata the checksums of HDF5 1.10's format (closerlook.hdf5_format), both checked
+on read, so an altered file fails instead of giving wrong numbers. The file is written
+under a temporary name and renamed when complete (:func:`closerlook.provenance.atomic_path`).
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import h5py
 import numpy as np
 
+from closerlook import hdf5_format
 from closerlook.activation_file import ATTRIBUTES_DIGEST, KIND, attributes_digest
 from closerlook.disk import DiskSpaceError, check_room
 from closerlook.logs import Progress
@@ -266,10 +266,10 @@ def dump(
         raise ValueError(f"{n} images but {len(labels)} labels and {len(indices)} indices")
     needed = expected_bytes(model, images, np.dtype(storage.dtype).itemsize) + (1 << 20)
     check_room(path, needed, f"the activations of {n} probe images ({storage.dtype})")
-    # the latest format checksums object headers and chunks; attributes kept in a heap are
-    # not, so the root attributes carry a digest of their own (ATTRIBUTES_DIGEST)
+    # HDF5 1.10's format checksums object headers and chunk indexes; attributes kept in a
+    # heap are not, so the root attributes carry a digest of their own (ATTRIBUTES_DIGEST)
     try:
-        with atomic_path(path) as tmp, h5py.File(tmp, "w", libver="latest") as f:
+        with atomic_path(path) as tmp, hdf5_format.create(tmp) as f:
             attrs = {**provenance, "probe_size": n, "dtype": storage.dtype}
             write_header(f, {**attrs, "compression": storage.compression}, indices, labels)
             group = f.create_group("layers", track_order=True)

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from closerlook import data, models, plan
+from closerlook import data, hdf5_format, models, plan
 from closerlook import device as devices
 from closerlook.calibration import Calibration, Throughput, similarity_ops
 from closerlook.sgd import Augment, Precision, evaluate, train_epoch
@@ -186,7 +186,7 @@ def disk_rates(megabytes: int = 128) -> tuple[float, float]:
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         path = Path(tmp) / "rate.h5"
         t0 = time.perf_counter()
-        with h5py.File(path, "w") as f:
+        with hdf5_format.create(path) as f:
             f.create_dataset("x", data=values)
         with open(path, "rb+") as f:
             os.fsync(f.fileno())

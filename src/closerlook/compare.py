@@ -37,6 +37,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from closerlook import hdf5_format
 from closerlook.activation_file import ActivationFile
 from closerlook.layer_matrix import write_matrix
 from closerlook.logs import Progress
@@ -248,7 +249,7 @@ def write_table(table: pd.DataFrame, path: str | Path) -> None:
 
 def write_coefficients(pair: PairComparison, path: str | Path) -> None:
     """The HDF5 file of one pair (layout in the module docstring), atomically."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, hdf5_format.create(tmp) as f:
         f.attrs["kind"] = KIND
         write_attrs(f, pair.provenance)
         layers = f.create_group("layers", track_order=True)

@@ -36,6 +36,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from closerlook import hdf5_format
 from closerlook.barriers import BARRIERS, path_barriers
 from closerlook.provenance import atomic_path, write_attrs
 
@@ -89,7 +90,7 @@ def write_curve(
 ) -> Path:
     """Write `ev` and the `bends` to the curve file `out` (atomically), `attrs` on its root."""
     out = Path(out)
-    with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(out) as tmp, hdf5_format.create(tmp) as f:
         f.attrs["kind"] = KIND
         write_attrs(f, attrs)
         f["t"] = ev.t

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from closerlook.dimensions import warn
+from closerlook.orientation import row_mismatch
 
 
 def row_space_factor(xc: np.ndarray) -> np.ndarray:
@@ -37,12 +38,13 @@ def row_space_factor(xc: np.ndarray) -> np.ndarray:
 
 def procrustes(x: Any, y: Any) -> float:
     """‖XᵀY‖_* of centred, unit-Frobenius-norm x and y (module docstring); NaN, with a
-    warning, when a side has no variance."""
+    warning, when a side has no variance. Rows are examples (datapoints), columns are
+    neurons (closerlook.orientation)."""
     from closerlook.unbiased_cka import as_rows
 
     x, y = as_rows(x), as_rows(y)
     if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x has {x.shape[0]} rows and y {y.shape[0]}")
+        raise ValueError(row_mismatch(x.shape, y.shape))
     xc, yc = x - x.mean(axis=0), y - y.mean(axis=0)
     norm_x, norm_y = np.linalg.norm(xc), np.linalg.norm(yc)
     if norm_x == 0 or norm_y == 0:

@@ -2,9 +2,12 @@
 minibatch: closerlook.unbiased_cka), orthogonal Procrustes (closerlook.procrustes), and
 DFT-CCA for conv maps.
 
-Inputs are activation matrices of shape (datapoints, features): row i of `x` and of `y` is
-the same input seen by two layers (or one layer at two checkpoints). NumPy arrays and torch
-tensors are accepted; every result is computed in float64.
+Inputs are activation matrices of shape (datapoints, features): rows are examples
+(datapoints), columns are neurons, and row i of `x` and of `y` is the same input seen by
+two layers (or one layer at two checkpoints). That is the transpose of google/svcca's
+neurons × datapoints layout; an input that looks transposed is refused or warned about
+(closerlook.orientation). NumPy arrays and torch tensors are accepted; every result is
+computed in float64.
 
 CCA (Hotelling 1936) finds directions a, b maximising corr(x a, y b); the canonical
 correlations ρ_1 ≥ ρ_2 ≥ … are the cosines of the principal angles between the column
@@ -45,6 +48,7 @@ import torch
 
 from closerlook.dft_cca import dft_cca_result
 from closerlook.dimensions import direction_budget, numerical_rank, warn
+from closerlook.orientation import check_cca, check_rows
 from closerlook.procrustes import procrustes
 from closerlook.unbiased_cka import debiased_cka, minibatch_cka
 
@@ -96,8 +100,15 @@ def _as_matrix(x: ArrayLike) -> np.ndarray:
 
 
 def _same_rows(x: np.ndarray, y: np.ndarray) -> None:
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x has {x.shape[0]} datapoints but y has {y.shape[0]}")
+    check_rows(x.shape, y.shape)
+
+
+def _cca_inputs(x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """The inputs of a public CCA measure as matrices, checked for their orientation (a
+    warning when they look transposed: closerlook.orientation)."""
+    x, y = _as_matrix(x), _as_matrix(y)
+    check_cca(x.shape, y.shape, stacklevel=4)
+    return x, y
 
 
 def centre(x: np.ndarray) -> np.ndarray:
@@ -152,15 +163,21 @@ def _cca_parts(x: np.ndarray, y: np.ndarray, epsilon: float) -> tuple[_CCAParts,
     return _CCAParts(xc, qx, u[:, :k], np.clip(rho[:k], 0.0, 1.0)), kept[0], kept[1]
 
 
-def cca_result(x: ArrayLike, y: ArrayLike, epsilon: float = 1e-10) -> CCAResult:
-    """Canonical correlations of x and y with the dimensions actually used."""
-    parts, dx, dy = _cca_parts(_as_matrix(x), _as_matrix(y), epsilon)
+def _cca_result(x: np.ndarray, y: np.ndarray, epsilon: float) -> CCAResult:
+    parts, dx, dy = _cca_parts(x, y, epsilon)
     return CCAResult(parts.rho, dx, dy)
 
 
+def cca_result(x: ArrayLike, y: ArrayLike, epsilon: float = 1e-10) -> CCAResult:
+    """Canonical correlations of x and y with the dimensions actually used; rows are
+    examples (datapoints), columns are neurons."""
+    return _cca_result(*_cca_inputs(x, y), epsilon)
+
+
 def cca(x: ArrayLike, y: ArrayLike, epsilon: float = 1e-10) -> np.ndarray:
-    """Canonical correlation coefficients of x and y, descending."""
-    return cca_result(x, y, epsilon).rho
+    """Canonical correlation coefficients of x and y, descending; rows are examples
+    (datapoints), columns are neurons."""
+    return _cca_result(*_cca_inputs(x, y), epsilon).rho
 
 
 # --------------------------------------------------------------------------- SVCCA
@@ -176,27 +193,38 @@ def svd_reduce(x: np.ndarray, keep: float) -> np.ndarray:
     return u[:, :k] * s[:k]
 
 
+def _svcca_result(x: np.ndarray, y: np.ndarray, keep: float, epsilon: float) -> CCAResult:
+    _same_rows(x, y)
+    return _cca_result(svd_reduce(x, keep), svd_reduce(y, keep), epsilon)
+
+
 def svcca_result(
     x: ArrayLike, y: ArrayLike, keep: float = 0.99, epsilon: float = 1e-10
 ) -> CCAResult:
-    """SVCCA (Raghu et al. 2017): SVD reduction keeping `keep` of the variance, then CCA."""
-    x, y = _as_matrix(x), _as_matrix(y)
-    return cca_result(svd_reduce(x, keep), svd_reduce(y, keep), epsilon)
+    """SVCCA (Raghu et al. 2017): SVD reduction keeping `keep` of the variance, then CCA;
+    rows are examples (datapoints), columns are neurons (google/svcca's inputs transposed)."""
+    return _svcca_result(*_cca_inputs(x, y), keep, epsilon)
 
 
 def svcca(x: ArrayLike, y: ArrayLike, keep: float = 0.99, epsilon: float = 1e-10) -> float:
-    """SVCCA similarity: the mean canonical correlation after SVD reduction."""
-    return svcca_result(x, y, keep, epsilon).mean
+    """SVCCA similarity: the mean canonical correlation after SVD reduction; rows are
+    examples (datapoints), columns are neurons (google/svcca's inputs transposed)."""
+    return _svcca_result(*_cca_inputs(x, y), keep, epsilon).mean
 
 
 # --------------------------------------------------------------------------- PWCCA
 def pwcca_result(x: ArrayLike, y: ArrayLike, epsilon: float = 1e-10) -> Similarity:
     """Projection-weighted CCA (Morcos et al. 2018, eq. 2): Σ_i α_i ρ_i with
-    α_i ∝ Σ_j |⟨h_i, x_j⟩|, h_i the i-th canonical variate of x and x_j its centred neurons.
+    α_i ∝ Σ_j |⟨h_i, x_j⟩|, h_i the i-th canonical variate of x and x_j its centred neurons;
+    rows are examples (datapoints), columns are neurons.
 
     The weights come from x, so PWCCA is not symmetric: pwcca(x, y) weighs by x and
     pwcca(y, x) by y (Morcos et al. weigh by the earlier or the reference network)."""
-    parts, dx, dy = _cca_parts(_as_matrix(x), _as_matrix(y), epsilon)
+    return _pwcca_result(*_cca_inputs(x, y), epsilon)
+
+
+def _pwcca_result(x: np.ndarray, y: np.ndarray, epsilon: float) -> Similarity:
+    parts, dx, dy = _cca_parts(x, y, epsilon)
     if parts.rho.size == 0:
         return Similarity(float("nan"), dx, dy, parts.rho, {"weights": parts.rho})
     h = parts.qx @ parts.u  # canonical variates of x, unit norm, (N, k)
@@ -206,8 +234,9 @@ def pwcca_result(x: ArrayLike, y: ArrayLike, epsilon: float = 1e-10) -> Similari
 
 
 def pwcca(x: ArrayLike, y: ArrayLike, epsilon: float = 1e-10) -> float:
-    """PWCCA similarity of y to x (weights from x's neurons)."""
-    return pwcca_result(x, y, epsilon).value
+    """PWCCA similarity of y to x (weights from x's neurons); rows are examples
+    (datapoints), columns are neurons."""
+    return _pwcca_result(*_cca_inputs(x, y), epsilon).value
 
 
 # --------------------------------------------------------------------------- CKA
@@ -215,7 +244,9 @@ def linear_cka_result(x: ArrayLike, y: ArrayLike) -> Similarity:
     """Linear CKA (Kornblith et al. 2019, eq. 5) of centred x, y:
     ‖Yᵀ X‖²_F / (‖Xᵀ X‖_F ‖Yᵀ Y‖_F), computed in feature space or, when the features
     outnumber the datapoints, through the n × n Gram matrices (tr(K L) = ‖Yᵀ X‖²_F).
-    The dimensions recorded are the non-constant features."""
+    The dimensions recorded are the non-constant features. Rows are examples
+    (datapoints), columns are neurons; wide inputs (flattened conv maps) are normal here,
+    so only a row mismatch is caught (closerlook.orientation)."""
     x, y = _as_matrix(x), _as_matrix(y)
     _same_rows(x, y)
     xc, yc = centre(x), centre(y)
@@ -237,7 +268,8 @@ def linear_cka_result(x: ArrayLike, y: ArrayLike) -> Similarity:
 
 
 def linear_cka(x: ArrayLike, y: ArrayLike) -> float:
-    """Linear CKA similarity in [0, 1]."""
+    """Linear CKA similarity in [0, 1]; rows are examples (datapoints), columns are
+    neurons."""
     return linear_cka_result(x, y).value
 
 
@@ -283,7 +315,8 @@ def _dft_similarity(
     """DFT-(SV)CCA of two layers (`keep=None`: DFT-CCA). Two dense layers are 1 × 1 maps,
     whose only frequency is 0: SVCCA, or plain CCA without the SV step."""
     if a.ndim == 2 and b.ndim == 2:
-        r = cca_result(a, b, epsilon) if keep is None else svcca_result(a, b, keep, epsilon)
+        a, b = _as_matrix(a), _as_matrix(b)
+        r = _cca_result(a, b, epsilon) if keep is None else _svcca_result(a, b, keep, epsilon)
         return Similarity(r.mean, r.dim_x, r.dim_y, r.rho)
     d = dft_cca_result(a, b, keep, epsilon, device, precision)
     coefficients = np.sort(d.coefficients[np.isfinite(d.coefficients)])[::-1]
@@ -307,7 +340,8 @@ def layer_similarity(
     precision: str = "mixed",
     minibatch_size: int = MINIBATCH_SIZE,
 ) -> Similarity:
-    """Similarity of one layer's activations `a` and `b` (same probe rows) by `method`:
+    """Similarity of one layer's activations `a` and `b` (same probe rows) by `method`;
+    rows are examples (datapoints): (N, features) or conv maps (N, C, H, W):
 
     - svcca, pwcca: conv maps with every spatial position a datapoint (Raghu et al.
       2017; Morcos et al. 2018); pwcca weights by `a`;
@@ -322,10 +356,12 @@ def layer_similarity(
         raise ValueError(f"layers hold {a.shape[0]} and {b.shape[0]} datapoints")
     a, b = as_layer(a), as_layer(b)
     if method == "svcca":
-        r = svcca_result(as_datapoints(a), as_datapoints(b), keep, epsilon)
+        x, y = _as_matrix(as_datapoints(a)), _as_matrix(as_datapoints(b))
+        r = _svcca_result(x, y, keep, epsilon)
         return Similarity(r.mean, r.dim_x, r.dim_y, r.rho)
     if method == "pwcca":
-        return pwcca_result(as_datapoints(a), as_datapoints(b), epsilon)
+        x, y = _as_matrix(as_datapoints(a)), _as_matrix(as_datapoints(b))
+        return _pwcca_result(x, y, epsilon)
     if method == "cka":
         return linear_cka_result(as_examples(a), as_examples(b))
     if method in EXAMPLE_MEASURES or method == "cka_minibatch":

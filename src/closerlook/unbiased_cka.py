@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from closerlook.dimensions import warn
+from closerlook.orientation import check_rows
 
 MIN_ROWS = 4  # the unbiased estimator divides by n(n-3) and (n-1)(n-2)
 
@@ -111,11 +112,11 @@ def as_rows(x: Any) -> np.ndarray:
 
 
 def debiased_cka(x: Any, y: Any) -> float:
-    """Debiased linear CKA of (N, features) x and y, N ≥ 4 (module docstring)."""
+    """Debiased linear CKA of (N, features) x and y, N ≥ 4 (module docstring): rows are
+    examples (datapoints), columns are neurons (closerlook.orientation)."""
     sums = HSICSums()
     x, y = as_rows(x), as_rows(y)
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x has {x.shape[0]} rows and y {y.shape[0]}")
+    check_rows(x.shape, y.shape)
     sums.add(x, y)
     return sums.cka()
 
@@ -132,7 +133,8 @@ def row_batches(x: Any, batch_size: int) -> Iterator[np.ndarray]:
 def minibatch_cka(
     x: Any | Iterable[Any], y: Any | Iterable[Any], batch_size: int | None = None
 ) -> float:
-    """Minibatch CKA (Nguyen et al. 2021, eq. 3). `x`, `y` are (N, features) arrays split
+    """Minibatch CKA (Nguyen et al. 2021, eq. 3). `x`, `y` are (N, features) arrays (rows
+    are examples, columns are neurons) split
     into consecutive minibatches of `batch_size` rows (None: one batch, debiased CKA), or
     two iterables of matching minibatches (e.g. read from an HDF5 file row by row); a
     minibatch of fewer than 4 rows (a last, short one) is left out."""

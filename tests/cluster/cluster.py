@@ -15,7 +15,6 @@ import csv
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -29,6 +28,8 @@ from snakemake_executor_plugin_slurm.utils import set_gres_string
 
 from closerlook import config, plan
 
+from debian import apt_install
+from debian import system_program as program
 from support import PAPER, REPO, reduced_config
 
 PROFILE = REPO / "workflow/profiles/slurm/profile.yaml"
@@ -37,10 +38,6 @@ PROGRAMS = ["munged", "mungekey", "slurmctld", "slurmd", "sbatch", "sinfo", "squ
 SLURM_CONF = Path("/etc/slurm/slurm.conf")  # the jobs' nested srun finds it only here
 GRES_CONF = Path("/etc/slurm/gres.conf")
 MARKER = "# closerlook test cluster, state in "
-
-
-def program(name: str) -> str | None:
-    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
 
 
 def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -52,22 +49,7 @@ def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 def install_slurm() -> str | None:
     """Install SLURM and munge with apt-get unless present; the reason to skip, or None."""
-    if all(program(p) for p in PROGRAMS):
-        return None
-    if os.geteuid() != 0:
-        return "SLURM and munge are not installed and installing them needs root"
-    if not shutil.which("apt-get"):
-        return "SLURM and munge are not installed and there is no apt-get to install them"
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES]
-    done = run(install, env=env)
-    if done.returncode != 0:  # stale or empty package lists: refresh once
-        run(["apt-get", "update", "-q"], env=env)
-        done = run(install, env=env)
-    if done.returncode != 0 or not all(program(p) for p in PROGRAMS):
-        tail = "\n".join((done.stdout + done.stderr).splitlines()[-5:])
-        return f"could not install {' '.join(PACKAGES)} with apt-get:\n{tail}"
-    return None
+    return apt_install(PACKAGES, PROGRAMS)
 
 
 # --- start and stop -------------------------------------------------------------------
