@@ -100,7 +100,7 @@ def _barrier_panel(ax, curves: Mapping[int, CurveEvaluation], colours: Mapping[s
 
 ROW = 0.26  # inches per verdict row
 GAP = 10.0  # points between the verdict table's columns
-CHAR = 5.2  # points per character of a reason, about, at 9 points
+CHAR = 4.3  # points per character of a reason at 9 points, about (refined by measuring)
 
 
 def _column(ax, x: float, texts: Sequence[str], colours: Sequence[str] = (), **kw) -> float:
@@ -129,8 +129,14 @@ def _verdicts_panel(ax, verdicts: Sequence[tuple[str, str, str]]) -> None:
     x += _column(ax, x, [v for _, v, _ in verdicts], colours, weight="bold") + GAP
     room = ax.get_figure().get_figwidth() * 72 * ax.get_position().width - x
     reasons = [r.removeprefix("not testable here: ") for _, _, r in verdicts]
-    chars = max(40, int(room / CHAR))
-    _column(ax, x, [textwrap.shorten(r, chars, placeholder=" ...") for r in reasons])
+    start = len(ax.texts)
+    _column(ax, x, [textwrap.shorten(r, int(room / CHAR), placeholder=" ...") for r in reasons])
+    renderer = ax.get_figure().canvas.get_renderer()
+    for t, reason in zip(ax.texts[start:], reasons, strict=True):
+        width = t.get_window_extent(renderer).width * 72 / ax.get_figure().dpi
+        if width > room:  # wider characters than the estimate: shorten to fit
+            chars = int(len(t.get_text()) * room / width) - 4
+            t.set_text(textwrap.shorten(reason, max(20, chars), placeholder=" ..."))
 
 
 def summary(

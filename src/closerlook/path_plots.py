@@ -112,8 +112,10 @@ def line_and_curve(
     curves = dict(sorted(curves.items()))
     fig, (ax_error, ax_loss) = plt.subplots(1, 2, figsize=(13, 5.2), layout="constrained")
     path_axis(ax_error, curves, "error", colour=colour)
-    if spans_decades(np.concatenate(path_axis(ax_loss, curves, "loss", colour=colour))):
-        ax_loss.set_yscale("log")
+    losses = np.concatenate(path_axis(ax_loss, curves, "loss", colour=colour))
+    if spans_decades(losses):
+        ax_loss.set_yscale("log")  # bands that reach 0 are cut a little below the lowest mean
+        ax_loss.set_ylim(bottom=0.3 * losses[np.isfinite(losses) & (losses > 0)].min())
     for ax, quantity in ((ax_error, "error"), (ax_loss, "loss")):
         ax.set(xlabel="t along the path", ylabel=AXIS_LABELS[quantity], title=quantity)
         ax.grid(alpha=0.3)

@@ -20,7 +20,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
 
 from closerlook.evidence import (  # noqa: E402
     LayerProfile,
@@ -163,10 +162,10 @@ def _lr_panel(ax, metrics: Mapping[str, pd.DataFrame], colours: Mapping[str, obj
 
 
 def _objectives_note(ax, objectives: Mapping[str, str]) -> None:
-    """In the training-loss panel, which line style is which objective."""
+    """Above the training-loss panel, which line style is which objective (a title, where no
+    legend can cover a curve)."""
     texts = ["solid: cross-entropy", *(f"dashed: {t}" for t in dict.fromkeys(objectives.values()))]
-    handles = [Line2D([], [], ls=ls, color=GREY) for ls in ["-"] + ["--"] * (len(texts) - 1)]
-    ax.legend(handles, texts, fontsize="x-small", loc="upper right")
+    ax.set_title("; ".join(texts), fontsize="small")
 
 
 def training_curves(

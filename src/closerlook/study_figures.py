@@ -238,7 +238,7 @@ def rq1_training(ev: Evidence, parts: Parts, colours, verdicts) -> Figure:
     shown = {**colours, **{k: colours.get(k.split(" (")[0], plots.GREY) for k in compared}}
     return plots.training_curves(
         metrics, shown, title="RQ1: SGDR, step decay and cosine",
-        compared=("validation accuracy compared", compared),
+        compared=("validation accuracy at the compared epochs", compared),
     )  # fmt: skip
 
 

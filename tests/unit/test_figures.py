@@ -203,6 +203,7 @@ def test_summary_verdict_rows_do_not_overlap(one):
 def test_rq1_training_compares_its_accuracies_on_an_axis_near_them(three):
     fig = draw(*three, "rq1_training")
     ax = accuracy_axis(fig)
+    assert ax.get_title() == "validation accuracy at the compared epochs"
     assert [t.get_text() for t in ax.get_yticklabels()] == [
         "sgdr (epoch 30)",
         "step (epoch 30)",
@@ -507,6 +508,6 @@ def test_a_distilled_runs_training_loss_is_named_its_objective():
     assert "cross-entropy" not in loss.get_ylabel()
     styles = {line.get_label(): line.get_linestyle() for line in loss.lines}
     assert styles == {"plain": "-", "distilled": "--"}
-    assert "dashed: distillation objective (T = 4, α = 0.9)" in legend_texts(loss)
+    assert "dashed: distillation objective (T = 4, α = 0.9)" in loss.get_title()
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["plain", "distilled"]
     figures.plt.close(fig)
