@@ -39,7 +39,7 @@ def shades(colour: Any, n: int) -> list[tuple[float, float, float]]:
         return [tuple(rgb)] * max(n, 0)
     out = []
     for k in range(n):
-        f = -0.5 + 0.85 * k / (n - 1)  # -0.5: halfway to white; +0.35: a third to black
+        f = -0.45 + 0.8 * k / (n - 1)  # -0.45: nearly halfway to white; +0.35: a third to black
         c = rgb + (1 - rgb) * -f if f < 0 else rgb * (1 - f)
         out.append(tuple(float(v) for v in np.clip(c, 0, 1)))
     return out
@@ -152,26 +152,32 @@ def _chunks(keys: Sequence[tuple[str, ...]]) -> list[tuple[int, int]]:
 def striped_steps(
     ax, series: Mapping[str, tuple[np.ndarray, np.ndarray]], colours: Mapping[str, Any], dash=4.0
 ) -> None:
-    """Step lines (drawn steps-pre), one per run of `series` (run -> (x, y)); where several
-    runs take the same values, their lines alternate in dashes of their colours, so that
-    every run shows."""
+    """Step lines (drawn steps-pre), one per run of `series` (run -> (x, y)), each solid;
+    where several runs take the same values, dashes of each of their colours in turn are
+    drawn over the shared stretch, so that every run shows."""
     values = {
         r: dict(zip(np.asarray(x, float), np.asarray(y, float), strict=True))
         for r, (x, y) in series.items()
     }
+    for run, (x, y) in series.items():
+        c = colours.get(run, GREY)
+        ax.plot(x, y, color=c, lw=1.6, drawstyle="steps-pre", label=run)
     for run, (x, y) in series.items():
         x, y = np.asarray(x, float), np.asarray(y, float)
         keys = [
             tuple(r for r, v in values.items() if np.isclose(v.get(xi, np.nan), yi, rtol=1e-9))
             for xi, yi in zip(x, y, strict=True)
         ]
-        for k, (i, j) in enumerate(_chunks(keys)):
-            share, lo = keys[i], max(0, i - 1)
-            m, pos = len(share), share.index(run) if run in share else 0
-            style = "-" if m < 2 else (pos * dash, (dash, (m - 1) * dash))
+        for i, j in _chunks(keys):
+            share = keys[i]
+            if len(share) < 2 or run not in share:
+                continue
+            xs = np.concatenate([x[max(0, i - 1) : max(0, i - 1) + 1], x[i:j]])
+            ys = np.concatenate([y[i : i + 1], y[i:j]])
+            m, pos = len(share), share.index(run)
             ax.plot(
-                x[lo:j], y[lo:j], color=colours.get(run, GREY), ls=style, lw=1.6,
-                drawstyle="steps-pre", label=run if k == 0 else None,
+                xs, ys, color=colours.get(run, GREY), lw=1.6, drawstyle="steps-pre",
+                ls=(pos * dash, (dash, (m - 1) * dash)),
             )  # fmt: skip
 
 

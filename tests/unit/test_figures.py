@@ -491,10 +491,15 @@ def test_runs_with_the_same_learning_rate_are_striped():
     series = {"a": (x, np.full(5, 0.1)), "b": (x, np.full(5, 0.1)), "c": (x, np.full(5, 0.05))}
     fig, ax = plots.plt.subplots()
     figure_style.striped_steps(ax, series, {"a": "C0", "b": "C1", "c": "C2"})
-    styles = {line.get_label(): line.get_linestyle() for line in ax.lines}
-    assert styles["c"] == "-" and styles["a"] == styles["b"] == "--"
-    offsets = [line._unscaled_dash_pattern[0] for line in ax.lines[:2]]
-    assert offsets[0] != offsets[1]  # the stripes alternate, neither line hides the other
+    solid = {line.get_label(): line for line in ax.lines if line.get_linestyle() == "-"}
+    assert set(solid) == {"a", "b", "c"}  # every run drawn whole
+    stripes = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert {mcolors.to_hex(line.get_color()) for line in stripes} == {
+        mcolors.to_hex("C0"),
+        mcolors.to_hex("C1"),
+    }  # over the shared stretch only, in both colours
+    offsets = [line._unscaled_dash_pattern[0] for line in stripes]
+    assert offsets[0] != offsets[1]  # alternating: neither run hides the other
     figures.plt.close(fig)
 
 
