@@ -134,6 +134,7 @@ def loss_plane(ev: CurveEvaluation, seed: int | None = None, colour: object = "r
     named in the title when given."""
     x0, x1, y0, y1 = ev.plane_x[0], ev.plane_x[-1], ev.plane_y[0], ev.plane_y[-1]
     height = min(4.0, max(0.5, 10.0 * (y1 - y0) / (x1 - x0)))  # inches of each plane
+    width = min(10.0, height * (x1 - x0) / (y1 - y0))  # about
     fig, axes = plt.subplots(
         2, 1, figsize=(12, 2 * height + 3.6), layout="constrained", squeeze=False
     )
@@ -149,7 +150,7 @@ def loss_plane(ev: CurveEvaluation, seed: int | None = None, colour: object = "r
         ax.plot(ends[:, 0], ends[:, 1], "w--", lw=1.5, label="straight line")
         ax.plot(ev.curve_xyz[:, 0], ev.curve_xyz[:, 1], "w-", lw=2, label="fitted curve")
         ax.plot(ev.bends_xyz[1:-1, 0], ev.bends_xyz[1:-1, 1], "wD", ms=6, label="bend")
-        _projected_iterates(ax, ev, ev.checkpoint_epochs(), colour)
+        _projected_iterates(ax, ev, ev.checkpoint_epochs(), colour, width)
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
         ax.set_aspect("equal")
@@ -169,10 +170,13 @@ def loss_plane(ev: CurveEvaluation, seed: int | None = None, colour: object = "r
     return fig
 
 
-def _projected_iterates(ax, ev: CurveEvaluation, epochs: Sequence[int], colour: object) -> None:
+def _projected_iterates(
+    ax, ev: CurveEvaluation, epochs: Sequence[int], colour: object, width: float
+) -> None:
     """The run's saved iterates projected onto the plane: filled inside the grid, hollow on
     its border (clipped) where they fall outside it; each labelled with its epoch above the
-    plane, the labels spread apart with a leader line to their iterate."""
+    plane (`width` inches wide), the labels spread apart with a leader line to their
+    iterate."""
     if not len(ev.checkpoints_xyz):
         return
     x0, x1, y0, y1 = ev.plane_x[0], ev.plane_x[-1], ev.plane_y[0], ev.plane_y[-1]
@@ -187,7 +191,6 @@ def _projected_iterates(ax, ev: CurveEvaluation, epochs: Sequence[int], colour: 
         outside = {"facecolors": "white", "edgecolors": colour, "lw": 1.5}
         ax.scatter(cx[~inside], cy[~inside], **outside, **kw, label=label)
     wanted = (cx - x0) / (x1 - x0)
-    width = ax.get_figure().get_figwidth() * 0.8  # inches of the plane, about
     at = spread(wanted, gap=0.32 / width)
     for x, y, e, u in zip(cx, cy, epochs, at, strict=True):
         ax.annotate(
