@@ -115,8 +115,9 @@ def distillation_gains(ev: Evidence, s: Settings, method: str | None) -> Measure
     part = partition(ev, "rq3", distilled.layers, s)
     sh, dp = part.means(distilled.layers, gain)
     output = distilled.layers[-1]
+    teacher = distilled.run_a if distilled.run_a == "teacher" else f"teacher {distilled.run_a}"
     numbers = (
-        f"{method} (above its floor in brackets), teacher {distilled.run_a} (epoch "
+        f"{method} (above its floor in brackets), {teacher} (epoch "
         f"{distilled.epoch_a}); {distilled.run_b}: {fmt_layers(distilled)}; {plain.run_b}: "
         f"{fmt_layers(plain)}; {part.text()}; gain shallow {sh:+.3f}, deeper {dp:+.3f}; the "
         f"output layer {output} on its own: {gain[-1]:+.3f}"

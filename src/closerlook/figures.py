@@ -1,7 +1,8 @@
 """The study's own pieces of figures (closerlook.study_figures draws them): the labelled
 per-layer profiles of each research question and the one-page RQ4 summary.
 
-- RQ1: consecutive restarts in graded colours, two independently trained networks in grey;
+- RQ1: pairs of restarts in shades of the run's colour, two independently trained networks
+  in grey;
 - RQ2: each warmup setup in its run's colour, named by its role;
 - RQ3: the teacher against each student, in the student's colour;
 - RQ4: `summary`, final accuracies, the error barrier of line and curve, the panels of RQ1–RQ3
@@ -10,25 +11,16 @@ per-layer profiles of each research question and the one-page RQ4 summary.
 
 from __future__ import annotations
 
-import math
 import textwrap
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
+from matplotlib import transforms
 
 from closerlook.evidence import CurveEvaluation, LayerProfile
+from closerlook.figure_style import accuracy_dots, pair_styles
 from closerlook.path_plots import path_axis
-from closerlook.plots import (
-    GREY,
-    Profiles,
-    graded,
-    legend,
-    measure_name,
-    plt,
-    profile_axis,
-    seeds_note,
-)
+from closerlook.plots import GREY, Profiles, legend, measure_name, plt, profile_axis, seeds_note
 from closerlook.points import label as point_label
 from closerlook.points import pair_label
 from closerlook.stats import Interval
@@ -53,11 +45,11 @@ VERDICT_COLOURS = {
 
 
 # ------------------------------------------------------------------ labelled profiles
-def restarts(profiles: Sequence[LayerProfile]) -> list[tuple[LayerProfile, str, object]]:
-    """Consecutive checkpoints of one run, in graded colours."""
-    colours = graded(len(profiles))
+def restarts(profiles: Sequence[LayerProfile], colours: Mapping[str, object]) -> Profiles:
+    """Pairs of checkpoints of one run, in shades of its colour, each with its marker."""
+    styles = pair_styles([(p.run_a, p.run_b) for p in profiles], colours)
     return [
-        (p, pair_label(p.epoch_a, p.epoch_b), c) for p, c in zip(profiles, colours, strict=True)
+        (p, pair_label(p.epoch_a, p.epoch_b), st) for p, st in zip(profiles, styles, strict=True)
     ]
 
 
@@ -88,35 +80,7 @@ def distillation(profiles: Sequence[LayerProfile], colours: Mapping[str, object]
 
 
 # ------------------------------------------------------------------ the RQ4 page
-def _accuracy_bars(ax, accuracies: Mapping[str, Interval], colours: Mapping[str, object]) -> None:
-    """Final validation accuracy per run: the mean over seeds, error bars its interval."""
-    names = list(accuracies)
-    means = np.array([100 * accuracies[n].mean for n in names])
-    low = np.clip([100 * accuracies[n].low for n in names], 0, 100)
-    high = np.clip([100 * accuracies[n].high for n in names], 0, 100)
-    has_interval = np.isfinite(low).any()
-    ax.barh(
-        range(len(names)),
-        means,
-        color=[colours.get(n, GREY) for n in names],
-        xerr=np.nan_to_num([means - low, high - means]) if has_interval else None,
-        error_kw={"ecolor": "black", "capsize": 3, "lw": 1},
-    )
-    ax.set_yticks(range(len(names)), names)
-    ax.invert_yaxis()
-    lo = min([m for m in means if math.isfinite(m)] or [0])
-    n = max((a.n for a in accuracies.values()), default=1)
-    note = f"\nmean of {n} seeds, bars: 95% t-interval" if n >= 2 else ""
-    ax.set(
-        xlabel="final validation accuracy (%)",
-        ylabel="run",
-        xlim=(max(0, lo - 5), 100),
-        title=f"accuracy after training{note}",
-    )
-    ax.grid(alpha=0.3, axis="x")
-
-
-def _barrier_panel(ax, curves: Mapping[int, CurveEvaluation]) -> None:
+def _barrier_panel(ax, curves: Mapping[int, CurveEvaluation], colours: Mapping[str, object]):
     """Training and validation error along line and curve, means over seeds with bands,
     each with its error barrier (closerlook.barriers, Frankle et al. 2020) in the legend."""
     if not curves:
@@ -124,7 +88,7 @@ def _barrier_panel(ax, curves: Mapping[int, CurveEvaluation]) -> None:
         ax.set_axis_off()
         return
     first = curves[min(curves)]
-    path_axis(ax, curves, "error")
+    path_axis(ax, curves, "error", colour=colours.get(first.run_a, GREY))
     ax.set(
         xlabel=f"t (0: epoch {first.epoch_a}, 1: epoch {first.epoch_b})",
         ylabel="error (%)",
@@ -134,28 +98,45 @@ def _barrier_panel(ax, curves: Mapping[int, CurveEvaluation]) -> None:
     legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize="x-small")
 
 
+ROW = 0.26  # inches per verdict row
+GAP = 10.0  # points between the verdict table's columns
+CHAR = 4.3  # points per character of a reason at 9 points, about (refined by measuring)
+
+
+def _column(ax, x: float, texts: Sequence[str], colours: Sequence[str] = (), **kw) -> float:
+    """One column of the verdict table, `x` points from the panel's left edge, one row per
+    text (in its colour of `colours`, else black); returns the widest text's width in
+    points."""
+    fig = ax.get_figure()
+    at = transforms.offset_copy(ax.transAxes, fig=fig, x=x, units="points")
+    step, renderer = 1 / max(1, len(texts)), fig.canvas.get_renderer()
+    widths = [0.0]
+    for i, text in enumerate(texts):
+        colour = colours[i] if i < len(colours) else "black"
+        y = 1 - (i + 0.5) * step
+        t = ax.text(0.0, y, text, va="center", transform=at, fontsize=9, color=colour, **kw)
+        widths.append(t.get_window_extent(renderer).width * 72 / fig.dpi)
+    return max(widths)
+
+
 def _verdicts_panel(ax, verdicts: Sequence[tuple[str, str, str]]) -> None:
-    """Every claim's id, verdict (in its colour) and short reason, one row each."""
+    """Every claim's id, verdict (in its colour) and short reason, one row each, in three
+    columns, each as wide as its widest entry."""
     ax.set_axis_off()
-    ax.set_title("findings (details in findings.md)")
-    y = 0.97
-    step = 0.95 / max(1, len(verdicts))
-    for cid, verdict, reason in verdicts:
-        ax.text(0.0, y, cid, fontsize=9, weight="bold", va="top", transform=ax.transAxes)
-        ax.text(
-            0.15,
-            y,
-            verdict,
-            fontsize=9,
-            va="top",
-            transform=ax.transAxes,
-            color=VERDICT_COLOURS.get(verdict.split(" (")[0], "black"),
-            weight="bold",
-        )
-        why = reason.removeprefix("not testable here: ")
-        short = textwrap.shorten(why, 46, placeholder="...")
-        ax.text(0.53, y, short, fontsize=8, va="top", transform=ax.transAxes)
-        y -= step
+    ax.set_title("findings (details in findings.md)", loc="left")
+    x = _column(ax, 0.0, [cid for cid, _, _ in verdicts], weight="bold") + GAP
+    colours = [VERDICT_COLOURS.get(v.split(" (")[0], "black") for _, v, _ in verdicts]
+    x += _column(ax, x, [v for _, v, _ in verdicts], colours, weight="bold") + GAP
+    room = ax.get_figure().get_figwidth() * 72 * ax.get_position().width - x
+    reasons = [r.removeprefix("not testable here: ") for _, _, r in verdicts]
+    start = len(ax.texts)
+    _column(ax, x, [textwrap.shorten(r, int(room / CHAR), placeholder=" ...") for r in reasons])
+    renderer = ax.get_figure().canvas.get_renderer()
+    for t, reason in zip(ax.texts[start:], reasons, strict=True):
+        width = t.get_window_extent(renderer).width * 72 / ax.get_figure().dpi
+        if width > room:  # wider characters than the estimate: shorten to fit
+            chars = int(len(t.get_text()) * room / width) - 4
+            t.set_text(textwrap.shorten(reason, max(20, chars), placeholder=" ..."))
 
 
 def summary(
@@ -166,22 +147,26 @@ def summary(
     method: str,
     verdicts: Sequence[tuple[str, str, str]],
 ) -> Figure:
-    """RQ4 on one page: final accuracies (mean over seeds with interval error bars), the
-    error along line vs curve with its barriers, the per-layer similarity panels of RQ1–RQ3
-    under the primary measure `method` and every claim's verdict (id, verdict, short reason)."""
-    fig = plt.figure(figsize=(16, 10), layout="constrained")
-    grid = fig.add_gridspec(2, 3)
-    _accuracy_bars(fig.add_subplot(grid[0, 0]), accuracies, colours)
-    _barrier_panel(fig.add_subplot(grid[0, 1]), curves)
-    slots = [grid[0, 2], grid[1, 0], grid[1, 1]]
+    """RQ4 on one page: final accuracies (dots: mean over seeds, whiskers: its interval),
+    the error along line vs curve with its barriers, the per-layer similarity panels of
+    RQ1–RQ3 under the primary measure `method` and, below, every claim's verdict (id,
+    verdict, short reason) one row each."""
+    table = ROW * (len(verdicts) + 2)
+    fig = plt.figure(figsize=(17, 10.5 + table), layout="constrained")
+    grid = fig.add_gridspec(3, 3, height_ratios=[5, 5, table])
+    accuracy_dots(fig.add_subplot(grid[0:2, 0]), accuracies, colours, "final validation accuracy")
+    fig.axes[0].set_title("accuracy after training")
+    _barrier_panel(fig.add_subplot(grid[0, 1]), curves, colours)
+    slots = [grid[0, 2], grid[1, 1], grid[1, 2]]
     for slot, (title, drawn) in zip(slots, panels, strict=False):
         ax = fig.add_subplot(slot)
         if drawn:
-            profile_axis(ax, drawn, method, inside_legend=True)
+            profile_axis(ax, drawn, method)
+            legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.3), fontsize="x-small")
         else:
             ax.text(0.5, 0.5, "not configured", ha="center", va="center")
         ax.set_title(title)
-    _verdicts_panel(fig.add_subplot(grid[1, 2]), verdicts)
+    _verdicts_panel(fig.add_subplot(grid[2, :]), verdicts)
     n = len(curves) or max((a.n for a in accuracies.values()), default=1)
     heading = "A closer look at deep-learning heuristics: summary"
     note = seeds_note(n)

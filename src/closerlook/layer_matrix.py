@@ -222,6 +222,7 @@ def matrix_figure(table: pd.DataFrame, method: str, title: str) -> Any:
     first checkpoint (rows) against layer j ≥ i of the second (columns)."""
     from closerlook import plots
     from closerlook.points import label as point_label
+    from closerlook.points import pair_label
 
     plt = plots.plt
     pairs = mean_matrices(table, method)
@@ -239,6 +240,7 @@ def matrix_figure(table: pd.DataFrame, method: str, title: str) -> Any:
         ax.set(
             ylabel=f"layer of {run_a} at {point_label(epoch_a)}",
             xlabel=f"layer of {run_b} at {point_label(epoch_b)}",
+            title=pair_label(epoch_a, epoch_b),
         )
     for ax in axes.ravel()[len(pairs) :]:
         ax.set_axis_off()

@@ -28,7 +28,15 @@ from closerlook.evidence import (  # noqa: E402
     mean_profiles,
     profiles_by_seed,
 )
+from closerlook.figure_style import (  # noqa: E402
+    Periods,
+    accuracy_dots,
+    pair_styles,
+    shade_periods,
+    striped_steps,
+)
 from closerlook.provenance import atomic_path  # noqa: E402
+from closerlook.stats import Interval  # noqa: E402
 
 GREY = (0.3, 0.3, 0.3)
 BAND_ALPHA = 0.2
@@ -50,7 +58,9 @@ MEASURES = {
     "procrustes": "Procrustes",
 }
 
-Profiles = Sequence[tuple[LayerProfile, str, object]]  # (profile, label, colour) each
+# (profile, label, style) each: the style a colour, or the keywords of its line (a mapping
+# with at least "color"; closerlook.figure_style.pair_styles)
+Profiles = Sequence[tuple[LayerProfile, str, object]]
 
 
 def measure_name(method: str) -> str:
@@ -99,12 +109,6 @@ def band(
         )
 
 
-def graded(n: int, cmap: str = "viridis") -> list:
-    """n colours along a sequential map, e.g. for consecutive restarts of one run."""
-    m = plt.get_cmap(cmap)
-    return [m(0.85 * k / max(1, n - 1)) for k in range(n)]
-
-
 def bottom_legend(fig: Figure, ax, wide: int, most: int) -> None:
     """One legend below the figure for the labelled artists of `ax`: `most` columns, two
     where a label is longer than `wide` characters."""
@@ -119,22 +123,49 @@ def _seed_count(df: pd.DataFrame) -> int:
     return int(df["seeds"].max()) if "seeds" in df.columns and len(df) else 1
 
 
-def _metric_curve(ax, metric: str, df: pd.DataFrame, name: str, c) -> np.ndarray:
+def _metric_curve(ax, metric: str, df: pd.DataFrame, name: str, c, ls: str = "-") -> np.ndarray:
     """One run's curve of `metric` (a frame of `mean_metrics`) with its band, and a cross
     at its first diverged epoch; returns the values drawn."""
-    rows = df[df["epoch"] > 0] if metric in ("lr", "train_loss") else df
+    rows = df[df["epoch"] > 0] if metric == "train_loss" else df
     scale = 100 if metric.endswith("acc") else 1
     y = rows[metric].to_numpy(dtype=float) * scale
-    style = {"drawstyle": "steps-pre"} if metric == "lr" else {}
-    ax.plot(rows["epoch"], y, color=c, label=name, lw=1.6, **style)
-    if metric != "lr" and f"{metric}_low" in rows.columns:
+    ax.plot(rows["epoch"], y, color=c, label=name, lw=1.6, ls=ls)
+    if f"{metric}_low" in rows.columns:
         low, high = rows[f"{metric}_low"], rows[f"{metric}_high"]
         band(ax, rows["epoch"], low, high, c, scale, (0.0, 100.0 if scale == 100 else math.inf))
+    _diverged(ax, df, y, c)
+    return y
+
+
+def _diverged(ax, df: pd.DataFrame, y: np.ndarray, c) -> None:
+    """A dotted line and a cross at the run's first diverged epoch, if any."""
     bad = diverged_epoch(df)
     if bad is not None:
         ax.axvline(bad, color=c, ls=":", lw=1)
         ax.plot([bad], [np.nanmax(y) if np.isfinite(y).any() else 0], "x", color=c, ms=8)
-    return y
+
+
+def _lr_panel(ax, metrics: Mapping[str, pd.DataFrame], colours: Mapping[str, object]) -> None:
+    """The learning rate per epoch as steps, runs that share a rate striped in their colours."""
+    series = {}
+    for name, df in metrics.items():
+        rows = df[df["epoch"] > 0]
+        series[name] = (rows["epoch"].to_numpy(float), rows["lr"].to_numpy(float))
+    striped_steps(ax, series, {n: colours.get(n, GREY) for n in metrics})
+    for name, df in metrics.items():
+        _diverged(ax, df, series[name][1], colours.get(name, GREY))
+    if len(metrics) > 1:
+        ax.text(
+            0.99, 0.98, "striped: runs with the same rate", transform=ax.transAxes,
+            ha="right", va="top", fontsize="x-small", color=GREY,
+        )  # fmt: skip
+
+
+def _objectives_note(ax, objectives: Mapping[str, str]) -> None:
+    """Above the training-loss panel, which line style is which objective (a title, where no
+    legend can cover a curve)."""
+    texts = ["solid: cross-entropy", *(f"dashed: {t}" for t in dict.fromkeys(objectives.values()))]
+    ax.set_title("; ".join(texts), fontsize="small")
 
 
 def training_curves(
@@ -142,49 +173,85 @@ def training_curves(
     colours: Mapping[str, object],
     panels: Sequence[str] = ("train_loss", "val_acc", "lr"),
     title: str | None = None,
+    objectives: Mapping[str, str] | None = None,
+    periods: Periods | None = None,
+    compared: tuple[str, Mapping[str, Interval]] | None = None,
 ) -> Figure:
     """Per-epoch curves, one panel per metric of `panels`, one line per run: the mean over
     seeds (a frame of `evidence.mean_metrics`) with its 95% t-interval as a band when there
     are two or more seeds. A run that diverged in any seed ends in a cross at its first
-    diverged epoch. Losses spanning decades are drawn on a log scale."""
+    diverged epoch. Losses spanning decades are drawn on a log scale. A run of `objectives`
+    (run -> its training objective, where not cross-entropy) has its training loss dashed;
+    `periods` (run -> warmup and freeze periods) are shaded in every panel; `compared`
+    (what, run -> accuracy interval) adds a panel of accuracies compared across runs."""
+    objectives, periods = objectives or {}, periods or {}
+    n_axes = len(panels) + (compared is not None)
     fig, axes = plt.subplots(
-        1, len(panels), figsize=(4.4 * len(panels), 4.0), layout="constrained", squeeze=False
+        1, n_axes, figsize=(4.4 * n_axes, 4.2), layout="constrained", squeeze=False
     )
-    for ax, metric in zip(axes[0], panels, strict=True):
-        drawn = [
-            _metric_curve(ax, metric, df, n, colours.get(n, GREY)) for n, df in metrics.items()
-        ]
+    # the legend's source: a panel where every run is drawn solid
+    source = next((i for i, m in enumerate(panels) if m != "train_loss"), 0)
+    for i, (ax, metric) in enumerate(zip(axes[0], panels, strict=False)):
+        shade_periods(ax, periods, colours, labelled=i == source)
+        if metric == "lr":
+            _lr_panel(ax, metrics, colours)
+        else:
+            _curves_panel(ax, metric, metrics, colours, objectives)
         ax.set(xlabel="epoch", ylabel=METRIC_LABELS[metric])
-        if metric.endswith("loss") and drawn and spans_decades(np.concatenate(drawn)):
-            ax.set_yscale("log")
+        if metric == "train_loss" and set(objectives) & set(metrics):
+            ax.set_ylabel("training loss (nats)")
+            _objectives_note(ax, {r: o for r, o in objectives.items() if r in metrics})
         ax.grid(alpha=0.3)
-    bottom_legend(fig, axes[0][0], wide=24, most=4)
+    if compared is not None:
+        what, accuracies = compared
+        accuracy_dots(axes[0][-1], accuracies, colours, what)
+        axes[0][-1].set_title(what)
+    bottom_legend(fig, axes[0][source], wide=24, most=4)
     n = max((_seed_count(df) for df in metrics.values()), default=1)
     if heading := titled(title, n):
         fig.suptitle(heading)
     return fig
 
 
+def _curves_panel(
+    ax, metric: str, metrics: Mapping[str, pd.DataFrame], colours, objectives: Mapping[str, str]
+) -> None:
+    """Every run's curve of `metric`; a loss spanning decades on a log axis."""
+    drawn = []
+    for name, df in metrics.items():
+        ls = "--" if metric == "train_loss" and name in objectives else "-"
+        drawn.append(_metric_curve(ax, metric, df, name, colours.get(name, GREY), ls))
+    if metric.endswith("loss") and drawn and spans_decades(np.concatenate(drawn)):
+        ax.set_yscale("log")  # bands that reach 0 are cut a little below the lowest mean
+        y = np.concatenate(drawn)
+        ax.set_ylim(bottom=0.3 * y[np.isfinite(y) & (y > 0)].min())
+
+
 def learning_curves(
-    metrics: Mapping[str, Mapping[int, pd.DataFrame]], colours: Mapping[str, object]
+    metrics: Mapping[str, Mapping[int, pd.DataFrame]],
+    colours: Mapping[str, object],
+    objectives: Mapping[str, str] | None = None,
 ) -> Figure:
     """Training loss, validation accuracy and learning rate per epoch, one line per run:
-    `metrics` run -> seed -> metrics frame, drawn as the mean over seeds."""
+    `metrics` run -> seed -> metrics frame, drawn as the mean over seeds; the training loss
+    of a run of `objectives` (not cross-entropy) dashed."""
     means = {run: mean_metrics(frames) for run, frames in metrics.items()}
-    return training_curves(means, colours, title="Learning curves")
+    return training_curves(means, colours, title="Learning curves", objectives=objectives)
 
 
 # ------------------------------------------------------------------ per-layer profiles
-def profile_axis(ax, drawn: Profiles, method: str, inside_legend: bool = False) -> None:
+def profile_axis(ax, drawn: Profiles, method: str) -> None:
     """Profiles of one measure on one axis: solid lines with markers and, for a mean over
     seeds, its interval as a band; the shuffled baselines dashed."""
     layers: list[str] = []
     for p, _, _ in drawn:
         if len(p.layers) > len(layers):
             layers = p.layers
-    for p, label, c in drawn:
+    for p, label, style in drawn:
+        kw = {"marker": "o", **(style if isinstance(style, Mapping) else {"color": style})}
+        c = kw["color"]
         x = [layers.index(name) for name in p.layers]
-        ax.plot(x, p.values, marker="o", color=c, label=label, lw=1.8)
+        ax.plot(x, p.values, label=label, lw=1.8, **kw)
         band(ax, x, p.low, p.high, c, limits=(0.0, 1.0))
         if np.isfinite(p.baseline).any():
             ax.plot(x, p.baseline, ls="--", color=c, lw=1, alpha=0.8)
@@ -197,8 +264,6 @@ def profile_axis(ax, drawn: Profiles, method: str, inside_legend: bool = False) 
         ylim=(0, 1.02),
     )
     ax.grid(alpha=0.3)
-    if inside_legend:
-        legend(ax, loc="lower left", fontsize="x-small")
 
 
 def layer_profile_panels(by_method: Mapping[str, Profiles], title: str) -> Figure:
@@ -234,16 +299,21 @@ def layer_profile_panels(by_method: Mapping[str, Profiles], title: str) -> Figur
     return fig
 
 
-def draw_layer_similarity(table: pd.DataFrame, methods: Sequence[str], title: str) -> Figure:
+def draw_layer_similarity(
+    table: pd.DataFrame,
+    methods: Sequence[str],
+    title: str,
+    colours: Mapping[str, object] | None = None,
+) -> Figure:
     """Per-layer similarity of one tidy table (layers in network order on x), one panel per
     measure of `methods`, one line per compared pair: its mean across the table's seeds with
-    the 95% t-interval; the shuffled baseline dashed."""
-    cmap = plt.get_cmap("viridis")
+    the 95% t-interval, in its run's colour (closerlook.figure_style.pair_styles); the
+    shuffled baseline dashed."""
     by_method = {}
     for method in methods:
         profiles = mean_profiles(profiles_by_seed(table, method))
-        k = max(1, len(profiles) - 1)
-        by_method[method] = [(p, p.label(), cmap(0.85 * i / k)) for i, p in enumerate(profiles)]
+        styles = pair_styles([(p.run_a, p.run_b) for p in profiles], colours or {})
+        by_method[method] = [(p, p.label(), st) for p, st in zip(profiles, styles, strict=True)]
     return layer_profile_panels(by_method, title)
 
 

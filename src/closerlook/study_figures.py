@@ -21,6 +21,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from closerlook import figures, path_plots, plan, plots, replicates, resolved
+from closerlook.effects import accuracies as accuracies_at
 from closerlook.evidence import Evidence, final_accuracies
 from closerlook.stats import mean_interval
 
@@ -110,6 +111,12 @@ def pair_runs(config: Mapping[str, Any], parts: Parts) -> list[str]:
     return runs
 
 
+def curve_runs(config: Mapping[str, Any], parts: Parts) -> list[str]:
+    """The runs of the endpoints of `parts`' curves (in order, once each)."""
+    runs = [r for c in parts["curves"] for r, _ in plan.curve_endpoints(config, c)]
+    return list(dict.fromkeys(runs))
+
+
 def summary_parts(config: Mapping[str, Any]) -> Parts:
     """What the summary and findings.md read: every other figure's parts, RQ1's control
     (the step-decay drops) and its earlier restart curve, RQ4's own analyses and curves
@@ -142,22 +149,52 @@ def run_colours(config: Mapping[str, Any], runs: Iterable[str]) -> dict[str, str
     return {r: overrides.get(r, f"C{order.index(r) % 10}" if r in order else "0.3") for r in runs}
 
 
+def run_periods(config: Mapping[str, Any], runs: Iterable[str]) -> dict[str, list]:
+    """Each run's warmup and freeze periods, run -> [(kind, first epoch, last epoch)], kind
+    "warmup" or "frozen"; runs with neither are left out."""
+    out = {}
+    for run in runs:
+        if run not in config["runs"]:
+            continue
+        r = plan.run_settings(config, run)
+        spans = [("warmup", 0, r.warmup_epochs)] if r.warmup_epochs else []
+        if r.freeze and r.freeze.get("epochs"):
+            spans.append(("frozen", 0, r.freeze["epochs"]))
+        if spans:
+            out[run] = spans
+    return out
+
+
+def run_objectives(config: Mapping[str, Any], runs: Iterable[str]) -> dict[str, str]:
+    """The training objective of each run that is not trained on cross-entropy alone: run ->
+    its objective in words (a distilled run's, with its temperature and weight)."""
+    out = {}
+    for run in runs:
+        d = plan.run_settings(config, run).distill if run in config["runs"] else None
+        if d:
+            t, a = d["temperature"], d["alpha"]
+            out[run] = f"distillation objective (T = {t:g}, α = {a:g})"
+    return out
+
+
 def settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     """Exactly the config figure `name` depends on: what it reads, the colours of its runs
     (and of its analyses' pairs), the measures (primary first), the seeds, the figure
-    settings and, where it uses them, the questions and the findings' thresholds."""
+    settings and, where it uses them, the questions (with the runs' warmup and freeze
+    periods) and the findings' thresholds."""
     f, p = FIGURES[name], FIGURES[name].parts(config)
     out = {
         "name": name,
         "module": f.draw.__module__,  # the job imports it, so that the entry is registered
         "parts": p,
-        "colours": run_colours(config, pair_runs(config, p)),
+        "colours": run_colours(config, [*pair_runs(config, p), *curve_runs(config, p)]),
         "measures": plan.measures(config),
         "seeds": plan.replicates(config),
         "dpi": config["figures"]["dpi"],
     }
     if f.questions or f.verdicts:
         out["questions"] = resolved.resolved_questions(config)
+        out["questions"]["periods"] = run_periods(config, pair_runs(config, p))
     if f.verdicts:
         out["findings"] = config["findings"]
     return out
@@ -186,24 +223,38 @@ def _rq2(config: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     return plan.rq2_setups(config["questions"])
 
 
-@study_figure("rq1_training", lambda c: configured(c, runs=_rq1(c)["runs"]))
+@study_figure("rq1_training", lambda c: configured(c, runs=_rq1(c)["runs"]), questions=True)
 def rq1_training(ev: Evidence, parts: Parts, colours, verdicts) -> Figure:
-    """Loss, accuracy and learning rate of SGDR, step decay and cosine (RQ1)."""
+    """Loss, accuracy and learning rate of SGDR, step decay and cosine (RQ1), and the
+    accuracies RQ1 compares, each at the epoch it is read at (questions.rq1.read_epochs)."""
     metrics = {r: ev.mean_metrics(r) for r in parts["runs"]}
-    return plots.training_curves(metrics, colours, title="RQ1: SGDR, step decay and cosine")
+    read = ev.questions.get("rq1", {}).get("read_epochs", {})
+    compared = {
+        f"{r} (epoch {read.get(r) or int(metrics[r]['epoch'].max())})": mean_interval(
+            list(accuracies_at(ev, r, read.get(r)).values())
+        )
+        for r in parts["runs"]
+    }
+    shown = {**colours, **{k: colours.get(k.split(" (")[0], plots.GREY) for k in compared}}
+    return plots.training_curves(
+        metrics, shown, title="RQ1: SGDR, step decay and cosine",
+        compared=("validation accuracy at the compared epochs", compared),
+    )  # fmt: skip
 
 
 @study_figure("rq1_line_and_curve", lambda c: configured(c, curves=[_rq1(c)["curve"]]))
 def rq1_line_and_curve(ev: Evidence, parts: Parts, colours, verdicts) -> Figure:
     """Error and loss along line and curve between SGDR restarts, with their barriers
     (Gotmare et al. Fig. 2; closerlook.barriers)."""
-    return path_plots.line_and_curve(ev.curves)
+    first = ev.curve
+    colour = colours.get(first.run_a, plots.GREY) if first is not None else plots.GREY
+    return path_plots.line_and_curve(ev.curves, colour)
 
 
 @study_figure("rq1_loss_plane", lambda c: configured(c, curves=[_rq1(c)["curve"]]))
 def rq1_loss_plane(ev: Evidence, parts: Parts, colours, verdicts) -> Figure:
     """The loss plane of the first seed (Gotmare et al. Fig. 3)."""
-    return path_plots.loss_plane(ev.curve, min(ev.curves))
+    return path_plots.loss_plane(ev.curve, min(ev.curves), colours.get(ev.curve.run_a, "red"))
 
 
 def _restart_parts(config: Mapping[str, Any]) -> Parts:
@@ -224,7 +275,7 @@ def rq1_restart_cca(ev: Evidence, parts: Parts, colours, verdicts) -> Figure:
 
     def drawn(m: str) -> plots.Profiles:
         others = ev.mean_profiles(reference, m) if reference else []
-        return figures.restarts(ev.mean_profiles(restarts, m)) + figures.reference(others)
+        return figures.restarts(ev.mean_profiles(restarts, m), colours) + figures.reference(others)
 
     by_method = {m: drawn(m) for m in ev.measures}
     return plots.layer_profile_panels(by_method, f"RQ1: {run} across restarts")
@@ -236,11 +287,15 @@ def rq1_restart_cca(ev: Evidence, parts: Parts, colours, verdicts) -> Figure:
     questions=True,
 )
 def rq2_warmup(ev: Evidence, parts: Parts, colours, verdicts) -> Figure:
-    """Validation accuracy and learning rate of the warmup setups (Gotmare et al. Fig. 4a, b)."""
+    """Validation accuracy and learning rate of the warmup setups (Gotmare et al. Fig. 4a, b),
+    the warmup and freeze periods shaded."""
     setups = [(role, run) for role, run, _ in ev.rq2_setups() if run in ev.metrics]
     metrics = {figures.role_name(run, role): ev.mean_metrics(run) for role, run in setups}
     shown = {figures.role_name(run, role): colours.get(run, plots.GREY) for role, run in setups}
-    return plots.training_curves(metrics, shown, ("val_acc", "lr"), title="RQ2: warmup setups")
+    return plots.training_curves(
+        metrics, {**colours, **shown}, ("val_acc", "lr"), title="RQ2: warmup setups",
+        periods=ev.questions.get("periods", {}),
+    )  # fmt: skip
 
 
 @study_figure(
@@ -271,7 +326,7 @@ def rq3_distillation_cca(ev: Evidence, parts: Parts, colours, verdicts) -> Figur
 def rq4_summary(ev: Evidence, parts: Parts, colours, verdicts) -> Figure:
     """RQ4 on one page: accuracies, the barrier, RQ1–RQ3 under the primary measure, verdicts."""
     q, m = ev.questions, ev.method
-    restarts = figures.restarts(ev.mean_profiles(q["rq1"]["restarts"], m))
+    restarts = figures.restarts(ev.mean_profiles(q["rq1"]["restarts"], m), colours)
     distilled = figures.distillation(ev.mean_profiles(q["rq3"]["analysis"], m), colours)
     panels = [
         ("RQ1: CCA across SGDR restarts", restarts),

@@ -376,7 +376,7 @@ def test_figure_labels_of_a_step_pair():
     from closerlook import figures
 
     p = LayerProfile("r", 0, "r", "step200", ["a"], np.ones(1), np.zeros(1))
-    ((_, label, _),) = figures.restarts([p])
+    ((_, label, _),) = figures.restarts([p], {"r": "C0"})
     assert label == "epoch 0 vs step 200"
     ((_, label, _),) = figures.reference(
         [LayerProfile("r", "step200", "r", "step200", ["a"], np.ones(1), np.zeros(1))]

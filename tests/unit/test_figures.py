@@ -7,6 +7,8 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
+import colorsys  # noqa: E402
+
 import matplotlib.colors as mcolors  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -14,7 +16,14 @@ import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.container import BarContainer  # noqa: E402
 
-from closerlook import config, figures, path_plots, plots, study_figures  # noqa: E402
+from closerlook import (  # noqa: E402
+    config,
+    figure_style,
+    figures,
+    path_plots,
+    plots,
+    study_figures,
+)
 
 from support import (  # noqa: E402
     LAYERS,
@@ -151,15 +160,57 @@ def test_training_curves_are_the_mean_over_seeds(three):
     figures.plt.close(fig)
 
 
-def test_summary_accuracy_bars_carry_interval_error_bars(three, one):
+def accuracy_axis(fig):
+    return next(ax for ax in fig.axes if ax.get_ylabel() == "run")
+
+
+def test_summary_accuracies_are_dots_with_interval_whiskers_on_a_stated_axis(three, one):
     fig = draw(*three, "rq4_summary")
-    bars = fig.axes[0]
-    assert len(bars.patches) == len(three[1].metrics)
-    assert bar_container(bars).errorbar is not None
-    assert any(bands(ax) for ax in fig.axes[1:2])
+    ax = accuracy_axis(fig)
+    assert not [c for c in ax.containers if isinstance(c, BarContainer)]  # no bars
+    dots = [line for line in ax.lines if line.get_marker() == "o"]
+    assert len(dots) == len(three[1].metrics)
+    assert any(c.has_xerr for c in ax.containers)
+    lo = ax.get_xlim()[0]
+    assert lo > 50 and f"axis from {lo:.1f}%" in ax.get_xlabel()
+    assert "95% t-interval" in ax.get_xlabel()
+    assert any(bands(ax) for ax in fig.axes[1:3])
     figures.plt.close(fig)
     fig = draw(*one, "rq4_summary")
-    assert bar_container(fig.axes[0]).errorbar is None
+    assert not accuracy_axis(fig).containers  # one seed: no whiskers
+    figures.plt.close(fig)
+
+
+def test_summary_verdict_rows_do_not_overlap(one):
+    cfg, ev = one
+    long = "it needs " + "the validation loss to spike in the window after warmup, " * 8
+    verdicts = [(f"RQ{k}.{k}", "not testable here", long) for k in range(1, 15)]
+    parts = study_figures.question_parts(cfg)["rq4_summary"]
+    colours = study_figures.run_colours(cfg, list(cfg["runs"]))
+    fig = study_figures.draw("rq4_summary", ev, parts, colours, verdicts)
+    fig.canvas.draw()
+    (panel,) = [ax for ax in fig.axes if ax.get_title(loc="left").startswith("findings")]
+    boxes = [t.get_window_extent() for t in panel.texts]
+    assert len(boxes) == 3 * len(verdicts)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b), (a, b)
+    width = fig.get_window_extent().x1
+    assert all(b.x1 <= width for b in boxes)  # no reason runs off the page
+    figures.plt.close(fig)
+
+
+def test_rq1_training_compares_its_accuracies_on_an_axis_near_them(three):
+    fig = draw(*three, "rq1_training")
+    ax = accuracy_axis(fig)
+    assert ax.get_title() == "validation accuracy at the compared epochs"
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "sgdr (epoch 30)",
+        "step (epoch 30)",
+        "cosine (epoch 30)",
+    ]
+    assert ax.get_xlim()[0] > 50 and "axis from" in ax.get_xlabel()
+    assert any(c.has_xerr for c in ax.containers)
     figures.plt.close(fig)
 
 
@@ -321,4 +372,147 @@ def test_restart_cca_draws_two_independent_seeds_in_grey(embedded_config):
     for ax in fig.axes[: len(METHODS)]:
         grey = [line for line in ax.lines if line.get_label().startswith("two seeds of sgdr")]
         assert len(grey) == 1 and mcolors.to_rgb(grey[0].get_color()) == figures.GREY
+    figures.plt.close(fig)
+
+
+# ------------------------------------------------------------------ one colour per run
+def hue(colour) -> float:
+    return colorsys.rgb_to_hsv(*mcolors.to_rgb(colour))[0]
+
+
+def similarity_table(pairs) -> pd.DataFrame:
+    """Two seeds of every pair (run_a, epoch_a, run_b, epoch_b), SVCCA per layer."""
+    rows = [
+        (*pair, layer, i, method, 0.5 + 0.05 * i if method == "svcca" else 0.1, seed)
+        for pair in pairs
+        for seed in (0, 1)
+        for i, layer in enumerate(LAYERS)
+        for method in ("svcca", "svcca_shuffled")
+    ]
+    cols = ["run_a", "epoch_a", "run_b", "epoch_b", "layer", "layer_index", "method", "value"]
+    return pd.DataFrame(rows, columns=[*cols, "seed"])
+
+
+def test_a_run_keeps_its_colour_in_every_figure(three):
+    """sgdr's colour (study_figures.run_colours, the one mapping) in its training curves,
+    its learning curves, its per-layer similarity, its loss plane's iterates and, in
+    shades of it, its restarts and its line and curve."""
+    cfg, ev = three
+    colours = study_figures.run_colours(cfg, list(cfg["runs"]))
+    sgdr = mcolors.to_rgb(colours["sgdr"])
+    fig = draw(cfg, ev, "rq1_training")
+    drawn = [line for ax in fig.axes for line in ax.lines if line.get_label() == "sgdr"]
+    assert drawn and {mcolors.to_rgb(line.get_color()) for line in drawn} == {sgdr}
+    figures.plt.close(fig)
+    fig = plots.learning_curves({r: ev.metrics[r] for r in ("sgdr", "step")}, colours)
+    drawn = [line for line in fig.axes[1].lines if line.get_label() == "sgdr"]
+    assert [mcolors.to_rgb(line.get_color()) for line in drawn] == [sgdr]
+    figures.plt.close(fig)
+    one_pair = similarity_table([("sgdr", 14, "sgdr", 30)])
+    fig = plots.draw_layer_similarity(one_pair, ["svcca"], "t", colours)
+    assert mcolors.to_rgb(plot_axes(fig)[0].lines[0].get_color()) == sgdr
+    figures.plt.close(fig)
+    fig = draw(cfg, ev, "rq1_loss_plane")
+    faces = [c.get_facecolor()[0][:3] for c in fig.axes[0].collections if c.get_label()]
+    assert tuple(faces[-1]) == pytest.approx(sgdr)  # the iterates
+    figures.plt.close(fig)
+    for name in ("rq1_restart_cca", "rq1_line_and_curve"):
+        fig = draw(cfg, ev, name)
+        solid = [
+            line
+            for line in fig.axes[0].lines
+            if line.get_label().startswith(("epoch", "train", "val")) and line.get_xdata().size
+        ]
+        assert len(solid) >= 2 and {round(hue(line.get_color()), 3) for line in solid} == {
+            round(hue(sgdr), 3)
+        }, name
+        figures.plt.close(fig)
+
+
+def test_similarity_figures_colour_each_pair_by_its_run():
+    """Several pairs of one run: shades of its colour, each its own marker; a pair of two
+    runs: the second run's colour, markers filled with the first's."""
+    colours = {"a": "C0", "b": "C1"}
+    table = similarity_table([("a", 1, "a", 2), ("a", 2, "a", 3), ("a", 3, "b", 3)])
+    fig = plots.draw_layer_similarity(table, ["svcca"], "t", colours)
+    solid = [line for line in plot_axes(fig)[0].lines if line.get_linestyle() == "-"]
+    first, second, across = solid
+    assert first.get_color() != second.get_color()
+    assert {round(hue(x.get_color()), 3) for x in (first, second)} == {round(hue("C0"), 3)}
+    assert first.get_marker() != second.get_marker()
+    assert mcolors.to_rgb(across.get_color()) == mcolors.to_rgb("C1")
+    assert mcolors.to_rgb(across.get_markerfacecolor()) == mcolors.to_rgb("C0")
+    figures.plt.close(fig)
+    assert figure_style.shades("C0", 1) == [mcolors.to_rgb("C0")]
+
+
+def test_the_loss_plane_draws_u_and_v_on_one_scale_with_labels_apart(one):
+    fig = draw(*one, "rq1_loss_plane")
+    planes = [ax for ax in fig.axes if ax.get_xlabel().startswith("u:")]
+    assert len(planes) == 2
+    fig.canvas.draw()
+    for ax in planes:
+        assert ax.get_aspect() == 1.0
+        boxes = [t.get_window_extent() for t in ax.texts]
+        assert len(boxes) == 2  # e14 and e30
+        assert not boxes[0].overlaps(boxes[1])
+    figures.plt.close(fig)
+
+
+def test_iterate_labels_are_spread_apart():
+    at = figure_style.spread([0.5, 0.5, 0.51, 0.0, 0.99], gap=0.05)
+    assert np.diff(np.sort(at)).min() >= 0.05 - 1e-12
+    assert at.min() >= 0 and at.max() <= 1
+    assert at[3] == 0.0  # a label with room keeps its place
+
+
+def test_warmup_and_freeze_periods_are_shaded(cfg, one):
+    periods = study_figures.run_periods(cfg, list(cfg["runs"]))
+    assert periods == {
+        "large_batch_warmup": [("warmup", 0, 5)],
+        "large_batch_frozen": [("frozen", 0, 5)],
+    }
+    ev = one[1]
+    ev.questions = {**ev.questions, "periods": periods}
+    fig = draw(cfg, ev, "rq2_warmup")
+    for ax in fig.axes:
+        spans = [p for p in ax.patches if p.get_hatch()]
+        assert len(spans) == 2, ax.get_ylabel()
+        assert {p.get_hatch() for p in spans} == {"//", "\\\\"}
+    labels = fig.legends[0].get_texts()
+    texts = [t.get_text() for t in labels]
+    assert "warmup: large_batch_warmup, epochs 0–5" in texts
+    assert "classifier frozen: large_batch_frozen, epochs 0–5" in texts
+    figures.plt.close(fig)
+
+
+def test_runs_with_the_same_learning_rate_are_striped():
+    x = np.arange(1.0, 6.0)
+    series = {"a": (x, np.full(5, 0.1)), "b": (x, np.full(5, 0.1)), "c": (x, np.full(5, 0.05))}
+    fig, ax = plots.plt.subplots()
+    figure_style.striped_steps(ax, series, {"a": "C0", "b": "C1", "c": "C2"})
+    solid = {line.get_label(): line for line in ax.lines if line.get_linestyle() == "-"}
+    assert set(solid) == {"a", "b", "c"}  # every run drawn whole
+    stripes = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert {mcolors.to_hex(line.get_color()) for line in stripes} == {
+        mcolors.to_hex("C0"),
+        mcolors.to_hex("C1"),
+    }  # over the shared stretch only, in both colours
+    offsets = [line._unscaled_dash_pattern[0] for line in stripes]
+    assert offsets[0] != offsets[1]  # alternating: neither run hides the other
+    figures.plt.close(fig)
+
+
+def test_a_distilled_runs_training_loss_is_named_its_objective():
+    from support import metrics
+
+    frames = {"plain": {0: metrics(0.9)}, "distilled": {0: metrics(0.8)}}
+    objective = {"distilled": "distillation objective (T = 4, α = 0.9)"}
+    fig = plots.learning_curves(frames, {"plain": "C0", "distilled": "C1"}, objective)
+    loss = fig.axes[0]
+    assert "cross-entropy" not in loss.get_ylabel()
+    styles = {line.get_label(): line.get_linestyle() for line in loss.lines}
+    assert styles == {"plain": "-", "distilled": "--"}
+    assert "dashed: distillation objective (T = 4, α = 0.9)" in loss.get_title()
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["plain", "distilled"]
     figures.plt.close(fig)

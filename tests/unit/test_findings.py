@@ -123,6 +123,8 @@ def test_a_hand_computed_interval_appears_in_the_document(ev):
         "| RQ3.1 | (c) | **supports** | for | +0.126 [0.074, 0.179] | 3/3 | 4/4 support |"
     ) in text
     assert "effect per seed (dft_svcca) +0.105 / +0.126 / +0.147" in f.numbers
+    # the teacher, run "teacher", is named once
+    assert "teacher (epoch 30);" in f.numbers and "teacher teacher" not in f.numbers
 
 
 def test_an_interval_containing_zero_makes_a_claim_inconclusive(ev):

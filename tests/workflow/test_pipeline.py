@@ -179,7 +179,9 @@ def test_a_figure_setting_reruns_only_figures(repo, finished):
 
 def test_a_colour_reruns_only_the_figures_that_draw_that_run(repo, finished):
     jobs = dry_run_with(repo, finished, lambda c: c["figures"].update(colours={"teacher": "k"}))
-    assert set(jobs) == {"learning_curves", "rq3_distillation_cca", "rq4_summary", "figures"}
+    # the teacher is in the distillation analysis' per-layer figure too
+    want = {"learning_curves", "similarity_figure", "rq3_distillation_cca", "rq4_summary"}
+    assert set(jobs) == {*want, "figures"}
 
 
 def test_a_findings_setting_reruns_findings_and_summary_only(repo, finished):

@@ -342,11 +342,25 @@ def findings_html():
 
 
 def learning_curves_settings():
-    """Exactly what the learning curves depend on: the runs, their colours, the seeds."""
+    """Exactly what the learning curves depend on: the runs, their colours and training
+    objectives, the seeds."""
     return {
         "runs": list(config["runs"]),
         "seeds": SEEDS,
         "colours": study_figures.run_colours(config, config["runs"]),
+        "objectives": study_figures.run_objectives(config, config["runs"]),
+        "dpi": config["figures"]["dpi"],
+    }
+
+
+def similarity_figure_settings(analysis):
+    """Exactly what an analysis' per-layer figure depends on: the measures, the colours of
+    its pairs' runs, the figure settings."""
+    parts = {"runs": [], "analyses": [analysis], "curves": []}
+    runs = study_figures.pair_runs(config, parts)
+    return {
+        "measures": plan.measures(config),
+        "colours": study_figures.run_colours(config, runs),
         "dpi": config["figures"]["dpi"],
     }
 

@@ -35,7 +35,7 @@ rule similarity_figure:
     conda:
         CONDA_ENV
     params:
-        settings={"measures": plan.measures(config), "dpi": config["figures"]["dpi"]},
+        settings=lambda wildcards: similarity_figure_settings(wildcards.analysis),
     script:
         "../scripts/similarity_figure.py"
 

@@ -1,5 +1,6 @@
 """Training loss, validation accuracy and learning rate per epoch, the mean over seeds with
-its 95% t-interval (rule learning_curves)."""
+its 95% t-interval; a distilled run's training loss is its distillation objective (rule
+learning_curves)."""
 
 from closerlook import logs, plots
 from closerlook.evidence import metrics_frame
@@ -14,5 +15,5 @@ frames = {
     run: {seed: metrics_frame(paths[i * len(seeds) + k]) for k, seed in enumerate(seeds)}
     for i, run in enumerate(runs)
 }
-fig = plots.learning_curves(frames, s["colours"])
+fig = plots.learning_curves(frames, s["colours"], s["objectives"])
 plots.save(fig, snakemake.output, s["dpi"])
