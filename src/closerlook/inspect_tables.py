@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from closerlook.disk import size
-from closerlook.inspect_views import render_values, table
+from closerlook.inspect_views import InspectError, existing_file, render_values, table
 from closerlook.tables import PAIR_COLUMNS, SHUFFLED
 
 METRICS = ("epoch", "train_loss", "val_loss", "val_acc")
@@ -29,14 +29,8 @@ def _number(v: Any) -> Any:
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """The table, or a one-line closerlook.inspection.InspectError."""
-    from closerlook.inspection import InspectError
-
-    path = Path(path)
-    if not path.exists():
-        raise InspectError(f"{path}: no such file")
-    if path.is_dir():
-        raise InspectError(f"{path}: is a directory, not a file")
+    """The table, or a one-line InspectError."""
+    path = existing_file(path)
     try:
         return pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:

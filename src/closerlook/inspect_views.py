@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import h5py
@@ -16,6 +17,20 @@ import numpy as np
 from closerlook.barriers import BARRIERS, path_barriers
 from closerlook.curve_file import METRICS, PATHS, barrier_attr
 from closerlook.tables import SHUFFLED
+
+
+class InspectError(RuntimeError):
+    """A file `closerlook inspect` cannot show; the message is one line naming the file."""
+
+
+def existing_file(path: str | Path) -> Path:
+    """`path` as a Path if it is a file, or a one-line InspectError."""
+    path = Path(path)
+    if not path.exists():
+        raise InspectError(f"{path}: no such file")
+    if path.is_dir():
+        raise InspectError(f"{path}: is a directory, not a file")
+    return path
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 3) -> list[str]:

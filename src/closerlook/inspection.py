@@ -28,7 +28,9 @@ from closerlook.activation_file import KIND as ACTIVATIONS
 from closerlook.activation_file import ActivationFile, ActivationFileError, attribute_value
 from closerlook.disk import size
 from closerlook.inspect_views import (
+    InspectError,
     curve_barriers,
+    existing_file,
     render_barriers,
     render_layer,
     render_values,
@@ -39,10 +41,6 @@ from closerlook.inspect_views import (
 
 BLOCK_BYTES = 64 << 20  # rows read at a time when computing statistics
 READ_ERRORS = (OSError, KeyError, ValueError, RuntimeError, TypeError, IndexError)
-
-
-class InspectError(RuntimeError):
-    """A file `closerlook inspect` cannot show; the message is one line naming the file."""
 
 
 def _one_line(exc: BaseException) -> str:
@@ -149,11 +147,7 @@ def dead_units(ds: h5py.Dataset) -> tuple[int, int] | None:
 # ------------------------------------------------------------------------- files
 def open_artifact(path: str | Path) -> h5py.File:
     """Open a closerlook HDF5 file for reading, or raise a one-line :class:`InspectError`."""
-    path = Path(path)
-    if not path.exists():
-        raise InspectError(f"{path}: no such file")
-    if path.is_dir():
-        raise InspectError(f"{path}: is a directory, not a file")
+    path = existing_file(path)
     try:
         is_hdf5 = h5py.is_hdf5(path)
     except OSError as exc:

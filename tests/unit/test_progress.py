@@ -3,18 +3,16 @@ in the similarity, curve and activation steps' logs."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 
-import h5py
 import numpy as np
 import pytest
 import torch
+from artifacts import activation_file
 
 from closerlook import activations, checkpoints, compare, curve_eval, curve_fit, logs, models, plan
 from closerlook import data as datasets
-from closerlook.activation_file import KIND as ACTIVATIONS
 from closerlook.data import Dataset, Split
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -55,25 +53,13 @@ def test_progress_counts_units_after_a_resume_and_estimates_from_its_own(caplog,
 
 
 # ------------------------------------------------------------------------- similarity_pair
-def activation_file(path, epoch, layers):
-    """A minimal activation file in the layout of closerlook.activations."""
-    n = next(iter(layers.values())).shape[0]
-    with h5py.File(path, "w") as f:
-        f.attrs.update(kind=ACTIVATIONS, run="sgdr", epoch=epoch, diverged=False)
-        f["probe/indices"] = np.arange(n)
-        f["probe/labels"] = np.zeros(n, dtype=np.int64)
-        g = f.create_group("layers")
-        g.attrs["layer_order"] = json.dumps(list(layers))
-        for name, a in layers.items():
-            g[name] = a.astype(np.float32)
-    return path
-
-
 def test_similarity_logs_every_layer_and_measure_with_its_eta(tmp_path, caplog):
     rng = np.random.default_rng(0)
     conv, fc = rng.standard_normal((60, 3, 4, 4)), rng.standard_normal((60, 5))
-    a = activation_file(tmp_path / "a.h5", 2, {"conv1": conv, "fc1": fc})
-    b = activation_file(tmp_path / "b.h5", 6, {"conv1": conv + 0.1, "fc1": fc @ rng.random((5, 5))})
+    a = activation_file(tmp_path / "a.h5", "sgdr", 2, {"conv1": conv, "fc1": fc})
+    b = activation_file(
+        tmp_path / "b.h5", "sgdr", 6, {"conv1": conv + 0.1, "fc1": fc @ rng.random((5, 5))}
+    )
     with caplog.at_level("INFO", logger="closerlook.similarity"):
         pair = compare.compare_pair(a, b, "x", ["svcca", "cka"], device="cpu")
     found = lines(caplog, "similarity ")

@@ -7,25 +7,11 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from artifacts import activation_file
 
 from closerlook import compare, config, plan
-from closerlook.activation_file import KIND as ACTIVATIONS
 
 from support import trim_questions
-
-
-def activation_file(path, run, epoch, layers, diverged=False):
-    """A minimal activation file in the layout of closerlook.activations."""
-    n = next(iter(layers.values())).shape[0]
-    with h5py.File(path, "w") as f:
-        f.attrs.update(kind=ACTIVATIONS, run=run, epoch=epoch, diverged=diverged)
-        f["probe/indices"] = np.arange(n)
-        f["probe/labels"] = np.zeros(n, dtype=np.int64)
-        g = f.create_group("layers")
-        g.attrs["layer_order"] = json.dumps(list(layers))
-        for name, a in layers.items():
-            g[name] = a.astype(np.float32)
-    return path
 
 
 @pytest.fixture
