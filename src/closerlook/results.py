@@ -7,9 +7,10 @@ closerlook.curve_file, findings.json as JSON). It reads no config and executes n
 from the files: HDF5, CSV and JSON only; checkpoints are listed, never loaded.
 
 Runs are the folders under runs/: runs with identical training share one network, stored
-under the first one's name (closerlook.replicates), and the similarity tables name each
-run as its analysis does; such a name is found through the source paths that the pair
-files record. Arrays keep the layout of the files: rows are examples (probe images).
+under the name of the run they pair with (closerlook.replicates.trained_run), and the
+similarity tables name each run as its analysis does; such a name is found through the
+source paths that the pair files record. Arrays keep the layout of the files: rows are
+examples (probe images).
 """
 
 from __future__ import annotations
