@@ -128,12 +128,19 @@ def barrier_attr(key: str) -> str:
     return f"{kind}_barrier_{split}"
 
 
-def _read_barriers(g: h5py.Group, t: np.ndarray, path: Mapping[str, np.ndarray]) -> dict:
+def has_barriers(g: h5py.Group) -> bool:
+    """Whether a path's group stores its four barriers (files written before them do not)."""
+    return all(barrier_attr(k) in g.attrs for k in BARRIERS)
+
+
+def read_barriers(
+    g: h5py.Group, t: np.ndarray, path: Mapping[str, np.ndarray] | None = None
+) -> dict[str, float]:
     """A path's four barriers: its attrs, or, in a file written before them, computed from
-    the stored path over `t`."""
-    if all(barrier_attr(k) in g.attrs for k in BARRIERS):
+    the path over `t` (`path`, else the group's stored metrics)."""
+    if has_barriers(g):
         return {k: float(g.attrs[barrier_attr(k)]) for k in BARRIERS}
-    return path_barriers(t, path)
+    return path_barriers(t, path if path is not None else {m: g[m][()] for m in METRICS})
 
 
 def read_curve(path: str | Path) -> CurveEvaluation:
@@ -153,7 +160,7 @@ def read_curve(path: str | Path) -> CurveEvaluation:
             epoch_b=int(f.attrs["epoch_b"]),
             t=t,
             paths=paths,
-            barriers={p: _read_barriers(f[p], t, paths[p]) for p in PATHS},
+            barriers={p: read_barriers(f[p], t, paths[p]) for p in PATHS},
             plane_x=f["plane/x"][()],
             plane_y=f["plane/y"][()],
             plane={m: f[f"plane/{m}"][()] for m in METRICS},

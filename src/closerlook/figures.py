@@ -18,9 +18,18 @@ from typing import TYPE_CHECKING
 from matplotlib import transforms
 
 from closerlook.evidence import CurveEvaluation, LayerProfile
-from closerlook.figure_style import accuracy_dots, pair_styles
+from closerlook.figure_style import accuracy_dots
 from closerlook.path_plots import path_axis
-from closerlook.plots import GREY, Profiles, legend, measure_name, plt, profile_axis, seeds_note
+from closerlook.plots import (
+    GREY,
+    Profiles,
+    legend,
+    measure_name,
+    plt,
+    profile_axis,
+    seeds_note,
+    styled,
+)
 from closerlook.points import label as point_label
 from closerlook.points import pair_label
 from closerlook.stats import Interval
@@ -47,10 +56,7 @@ VERDICT_COLOURS = {
 # ------------------------------------------------------------------ labelled profiles
 def restarts(profiles: Sequence[LayerProfile], colours: Mapping[str, object]) -> Profiles:
     """Pairs of checkpoints of one run, in shades of its colour, each with its marker."""
-    styles = pair_styles([(p.run_a, p.run_b) for p in profiles], colours)
-    return [
-        (p, pair_label(p.epoch_a, p.epoch_b), st) for p, st in zip(profiles, styles, strict=True)
-    ]
+    return styled(profiles, colours, lambda p: pair_label(p.epoch_a, p.epoch_b))
 
 
 def reference(profiles: Sequence[LayerProfile]) -> list[tuple[LayerProfile, str, object]]:
@@ -103,20 +109,29 @@ GAP = 10.0  # points between the verdict table's columns
 CHAR = 4.3  # points per character of a reason at 9 points, about (refined by measuring)
 
 
-def _column(ax, x: float, texts: Sequence[str], colours: Sequence[str] = (), **kw) -> float:
+def _points(t) -> float:
+    """A drawn text's width in points."""
+    fig = t.get_figure()
+    return t.get_window_extent(fig.canvas.get_renderer()).width * 72 / fig.dpi
+
+
+def _column(ax, x: float, texts: Sequence[str], colours: Sequence[str] = (), **kw) -> list:
     """One column of the verdict table, `x` points from the panel's left edge, one row per
-    text (in its colour of `colours`, else black); returns the widest text's width in
-    points."""
-    fig = ax.get_figure()
-    at = transforms.offset_copy(ax.transAxes, fig=fig, x=x, units="points")
-    step, renderer = 1 / max(1, len(texts)), fig.canvas.get_renderer()
-    widths = [0.0]
+    text (in its colour of `colours`, else black); returns the drawn texts."""
+    at = transforms.offset_copy(ax.transAxes, fig=ax.get_figure(), x=x, units="points")
+    step, drawn = 1 / max(1, len(texts)), []
     for i, text in enumerate(texts):
         colour = colours[i] if i < len(colours) else "black"
         y = 1 - (i + 0.5) * step
-        t = ax.text(0.0, y, text, va="center", transform=at, fontsize=9, color=colour, **kw)
-        widths.append(t.get_window_extent(renderer).width * 72 / fig.dpi)
-    return max(widths)
+        drawn.append(
+            ax.text(0.0, y, text, va="center", transform=at, fontsize=9, color=colour, **kw)
+        )
+    return drawn
+
+
+def _width(texts: Sequence) -> float:
+    """The widest of drawn texts, in points (0 for none)."""
+    return max(map(_points, texts), default=0.0)
 
 
 def _verdicts_panel(ax, verdicts: Sequence[tuple[str, str, str]]) -> None:
@@ -124,16 +139,14 @@ def _verdicts_panel(ax, verdicts: Sequence[tuple[str, str, str]]) -> None:
     columns, each as wide as its widest entry."""
     ax.set_axis_off()
     ax.set_title("findings (details in findings.md)", loc="left")
-    x = _column(ax, 0.0, [cid for cid, _, _ in verdicts], weight="bold") + GAP
+    x = _width(_column(ax, 0.0, [cid for cid, _, _ in verdicts], weight="bold")) + GAP
     colours = [VERDICT_COLOURS.get(v.split(" (")[0], "black") for _, v, _ in verdicts]
-    x += _column(ax, x, [v for _, v, _ in verdicts], colours, weight="bold") + GAP
+    x += _width(_column(ax, x, [v for _, v, _ in verdicts], colours, weight="bold")) + GAP
     room = ax.get_figure().get_figwidth() * 72 * ax.get_position().width - x
     reasons = [r.removeprefix("not testable here: ") for _, _, r in verdicts]
-    start = len(ax.texts)
-    _column(ax, x, [textwrap.shorten(r, int(room / CHAR), placeholder=" ...") for r in reasons])
-    renderer = ax.get_figure().canvas.get_renderer()
-    for t, reason in zip(ax.texts[start:], reasons, strict=True):
-        width = t.get_window_extent(renderer).width * 72 / ax.get_figure().dpi
+    short = [textwrap.shorten(r, int(room / CHAR), placeholder=" ...") for r in reasons]
+    for t, reason in zip(_column(ax, x, short), reasons, strict=True):
+        width = _points(t)
         if width > room:  # wider characters than the estimate: shorten to fit
             chars = int(len(t.get_text()) * room / width) - 4
             t.set_text(textwrap.shorten(reason, max(20, chars), placeholder=" ..."))

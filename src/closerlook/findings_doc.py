@@ -308,14 +308,16 @@ def write(
     method: str,
     synthetic_data: bool = False,
     design: Sequence[str] = (),
-) -> None:
-    """findings.md (and findings.json beside it), each written atomically."""
+) -> str:
+    """findings.md (and findings.json beside it), each written atomically; the Markdown."""
+    text = render(findings, preset, method, synthetic_data, design)
     with atomic_path(md_path) as tmp:
-        Path(tmp).write_text(render(findings, preset, method, synthetic_data, design))
+        Path(tmp).write_text(text)
     if json_path is not None:
         content = as_json(findings, s, preset, method, synthetic_data, design)
         with atomic_path(json_path) as tmp:
             Path(tmp).write_text(json.dumps(content, indent=2, allow_nan=False) + "\n")
+    return text
 
 
 def load(path: str | Path) -> Mapping[str, Any]:

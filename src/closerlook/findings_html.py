@@ -31,8 +31,7 @@ def findings_page(text: str, title: str) -> str:
     )
 
 
-def write(md_path: str | Path, html_path: str | Path, title: str) -> None:
-    """Render findings.md at `md_path` to `html_path`, atomically."""
-    page = findings_page(Path(md_path).read_text(), title)
+def write(text: str, html_path: str | Path, title: str) -> None:
+    """findings.md's Markdown `text` as a page at `html_path`, written atomically."""
     with atomic_path(html_path) as tmp:
-        Path(tmp).write_text(page)
+        Path(tmp).write_text(findings_page(text, title))

@@ -20,7 +20,6 @@ import h5py
 
 # (low, high) bounds of the format versions HDF5 may use for objects it writes.
 LIBVER = ("v110", "v110")
-OLDEST_READER = "1.10"
 
 
 def create(path: str | Path) -> h5py.File:

@@ -14,8 +14,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from closerlook.barriers import BARRIERS, path_barriers
-from closerlook.curve_file import METRICS, PATHS, barrier_attr
+from closerlook.barriers import BARRIERS
+from closerlook.curve_file import METRICS, PATHS, has_barriers, read_barriers
 from closerlook.tables import SHUFFLED
 
 
@@ -61,13 +61,11 @@ def curve_barriers(f: h5py.File) -> dict[str, dict[str, float | None]] | None:
         g = f.get(path)
         if not isinstance(g, h5py.Group):
             return None
-        if all(barrier_attr(k) in g.attrs for k in BARRIERS):
-            out[path] = {k: _value(g.attrs[barrier_attr(k)]) for k in BARRIERS}
-        elif "t" in f and all(m in g for m in METRICS):
-            values = path_barriers(f["t"][()], {m: g[m][()] for m in METRICS})
-            out[path] = {k: _value(v) for k, v in values.items()}
-        else:
+        computable = "t" in f and all(m in g for m in METRICS)
+        if not (has_barriers(g) or computable):
             return None
+        t = f["t"][()] if computable else None
+        out[path] = {k: _value(v) for k, v in read_barriers(g, t).items()}
     return out
 
 

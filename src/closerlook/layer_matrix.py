@@ -40,6 +40,8 @@ from closerlook.logs import Progress
 from closerlook.similarity import Similarity, as_layer, layer_similarity
 from closerlook.tables import PAIR_COLUMNS
 
+log = logging.getLogger("closerlook.similarity")  # the comparison job's log
+
 if TYPE_CHECKING:
     from closerlook.compare import PairComparison
 
@@ -93,7 +95,6 @@ def layer_matrix(
     n = len(layers)
     m = np.full((n, n), np.nan)
     diagonal = diagonal or {}
-    log = logging.getLogger("closerlook.similarity")
     progress = Progress(f"layer matrix ({method}) cells", n * (n + 1) // 2, log)
     for i, name_a in enumerate(layers):
         a = fa.read(name_a)

@@ -21,7 +21,7 @@ from matplotlib.ticker import LogLocator
 from closerlook.barriers import chord
 from closerlook.evidence import CurveEvaluation, barrier_intervals, mean_paths
 from closerlook.figure_style import shades, spread
-from closerlook.plots import GREY, METRIC_LABELS, band, legend, plt, seeds_note, spans_decades
+from closerlook.plots import GREY, METRIC_LABELS, band, legend, log_axis_if_decades, plt, seeds_note
 from closerlook.stats import Interval
 
 PATHS = {"line": ("straight line", "--"), "curve": ("curve", "-")}  # name, line style
@@ -112,10 +112,7 @@ def line_and_curve(
     curves = dict(sorted(curves.items()))
     fig, (ax_error, ax_loss) = plt.subplots(1, 2, figsize=(13, 5.2), layout="constrained")
     path_axis(ax_error, curves, "error", colour=colour)
-    losses = np.concatenate(path_axis(ax_loss, curves, "loss", colour=colour))
-    if spans_decades(losses):
-        ax_loss.set_yscale("log")  # bands that reach 0 are cut a little below the lowest mean
-        ax_loss.set_ylim(bottom=0.3 * losses[np.isfinite(losses) & (losses > 0)].min())
+    log_axis_if_decades(ax_loss, np.concatenate(path_axis(ax_loss, curves, "loss", colour=colour)))
     for ax, quantity in ((ax_error, "error"), (ax_loss, "loss")):
         ax.set(xlabel="t along the path", ylabel=AXIS_LABELS[quantity], title=quantity)
         ax.grid(alpha=0.3)
@@ -139,6 +136,7 @@ def loss_plane(ev: CurveEvaluation, seed: int | None = None, colour: object = "r
         2, 1, figsize=(12, 2 * height + 3.6), layout="constrained", squeeze=False
     )
     xx, yy = np.meshgrid(ev.plane_x, ev.plane_y, indexing="ij")
+    epochs = ev.checkpoint_epochs()
     for ax, metric in zip(axes[:, 0], ("train_loss", "val_loss"), strict=True):
         z = np.clip(ev.plane[metric], 1e-6, None)
         levels = np.geomspace(z.min(), z.max(), 20) if z.max() > z.min() else 10
@@ -150,7 +148,7 @@ def loss_plane(ev: CurveEvaluation, seed: int | None = None, colour: object = "r
         ax.plot(ends[:, 0], ends[:, 1], "w--", lw=1.5, label="straight line")
         ax.plot(ev.curve_xyz[:, 0], ev.curve_xyz[:, 1], "w-", lw=2, label="fitted curve")
         ax.plot(ev.bends_xyz[1:-1, 0], ev.bends_xyz[1:-1, 1], "wD", ms=6, label="bend")
-        _projected_iterates(ax, ev, ev.checkpoint_epochs(), colour, width)
+        _projected_iterates(ax, ev, epochs, colour, width)
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
         ax.set_aspect("equal")

@@ -10,7 +10,7 @@ similarity is drawn as small multiples, one panel per measure, the primary measu
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -29,6 +29,7 @@ from closerlook.evidence import (  # noqa: E402
     profiles_by_seed,
 )
 from closerlook.figure_style import (  # noqa: E402
+    GREY,
     Periods,
     accuracy_dots,
     pair_styles,
@@ -38,7 +39,6 @@ from closerlook.figure_style import (  # noqa: E402
 from closerlook.provenance import atomic_path  # noqa: E402
 from closerlook.stats import Interval  # noqa: E402
 
-GREY = (0.3, 0.3, 0.3)
 BAND_ALPHA = 0.2
 METRIC_LABELS = {
     "train_loss": "training loss (cross-entropy)",
@@ -73,6 +73,15 @@ def spans_decades(values: np.ndarray | Sequence[float], decades: float = 1.0) ->
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v) & (v > 0)]
     return len(v) > 1 and math.log10(v.max() / v.min()) > decades
+
+
+def log_axis_if_decades(ax, values: np.ndarray | Sequence[float]) -> None:
+    """A log y axis where `values` span decades, cut a little below the lowest positive
+    value (so that bands reaching 0 do not fill the axis)."""
+    v = np.asarray(values, dtype=float)
+    if spans_decades(v):
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=0.3 * v[np.isfinite(v) & (v > 0)].min())
 
 
 def seeds_note(n: int) -> str:
@@ -184,7 +193,8 @@ def training_curves(
     (run -> its training objective, where not cross-entropy) has its training loss dashed;
     `periods` (run -> warmup and freeze periods) are shaded in every panel; `compared`
     (what, run -> accuracy interval) adds a panel of accuracies compared across runs."""
-    objectives, periods = objectives or {}, periods or {}
+    objectives = {r: o for r, o in (objectives or {}).items() if r in metrics}
+    periods = periods or {}
     n_axes = len(panels) + (compared is not None)
     fig, axes = plt.subplots(
         1, n_axes, figsize=(4.4 * n_axes, 4.2), layout="constrained", squeeze=False
@@ -198,9 +208,9 @@ def training_curves(
         else:
             _curves_panel(ax, metric, metrics, colours, objectives)
         ax.set(xlabel="epoch", ylabel=METRIC_LABELS[metric])
-        if metric == "train_loss" and set(objectives) & set(metrics):
+        if metric == "train_loss" and objectives:
             ax.set_ylabel("training loss (nats)")
-            _objectives_note(ax, {r: o for r, o in objectives.items() if r in metrics})
+            _objectives_note(ax, objectives)
         ax.grid(alpha=0.3)
     if compared is not None:
         what, accuracies = compared
@@ -221,10 +231,8 @@ def _curves_panel(
     for name, df in metrics.items():
         ls = "--" if metric == "train_loss" and name in objectives else "-"
         drawn.append(_metric_curve(ax, metric, df, name, colours.get(name, GREY), ls))
-    if metric.endswith("loss") and drawn and spans_decades(np.concatenate(drawn)):
-        ax.set_yscale("log")  # bands that reach 0 are cut a little below the lowest mean
-        y = np.concatenate(drawn)
-        ax.set_ylim(bottom=0.3 * y[np.isfinite(y) & (y > 0)].min())
+    if metric.endswith("loss") and drawn:
+        log_axis_if_decades(ax, np.concatenate(drawn))
 
 
 def learning_curves(
@@ -309,12 +317,24 @@ def draw_layer_similarity(
     measure of `methods`, one line per compared pair: its mean across the table's seeds with
     the 95% t-interval, in its run's colour (closerlook.figure_style.pair_styles); the
     shuffled baseline dashed."""
-    by_method = {}
-    for method in methods:
-        profiles = mean_profiles(profiles_by_seed(table, method))
-        styles = pair_styles([(p.run_a, p.run_b) for p in profiles], colours or {})
-        by_method[method] = [(p, p.label(), st) for p, st in zip(profiles, styles, strict=True)]
+    by_method = {
+        method: styled(
+            mean_profiles(profiles_by_seed(table, method)), colours or {}, LayerProfile.label
+        )
+        for method in methods
+    }
     return layer_profile_panels(by_method, title)
+
+
+def styled(
+    profiles: Sequence[LayerProfile],
+    colours: Mapping[str, object],
+    label: Callable[[LayerProfile], str],
+) -> list[tuple[LayerProfile, str, object]]:
+    """Each profile with its label and its style: its run's colour, or shades of it for
+    several pairs of one run (closerlook.figure_style.pair_styles)."""
+    styles = pair_styles([(p.run_a, p.run_b) for p in profiles], colours)
+    return [(p, label(p), st) for p, st in zip(profiles, styles, strict=True)]
 
 
 def save(fig: Figure, paths: Sequence[str | Path], dpi: int) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from closerlook.dimensions import warn
-from closerlook.orientation import row_mismatch
+from closerlook.orientation import check_rows
 
 
 def row_space_factor(xc: np.ndarray) -> np.ndarray:
@@ -43,8 +43,7 @@ def procrustes(x: Any, y: Any) -> float:
     from closerlook.unbiased_cka import as_rows
 
     x, y = as_rows(x), as_rows(y)
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(row_mismatch(x.shape, y.shape))
+    check_rows(x.shape, y.shape)
     xc, yc = x - x.mean(axis=0), y - y.mean(axis=0)
     norm_x, norm_y = np.linalg.norm(xc), np.linalg.norm(yc)
     if norm_x == 0 or norm_y == 0:

@@ -15,7 +15,6 @@ examples (probe images).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from closerlook import points
+from closerlook import findings_doc, points
 from closerlook.activation_file import ActivationFile, attribute_value
 from closerlook.barriers import BARRIERS
 from closerlook.curve_file import read_curve
@@ -158,11 +157,12 @@ class Results:
 
     def _run_folder(self, run: str) -> str:
         """The runs/ folder of `run`: its own, or the one of the network it reads."""
-        if run in self.runs():
+        runs, aliases = self.runs(), self.aliases()
+        if run in runs:
             return run
-        if run in self.aliases():
-            return self.aliases()[run]
-        names = sorted({*self.runs(), *self.aliases()})
+        if run in aliases:
+            return aliases[run]
+        names = sorted({*runs, *aliases})
         raise ResultsError(f"no run {run!r} in {self.path}; {_names('runs', names)}")
 
     def aliases(self) -> dict[str, str]:
@@ -262,8 +262,7 @@ class Results:
 
     def methods(self, analysis: str) -> list[str]:
         """The measures of an analysis, without their shuffled baselines."""
-        m = self._table(analysis)["method"].drop_duplicates()
-        return [x for x in m if not x.endswith(SHUFFLED)]
+        return _measures(self._table(analysis))
 
     def similarity(self, analysis: str, method: str | None = None) -> pd.DataFrame:
         """An analysis's table: one row per (seed, pair, layer, method) with the value and
@@ -272,7 +271,7 @@ class Results:
         empty); `layer` an ordered categorical in network order, so that sorting, groupby
         and pivot keep conv2 before conv10. Only `method`'s rows when given."""
         table = self._table(analysis)
-        methods = self.methods(analysis)
+        methods = _measures(table)
         if method is not None and method not in methods:
             raise ResultsError(
                 f"analysis {analysis!r} has no measure {method!r}; {_names('measures', methods)}"
@@ -292,7 +291,9 @@ class Results:
             )
         path = self.path / "curves" / name / f"seed{seed}.h5"
         if not path.is_file():
-            have = sorted(int(p.stem[4:]) for p in path.parent.glob("seed*.h5"))
+            have = sorted(
+                int(m.group(1)) for p in path.parent.glob("seed*.h5") if (m := _SEED.match(p.stem))
+            )
             raise ResultsError(f"curve {name!r} has no seed {seed}; {_names('seeds', have)}")
         ev = read_curve(path)
         barriers = pd.DataFrame.from_dict(ev.barriers, orient="index")[list(BARRIERS)]
@@ -307,18 +308,26 @@ class Results:
         path = self.path / "findings.json"
         if not path.is_file():
             raise ResultsError(f"no findings.json in {self.path}; `make figures` writes it")
-        doc = json.loads(path.read_text())
-        rows = [
-            {
-                **{k: c.get(k) for k in ("id", "finding", "verdict", "effect")},
-                "low": (c.get("interval") or [None, None])[0],
-                "high": (c.get("interval") or [None, None])[1],
-                **{k: c.get(k) for k in ("seeds", "margin", "reason")},
-            }
-            for c in doc.get("claims", [])
-        ]
+        doc = findings_doc.load(path)
+        rows = [_claim_row(c) for c in doc.get("claims", [])]
         paper = {k: v["verdict"] for k, v in doc.get("findings", {}).items()}
         return Findings(pd.DataFrame(rows), paper, doc)
+
+
+def _claim_row(c: dict[str, Any]) -> dict[str, Any]:
+    """One claim of findings.json as a row: its interval as `low`, `high`."""
+    low, high = c.get("interval") or [None, None]
+    return {
+        **{k: c.get(k) for k in ("id", "finding", "verdict", "effect")},
+        "low": low,
+        "high": high,
+        **{k: c.get(k) for k in ("seeds", "margin", "reason")},
+    }
+
+
+def _measures(table: pd.DataFrame) -> list[str]:
+    """The measures of a similarity table, without their shuffled baselines."""
+    return [m for m in table["method"].drop_duplicates() if not m.endswith(SHUFFLED)]
 
 
 def _split_points(column: pd.Series) -> tuple[pd.Series, pd.Series]:

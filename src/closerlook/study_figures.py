@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 
 from closerlook import figures, path_plots, plan, plots, replicates, resolved
 from closerlook.effects import accuracies as accuracies_at
+from closerlook.effects import read_epoch
 from closerlook.evidence import Evidence, final_accuracies
 from closerlook.stats import mean_interval
 
@@ -183,18 +184,19 @@ def settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     settings and, where it uses them, the questions (with the runs' warmup and freeze
     periods) and the findings' thresholds."""
     f, p = FIGURES[name], FIGURES[name].parts(config)
+    runs = pair_runs(config, p)
     out = {
         "name": name,
         "module": f.draw.__module__,  # the job imports it, so that the entry is registered
         "parts": p,
-        "colours": run_colours(config, [*pair_runs(config, p), *curve_runs(config, p)]),
+        "colours": run_colours(config, [*runs, *curve_runs(config, p)]),
         "measures": plan.measures(config),
         "seeds": plan.replicates(config),
         "dpi": config["figures"]["dpi"],
     }
     if f.questions or f.verdicts:
         out["questions"] = resolved.resolved_questions(config)
-        out["questions"]["periods"] = run_periods(config, pair_runs(config, p))
+        out["questions"]["periods"] = run_periods(config, runs)
     if f.verdicts:
         out["findings"] = config["findings"]
     return out
@@ -228,14 +230,12 @@ def rq1_training(ev: Evidence, parts: Parts, colours, verdicts) -> Figure:
     """Loss, accuracy and learning rate of SGDR, step decay and cosine (RQ1), and the
     accuracies RQ1 compares, each at the epoch it is read at (questions.rq1.read_epochs)."""
     metrics = {r: ev.mean_metrics(r) for r in parts["runs"]}
-    read = ev.questions.get("rq1", {}).get("read_epochs", {})
-    compared = {
-        f"{r} (epoch {read.get(r) or int(metrics[r]['epoch'].max())})": mean_interval(
-            list(accuracies_at(ev, r, read.get(r)).values())
-        )
-        for r in parts["runs"]
-    }
-    shown = {**colours, **{k: colours.get(k.split(" (")[0], plots.GREY) for k in compared}}
+    compared, shown = {}, dict(colours)
+    for r in parts["runs"]:
+        e = read_epoch(ev, r)
+        key = f"{r} (epoch {e or int(metrics[r]['epoch'].max())})"
+        compared[key] = mean_interval(list(accuracies_at(ev, r, e).values()))
+        shown[key] = colours.get(r, plots.GREY)
     return plots.training_curves(
         metrics, shown, title="RQ1: SGDR, step decay and cosine",
         compared=("validation accuracy at the compared epochs", compared),

@@ -17,7 +17,8 @@ CIFAR10_FILES = [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]
 
 SEEDS = plan.replicates(config)
 # The network each run reads (closerlook.replicates): runs with identical training are one
-# network, trained once under the first one's name; a run keeps its own name elsewhere.
+# network, trained once under the name of the run they pair with; a run keeps its own
+# name elsewhere.
 TRAINED = replicates.trained_map(config)
 # runtime and mem_mb of each rule's jobs from the study's plan on the configured calibration
 # (closerlook.resources; without one, each rule's own fallback or the profile's defaults)
@@ -356,8 +357,9 @@ def learning_curves_settings():
 def similarity_figure_settings(analysis):
     """Exactly what an analysis' per-layer figure depends on: the measures, the colours of
     its pairs' runs, the figure settings."""
-    parts = {"runs": [], "analyses": [analysis], "curves": []}
-    runs = study_figures.pair_runs(config, parts)
+    runs = study_figures.pair_runs(
+        config, study_figures.configured(config, analyses=[analysis])
+    )
     return {
         "measures": plan.measures(config),
         "colours": study_figures.run_colours(config, runs),

@@ -10,9 +10,9 @@ ev = evidence.from_inputs(s, i.metrics, i.tables, i.curves)
 settings = findings.Settings.from_config(s["findings"])
 found = findings.all_findings(ev, settings)
 o = snakemake.output
-findings_doc.write(
+text = findings_doc.write(
     found, o.md, o.json, settings, s["preset"], ev.method, s["synthetic_data"], s["design"]
 )
-findings_html.write(o.md, o.html, f"closerlook findings: {s['preset']}")
+findings_html.write(text, o.html, f"closerlook findings: {s['preset']}")
 for f in found:
     log.info("%s %s: %s", f.claim_id, f.verdict, f.reason)
